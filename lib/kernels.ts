@@ -1,0 +1,239 @@
+// The sampling kernel: temperature → min-p → top-k → top-p → exact draw, with per-row parameters,
+// as one fixed sequence of tf ops (no value is read back to the host).
+//
+// Candidates come from one tf.topk with a static cap k, sorted by logit. Every filter keeps a
+// prefix of that list, so all of them work on [B, k] instead of [B, V]. Only top-p needs a mass
+// over the whole vocabulary, and only on rows whose top-k is off (see fullVocabularyMass).
+import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
+import { tf } from './tf';
+import { EntropixError } from './errors';
+import { gumbelNoise, Seed, validateSeed } from './rng';
+import { above, REAL_THRESHOLD, sanitizeScores } from './special-values';
+import { requireDim, requireNumber, requireTensor } from './validate';
+
+/** A parameter for all rows (a number) or one per row (a Tensor1D [B], float32 or int32). */
+export type RowParam = number | Tensor1D;
+
+export interface SamplingParams {
+  /** ≤ 0: argmax. Default 1. */
+  temperature?: RowParam;
+  /** Keep the topK most likely tokens; 0: off (default). Values above candidateCap act as candidateCap. */
+  topK?: RowParam;
+  /** Keep the smallest most-likely set whose renormalized mass reaches topP, in (0, 1]; 1: off (default). */
+  topP?: RowParam;
+  /** Keep tokens with p ≥ minP · max p, in [0, 1]; 0: off (default). */
+  minP?: RowParam;
+}
+
+export interface SampleOptions {
+  /** How many candidates the one tf.topk takes per row (default 256). See the README on exactness. */
+  candidateCap?: number;
+}
+
+export const DEFAULT_CANDIDATE_CAP = 256;
+
+/** The highest logits of each row, sorted descending, with their token ids. */
+export interface Candidates {
+  values: Tensor2D; // [B, k] sanitized logits
+  indices: Tensor2D; // [B, k] int32 token ids
+}
+
+export function topCandidates(clean: Tensor2D, cap: number): Candidates {
+  const { values, indices } = tf.topk(clean, Math.min(cap, clean.shape[1]), true);
+  return { values, indices };
+}
+
+/**
+ * The kernel's per-row parameters. Numbers are known on the host, which lets the kernel skip a
+ * filter that is off for every row; tensors are [B] float32, already cleaned of NaN.
+ */
+export interface DrawPlan {
+  temperature: number | Tensor1D;
+  topK: number | Tensor1D;
+  topP: number | Tensor1D;
+  minP: number | Tensor1D;
+  /** [B]: how many of the noise's samples a row draws; it keeps the one with the highest logit. */
+  samplesPerRow?: Tensor1D;
+  /** False when every row's topK is known to be ≥ 1, so no full-vocabulary mass is needed. */
+  topKMayBeOff: boolean;
+}
+
+const MIN_TEMPERATURE = 1e-6; // below this a temperature acts as argmax's limit, without overflow
+const OFF = 1e30; // added to a parameter to push its filter past every candidate
+
+/** [B] → [B, 1] for broadcasting over candidates; numbers stay numbers. */
+function column(p: number | Tensor1D): number | Tensor {
+  return typeof p === 'number' ? p : tf.reshape(p, [-1, 1]);
+}
+
+/**
+ * Draws one token per row from sorted candidates. `clean` is the sanitized logits [B, V] (used only
+ * for the full-vocabulary mass), `noise` is Gumbel noise [B, S, k]. Returns int32 [B] token ids,
+ * −1 for a row with no usable logit.
+ */
+export function drawTokens(clean: Tensor2D, cand: Candidates, plan: DrawPlan, noise: Tensor3D): Tensor1D {
+  const [batch, k] = cand.values.shape;
+  const top = tf.slice(cand.values, [0, 0], [-1, 1]); // [B, 1] row maxima
+  const rowIsReal = tf.reshape(tf.greater(top, REAL_THRESHOLD), [batch]);
+  const invalid = tf.fill([batch], -1, 'int32');
+  if (typeof plan.temperature === 'number' && plan.temperature <= 0) {
+    return tf.where(rowIsReal, tf.reshape(tf.slice(cand.indices, [0, 0], [-1, 1]), [batch]), invalid) as Tensor1D;
+  }
+
+  // Temperature: log-probabilities relative to the top, t ≤ 0. Clipped so that no −Inf meets a 0.
+  const invT = typeof plan.temperature === 'number'
+    ? 1 / plan.temperature
+    : tf.reciprocal(tf.maximum(column(plan.temperature), MIN_TEMPERATURE));
+  const t = tf.clipByValue(tf.mul(tf.sub(cand.values, top), invT), -OFF, 0);
+  let keep = above(cand.values, REAL_THRESHOLD); // [B, k] 0/1
+
+  // min-p: p ≥ minP · p_max ⇔ t ≥ log minP.
+  let logMinP: number | Tensor | null = null;
+  if (typeof plan.minP !== 'number' || plan.minP > 0) {
+    logMinP = typeof plan.minP === 'number' ? Math.log(plan.minP) : tf.log(column(plan.minP));
+    keep = tf.mul(keep, tf.sub(1, tf.step(tf.sub(logMinP, t))));
+  }
+
+  // top-k: candidate j survives when j < topK; an off row (topK ≤ 0) keeps all.
+  const position = tf.range(0, k, 1, 'float32');
+  let kOff: Tensor | null = null;
+  if (typeof plan.topK !== 'number') {
+    const kCol = column(plan.topK) as Tensor;
+    kOff = tf.step(tf.sub(0.5, kCol));
+    keep = tf.mul(keep, tf.step(tf.sub(tf.add(kCol, tf.mul(kOff, OFF)), position)));
+  } else if (plan.topK > 0 && plan.topK < k) {
+    keep = tf.mul(keep, tf.step(tf.sub(plan.topK, position)));
+  }
+
+  // top-p: keep j while the mass strictly before it is below topP of the kept mass.
+  if (typeof plan.topP !== 'number' || plan.topP < 1) {
+    const weight = tf.mul(tf.exp(t), keep);
+    let mass: Tensor = tf.sum(weight, 1, true);
+    const staticOff = typeof plan.topK === 'number' && plan.topK <= 0;
+    if (plan.topKMayBeOff && (staticOff || kOff)) {
+      const full = fullVocabularyMass(clean, top, invT, logMinP);
+      mass = kOff ? tf.add(mass, tf.mul(kOff, tf.sub(full, mass))) : full;
+    }
+    const before = tf.cumsum(weight, 1, true); // positive axis: tf.cumsum(-1) is broken in 4.22
+    keep = tf.mul(keep, tf.step(tf.sub(tf.mul(column(plan.topP), mass), before)));
+  }
+
+  // The exact draw: argmax over kept candidates of t + Gumbel noise, for each of S samples.
+  const score = tf.add(t, tf.log(keep)); // log 0 = −Inf drops a candidate
+  const samples = tf.argMax(tf.add(tf.reshape(score, [batch, 1, k]), noise), 2); // [B, S] int32
+  let chosen: Tensor;
+  const s = noise.shape[1];
+  if (s === 1 || !plan.samplesPerRow) {
+    chosen = tf.reshape(tf.slice(samples, [0, 0], [-1, 1]), [batch]);
+  } else {
+    // Best of n: candidates are sorted by logit, so the highest raw log-probability among the
+    // samples is the smallest position. Samples past a row's n are pushed out of the minimum.
+    const sampleIndex = tf.range(0, s, 1, 'float32');
+    const unused = tf.step(tf.sub(sampleIndex, tf.sub(column(plan.samplesPerRow), 0.5)));
+    chosen = tf.min(tf.add(tf.cast(samples, 'float32'), tf.mul(unused, k)), 1);
+  }
+  if (typeof plan.temperature !== 'number') {
+    chosen = tf.mul(chosen, tf.step(plan.temperature)); // T ≤ 0 → position 0, the argmax
+  }
+  const token = tf.sum(tf.mul(tf.oneHot(tf.cast(chosen, 'int32'), k), cand.indices), 1);
+  return tf.where(rowIsReal, token, invalid) as Tensor1D;
+}
+
+/**
+ * Σ over the whole vocabulary of exp(t) on tokens that pass min-p, with t = (x − max)/T: the mass
+ * top-p must reach on a row whose top-k is off. One softmax gives it: p_max = 1 / Σ exp(t).
+ */
+function fullVocabularyMass(
+  clean: Tensor2D, top: Tensor, invT: number | Tensor, logMinP: number | Tensor | null,
+): Tensor {
+  const t = tf.clipByValue(tf.mul(tf.sub(clean, top), invT), -OFF, 0);
+  const p = tf.softmax(t);
+  const total = tf.reciprocal(tf.max(p, 1, true));
+  if (logMinP === null) return total;
+  const dropped = tf.sum(tf.mul(p, tf.step(tf.sub(logMinP, t))), 1, true);
+  return tf.mul(total, tf.sub(1, dropped));
+}
+
+/** Checks one parameter: a number in range, or a Tensor1D [B] of float32/int32. */
+function validateParam(
+  value: unknown, name: string, batch: number, rule: Parameters<typeof requireNumber>[2],
+): number | Tensor1D | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') return requireNumber(value, name, rule);
+  const t = requireTensor(value, name, [1], ['float32', 'int32']);
+  requireDim(t, name, 0, batch, 'the batch size');
+  return t as Tensor1D;
+}
+
+export interface ValidatedParams {
+  temperature: number | Tensor1D;
+  topK: number | Tensor1D;
+  topP: number | Tensor1D;
+  minP: number | Tensor1D;
+}
+
+/** Validates SamplingParams against the batch size and fills in the defaults. Allocates nothing. */
+export function validateSamplingParams(params: unknown, batch: number, name = 'params'): ValidatedParams {
+  if (params === undefined || params === null) params = {};
+  if (typeof params !== 'object' || Array.isArray(params)) {
+    throw new EntropixError('INVALID_ARGUMENT', `${name} must be an object`, name);
+  }
+  const p = params as Record<string, unknown>;
+  for (const key of Object.keys(p)) {
+    if (!['temperature', 'topK', 'topP', 'minP'].includes(key)) {
+      throw new EntropixError('INVALID_ARGUMENT', `${name}.${key} is not a sampling parameter`, `${name}.${key}`);
+    }
+  }
+  return {
+    temperature: validateParam(p.temperature, `${name}.temperature`, batch, {}) ?? 1,
+    topK: validateParam(p.topK, `${name}.topK`, batch, { min: 0, integer: true }) ?? 0,
+    topP: validateParam(p.topP, `${name}.topP`, batch, { min: 0, minExclusive: true, max: 1 }) ?? 1,
+    minP: validateParam(p.minP, `${name}.minP`, batch, { min: 0, max: 1 }) ?? 0,
+  };
+}
+
+/**
+ * Turns validated parameters into a DrawPlan, inside a tidy. Tensor parameters are cleaned on the
+ * device, never read: NaN temperature → argmax, NaN/negative topK → off, NaN topP → off, topP ≤ 0
+ * → argmax, NaN/negative minP → off, minP > 1 → 1; topK is floored.
+ */
+export function planFromParams(p: ValidatedParams): DrawPlan {
+  const clean = (x: Tensor1D, nanTo: number): Tensor1D => {
+    const f = tf.cast(x, 'float32');
+    return tf.where(tf.isNaN(f), tf.fill(f.shape, nanTo), f) as Tensor1D;
+  };
+  return {
+    temperature: typeof p.temperature === 'number' ? p.temperature : clean(p.temperature, 0),
+    topK: typeof p.topK === 'number' ? p.topK : tf.floor(clean(p.topK, 0)) as Tensor1D,
+    topP: typeof p.topP === 'number' ? p.topP : clean(p.topP, 1),
+    minP: typeof p.minP === 'number' ? p.minP : tf.clipByValue(clean(p.minP, 0), 0, 1) as Tensor1D,
+    topKMayBeOff: typeof p.topK !== 'number' || p.topK <= 0,
+  };
+}
+
+export function validateCandidateCap(cap: unknown, name = 'candidateCap'): number {
+  if (cap === undefined) return DEFAULT_CANDIDATE_CAP;
+  return requireNumber(cap, name, { min: 1, integer: true });
+}
+
+/**
+ * Samples one token per row of logits [B, V] (float32) with per-row temperature, min-p, top-k and
+ * top-p, drawing exactly from what remains. Same seed and inputs → same tokens. The caller owns
+ * the returned int32 [B] tensor; −1 marks a row with no usable logit (all NaN/−Inf).
+ */
+export function sampleTokens(
+  logits: Tensor2D, params: SamplingParams, seed: Seed, options: SampleOptions = {},
+): Tensor1D {
+  const x = requireTensor(logits, 'logits', [2], ['float32']);
+  const [batch, vocab] = x.shape as [number, number];
+  const validated = validateSamplingParams(params, batch);
+  const rowSeed = validateSeed(seed, batch);
+  const cap = validateCandidateCap(options?.candidateCap, 'options.candidateCap');
+  const k = Math.min(cap, vocab);
+  return tf.tidy(() => {
+    const clean = sanitizeScores(x as Tensor2D);
+    const cand = topCandidates(clean, k);
+    const noise = tf.tensor3d(gumbelNoise(rowSeed, batch, 1, k), [batch, 1, k]);
+    return drawTokens(clean, cand, planFromParams(validated), noise);
+  });
+}

@@ -1,0 +1,83 @@
+// EntropixSampler: metrics → regimes → kernel, one fixed sequence of tf ops per step.
+import type { Tensor, Tensor1D, Tensor2D, TensorContainer } from '@tensorflow/tfjs-core';
+import { tf } from './tf';
+import { resolveSamplerConfig, SamplerConfig } from './config';
+import { EntropixError } from './errors';
+import { drawTokens, topCandidates } from './kernels';
+import { attentionMetrics, logitMetrics, Metrics, validateMetricInputs } from './metrics';
+import { compileRegimes, decideRegimes, RegimeTable } from './regimes';
+import { gumbelNoise, randomSeed, Seed, validateSeed } from './rng';
+import { sanitizeScores } from './special-values';
+import { requireDim, requireTensor } from './validate';
+
+export interface SampleStepOptions {
+  /** int32 [B]: each row's previous token (treading emits the clarifying token only once in a row). */
+  lastTokens?: Tensor1D;
+  /** [B, T]: 1 marks a real key in attentionScores. */
+  keyMask?: Tensor2D;
+  /** One seed, or one per row; omitted: a random one. */
+  seed?: Seed;
+}
+
+export interface SampleResult {
+  tokens: Tensor1D; // int32 [B], −1 for a row with no usable logit
+  states: Tensor1D; // int32 [B], SamplerState
+  metrics: Metrics;
+}
+
+export class EntropixSampler {
+  readonly config: Readonly<SamplerConfig>;
+  private readonly table: RegimeTable;
+
+  constructor(config: Partial<SamplerConfig> = {}) {
+    this.config = Object.freeze(resolveSamplerConfig(config));
+    this.table = compileRegimes(this.config);
+  }
+
+  /**
+   * One Entropix step for a batch: logits [B, V] float32, the last layer's attention scores
+   * [B, H, T] or [B, H, Q, T] (pre-softmax q·k/√d; the last query row is used). Every row gets its
+   * own regime. The caller owns every returned tensor (`tf.dispose(result)`).
+   */
+  sample(logits: Tensor2D, attentionScores: Tensor, options: SampleStepOptions = {}): SampleResult {
+    if (typeof options !== 'object' || options === null) {
+      throw new EntropixError('INVALID_ARGUMENT', 'options must be an object', 'options');
+    }
+    const batch = validateMetricInputs(logits, attentionScores, options.keyMask);
+    const { lastTokens } = options;
+    if (lastTokens !== undefined && lastTokens !== null) {
+      requireTensor(lastTokens, 'options.lastTokens', [1], ['int32']);
+      requireDim(lastTokens, 'options.lastTokens', 0, batch, 'the batch size of logits');
+    }
+    const seed = validateSeed(options.seed ?? randomSeed(), batch, 'options.seed');
+    const table = this.table;
+    const k = Math.min(this.config.candidateCap, logits.shape[1]);
+    const clarifyingId = this.config.clarifyingTokenId;
+
+    return tf.tidy(() => {
+      const clean = sanitizeScores(logits);
+      const cand = topCandidates(clean, k);
+      const metrics: Metrics = {
+        ...logitMetrics(clean, tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D),
+        ...attentionMetrics(attentionScores, options.keyMask),
+      };
+      const d = decideRegimes(table, metrics);
+      const noise = tf.tensor3d(gumbelNoise(seed, batch, table.adaptiveSamples, k), [batch, table.adaptiveSamples, k]);
+      let tokens = drawTokens(clean, cand, {
+        temperature: d.temperature,
+        topK: d.topK,
+        topP: d.topP,
+        minP: d.minP,
+        samplesPerRow: table.adaptiveSamples > 1 ? d.samples : undefined,
+        topKMayBeOff: table.topKMayBeOff,
+      }, noise);
+      if (table.clarifies && clarifyingId !== null) {
+        let emit = tf.greater(d.clarify, 0.5);
+        if (lastTokens) emit = tf.logicalAnd(emit, tf.notEqual(lastTokens, clarifyingId));
+        tokens = tf.where(emit, tf.fill([batch], clarifyingId, 'int32'), tokens) as Tensor1D;
+      }
+      const result: SampleResult = { tokens, states: tf.cast(d.states, 'int32') as Tensor1D, metrics };
+      return result as unknown as TensorContainer;
+    }) as unknown as SampleResult;
+  }
+}
