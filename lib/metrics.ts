@@ -5,7 +5,8 @@ import { EntropixError } from './errors';
 import { above, REAL_THRESHOLD, sanitizeScores } from './special-values';
 import { requireDim, requireTensor } from './validate';
 
-export interface Metrics {
+/** A type (not an interface) so that `tf.dispose(metrics)` type-checks as a TensorContainer. */
+export type Metrics = {
   /** −Σ p log2 p of softmax(logits), bits. NaN for a row with no usable logit. */
   entropy: Tensor1D;
   /** Σ p (log2 p + entropy)², bits². NaN for a row with no usable logit. */
@@ -18,7 +19,7 @@ export interface Metrics {
   agreement: Tensor1D;
   /** Mean over heads and real keys of |score|. */
   interactionStrength: Tensor1D;
-}
+};
 
 export interface MetricsOptions {
   /** [B, T]: 1 (any value > 0) marks a real key, 0 an empty or padded slot. */
@@ -123,7 +124,8 @@ export function attentionMetrics(
     ? tf.div(tf.sum(tf.square(tf.sub(headBits, tf.reshape(attnEntropy, [batch, 1]))), 1), heads - 1)
     : tf.zeros([batch]);
   const p = tf.mul(pAll, realHead);
-  const spread = tf.abs(tf.sub(p, tf.mean(p, 1, true)));
+  // |p_h − mean_h p| on real pairs only: an excluded pair adds nothing (its p_h is 0, the mean's is not).
+  const spread = tf.mul(tf.abs(tf.sub(p, tf.mean(p, 1, true))), realKey);
   // Means over real (head, key) pairs; a row with none divides by 1 and reads 0.
   const realPairs = tf.maximum(tf.sum(realKey, [1, 2]), 1);
   const agreement = tf.div(tf.sum(spread, [1, 2]), realPairs);

@@ -194,7 +194,7 @@ function applyGate(gate: RegimeGate | undefined, lower: Float32Array, upper: Flo
   }
 }
 
-export interface RegimeDecision {
+export type RegimeDecision = {
   states: Tensor1D; // int32 [B]
   temperature: Tensor1D; // ≤ 0 → argmax
   topK: Tensor1D; // integral
@@ -202,7 +202,7 @@ export interface RegimeDecision {
   minP: Tensor1D;
   samples: Tensor1D; // best of this many draws
   clarify: Tensor1D; // 1 where the clarifying token may be emitted
-}
+};
 
 /** Decides every row's state and parameters. Call inside a tidy. */
 export function decideRegimes(table: RegimeTable, metrics: Metrics): RegimeDecision {

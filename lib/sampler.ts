@@ -1,5 +1,5 @@
 // EntropixSampler: metrics → regimes → kernel, one fixed sequence of tf ops per step.
-import type { Tensor, Tensor1D, Tensor2D, TensorContainer } from '@tensorflow/tfjs-core';
+import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from './tf';
 import { resolveSamplerConfig, SamplerConfig } from './config';
 import { EntropixError } from './errors';
@@ -19,11 +19,11 @@ export interface SampleStepOptions {
   seed?: Seed;
 }
 
-export interface SampleResult {
+export type SampleResult = {
   tokens: Tensor1D; // int32 [B], −1 for a row with no usable logit
   states: Tensor1D; // int32 [B], SamplerState
   metrics: Metrics;
-}
+};
 
 export class EntropixSampler {
   readonly config: Readonly<SamplerConfig>;
@@ -77,7 +77,7 @@ export class EntropixSampler {
         tokens = tf.where(emit, tf.fill([batch], clarifyingId, 'int32'), tokens) as Tensor1D;
       }
       const result: SampleResult = { tokens, states: tf.cast(d.states, 'int32') as Tensor1D, metrics };
-      return result as unknown as TensorContainer;
-    }) as unknown as SampleResult;
+      return result;
+    });
   }
 }

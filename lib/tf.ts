@@ -3,7 +3,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 // The CPU backend is always there as the reference and the fallback.
 import '@tensorflow/tfjs-backend-cpu';
-// Tensor methods (x.add(y) ...), as @tensorflow/tfjs provides them.
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 
 export { tf };

@@ -1,0 +1,56 @@
+import { tf, useBackend, EntropixError } from '../lib';
+import { isTensor } from '../lib/validate';
+
+async function refusal(p: Promise<unknown>): Promise<EntropixError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as EntropixError;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('useBackend', () => {
+  test('switches between cpu and wasm and computes the same thing', async () => {
+    const values: number[][] = [];
+    for (const name of ['cpu', 'wasm'] as const) {
+      await useBackend(name);
+      expect(tf.getBackend()).toBe(name);
+      const y = tf.softmax(tf.tensor1d([1, 2, 3]));
+      values.push(Array.from(await y.data()));
+      y.dispose();
+    }
+    values[1]!.forEach((v, i) => expect(v).toBeCloseTo(values[0]![i]!, 6));
+  });
+
+  test('an unknown name is refused', async () => {
+    const e = await refusal(useBackend('tpu' as never));
+    expect(e).toBeInstanceOf(EntropixError);
+    expect(e.code).toBe('UNKNOWN_BACKEND');
+    expect(e.message).toMatch(/cpu, wasm, webgpu, webgl, tensorflow/);
+  });
+
+  test('a backend whose package is missing gives a clear error', async () => {
+    // Neither tfjs-node nor tfjs-backend-webgl is installed in this repository.
+    for (const name of ['tensorflow', 'webgl'] as const) {
+      const e = await refusal(useBackend(name));
+      expect(e.code).toBe('BACKEND_UNAVAILABLE');
+      expect(e.message).toMatch(/install @tensorflow\/tfjs-(node|backend-webgl)/);
+    }
+    await useBackend('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+  });
+});
+
+describe('isTensor', () => {
+  test('recognises tensors by shape, not by class (another copy of tfjs-core passes too)', () => {
+    const t = tf.zeros([2]);
+    const foreign = { shape: [2], dtype: 'float32', dataId: {}, isDisposed: false, rank: 1 };
+    expect(isTensor(t)).toBe(true);
+    expect(isTensor(foreign)).toBe(true);
+    expect(isTensor([0, 0])).toBe(false);
+    expect(isTensor({ shape: [2] })).toBe(false);
+    expect(isTensor(null)).toBe(false);
+    t.dispose();
+  });
+});
