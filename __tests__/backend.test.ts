@@ -54,3 +54,23 @@ describe('isTensor', () => {
     t.dispose();
   });
 });
+
+describe('a backend that fails to start', () => {
+  test('is refused and TF.js stays usable on the previous backend', async () => {
+    await useBackend('wasm');
+    // Dawn without a usable adapter (an unknown Dawn backend name) fails webgpu's initialisation.
+    const saved = process.env.ENTROPIX_WEBGPU_FLAGS;
+    process.env.ENTROPIX_WEBGPU_FLAGS = 'backend=nonexistent';
+    try {
+      const e = await refusal(useBackend('webgpu'));
+      expect(e.code).toBe('BACKEND_UNAVAILABLE');
+    } finally {
+      if (saved === undefined) delete process.env.ENTROPIX_WEBGPU_FLAGS;
+      else process.env.ENTROPIX_WEBGPU_FLAGS = saved;
+    }
+    expect(tf.getBackend()).toBe('wasm');
+    const y = tf.add(tf.scalar(1), tf.scalar(2));
+    expect(await y.data()).toEqual(new Float32Array([3]));
+    y.dispose();
+  });
+});

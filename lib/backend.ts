@@ -89,12 +89,19 @@ export async function useBackend(name: BackendName): Promise<void> {
   if (!tf.findBackendFactory(name)) {
     throw unavailable(name, 'its package', new Error('the package did not register the backend'));
   }
-  let ok = false;
+  const previous = (tf.engine() as unknown as { backendName: string | null }).backendName;
+  let failure: unknown = null;
   try {
-    ok = await tf.setBackend(name);
+    if (!(await tf.setBackend(name))) failure = new Error('initialisation failed');
   } catch (cause) {
-    throw unavailable(name, 'a working setup', cause);
+    failure = cause;
   }
-  if (!ok) throw unavailable(name, 'a working setup', new Error('initialisation failed'));
+  if (failure !== null) {
+    // Leave TF.js usable: a failed backend would otherwise stay registered as the preferred one
+    // and break the next op.
+    tf.removeBackend(name);
+    await tf.setBackend(previous && previous !== name ? previous : 'cpu');
+    throw unavailable(name, 'a working setup', failure);
+  }
   await tf.ready();
 }
