@@ -39,8 +39,11 @@ function specDecision(m: MetricValues, c: SamplerConfig = DEFAULT_SAMPLER_CONFIG
 
 const METRIC_KEYS: (keyof Metrics)[] = ['entropy', 'varentropy', 'attnEntropy', 'attnVarentropy', 'agreement', 'interactionStrength'];
 
-function metricsTensors(rows: MetricValues[]): Metrics {
-  return Object.fromEntries(METRIC_KEYS.map((k) => [k, tf.tensor1d(rows.map((r) => r[k]))])) as unknown as Metrics;
+/** The sampler's metric table [B, 7]: the six metrics, then 1 (0 for a row whose entropy is NaN). */
+function metricTable(rows: MetricValues[]): tf.Tensor2D {
+  return tf.tensor2d(rows.map((r) => [
+    ...METRIC_KEYS.map((k) => (Number.isNaN(r[k]) ? 0 : r[k])), Number.isNaN(r.entropy) ? 0 : 1,
+  ]));
 }
 
 async function readMetrics(m: Metrics, row: number): Promise<MetricValues> {
@@ -73,7 +76,7 @@ describe('regime table (decideRegimes) against the README formulas', () => {
   test('every row gets its own state and parameters', async () => {
     const before = tf.memory().numTensors;
     const table = compileRegimes(resolveSamplerConfig({}));
-    const m = metricsTensors(rows);
+    const m = metricTable(rows);
     const d = tf.tidy(() => decideRegimes(table, m));
     const [states, T, k, p, mp, samples] = await Promise.all(
       [d.states, d.temperature, d.topK, d.topP, d.minP, d.samples].map((t) => t.data()));
@@ -104,7 +107,7 @@ describe('regime table (decideRegimes) against the README formulas', () => {
       [{ gates: { resampling: { minAgreement: 0.5 } } }, rows[4]!, SamplerState.Adaptive],
     ];
     for (const [config, row, state] of cases) {
-      const m = metricsTensors([row]);
+      const m = metricTable([row]);
       const d = decideRegimes(compileRegimes(resolveSamplerConfig(config)), m);
       expect([config, (await d.states.data())[0]]).toEqual([config, state]);
       if (state === SamplerState.Base) {

@@ -8,8 +8,9 @@ import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core
 import { tf } from './tf';
 import { EntropixError } from './errors';
 import { gumbelNoise, Seed, validateSeed } from './rng';
-import { above, REAL_THRESHOLD, sanitizeScores } from './special-values';
+import { REAL_THRESHOLD, sanitizeScores } from './special-values';
 import { requireDim, requireNumber, requireTensor } from './validate';
+import { rowIdColumn } from './rows';
 
 /** A parameter for all rows (a number) or one per row (a Tensor1D [B], float32 or int32). */
 export type RowParam = number | Tensor1D;
@@ -45,77 +46,88 @@ export function topCandidates(clean: Tensor2D, cap: number): Candidates {
 
 /**
  * The kernel's per-row parameters. Numbers are known on the host, which lets the kernel skip a
- * filter that is off for every row; tensors are [B] float32, already cleaned of NaN.
+ * filter that is off for every row; tensors are [B, 1] float32 columns, already cleaned of NaN.
  */
 export interface DrawPlan {
-  temperature: number | Tensor1D;
-  topK: number | Tensor1D;
-  topP: number | Tensor1D;
-  minP: number | Tensor1D;
-  /** [B]: how many of the noise's samples a row draws; it keeps the one with the highest logit. */
-  samplesPerRow?: Tensor1D;
+  temperature: number | Tensor2D;
+  topK: number | Tensor2D; // integral; ≤ 0: off
+  topP: number | Tensor2D;
+  minP: number | Tensor2D;
+  /** [B, 1]: how many of the noise's samples a row draws; it keeps the one with the highest logit. */
+  samplesPerRow?: Tensor2D;
   /** False when every row's topK is known to be ≥ 1, so no full-vocabulary mass is needed. */
   topKMayBeOff: boolean;
 }
 
-const MIN_TEMPERATURE = 1e-6; // below this a temperature acts as argmax's limit, without overflow
-const OFF = 1e30; // added to a parameter to push its filter past every candidate
-
-/** [B] → [B, 1] for broadcasting over candidates; numbers stay numbers. */
-function column(p: number | Tensor1D): number | Tensor {
-  return typeof p === 'number' ? p : tf.reshape(p, [-1, 1]);
+/** What the kernel needs besides the plan: candidates, their row maxima, and per-row facts. */
+export interface DrawInputs {
+  clean: Tensor2D; // [B, V] sanitized logits (read only for the full-vocabulary mass)
+  cand: Candidates; // [B, k]
+  top: Tensor2D; // [B, 1] = cand.values[:, 0]
+  rowIds: Tensor2D; // int32 [B, 1]: 0 … B−1
+  real: Tensor; // bool [B]: the row has a usable logit
+  noise: Tensor3D; // [B, S, k] Gumbel noise
 }
 
+const MIN_TEMPERATURE = 1e-6; // below this a temperature acts as argmax's limit, without overflow
+const MAX_TEMPERATURE = 1e6; // keeps a masked candidate's t far below every real one
+const OFF = 1e30;
+// min-p keeps p ≥ minP·p_max; the kernel tests p > minP·(1 − MIN_P_SLACK) so that equality (and
+// minP = 1, which keeps the top token) survives rounding.
+const MIN_P_SLACK = 1e-6;
+
 /**
- * Draws one token per row from sorted candidates. `clean` is the sanitized logits [B, V] (used only
- * for the full-vocabulary mass), `noise` is Gumbel noise [B, S, k]. Returns int32 [B] token ids,
- * −1 for a row with no usable logit.
+ * Draws one token per row from sorted candidates: int32 [B] token ids, −1 for a row with no
+ * usable logit. Every filter keeps a prefix of the candidates, applied as 0/1 masks.
  */
-export function drawTokens(clean: Tensor2D, cand: Candidates, plan: DrawPlan, noise: Tensor3D): Tensor1D {
+export function drawTokens(inputs: DrawInputs, plan: DrawPlan): Tensor1D {
+  const { clean, cand, top, rowIds, real, noise } = inputs;
   const [batch, k] = cand.values.shape;
-  const top = tf.slice(cand.values, [0, 0], [-1, 1]); // [B, 1] row maxima
-  const rowIsReal = tf.reshape(tf.greater(top, REAL_THRESHOLD), [batch]);
   const invalid = tf.fill([batch], -1, 'int32');
-  if (typeof plan.temperature === 'number' && plan.temperature <= 0) {
-    return tf.where(rowIsReal, tf.reshape(tf.slice(cand.indices, [0, 0], [-1, 1]), [batch]), invalid) as Tensor1D;
-  }
+  const pick = (position: Tensor): Tensor1D => { // [B] candidate positions → token ids
+    const token = tf.gatherND(cand.indices, tf.concat([rowIds, tf.reshape(tf.cast(position, 'int32'), [batch, 1])], 1));
+    return tf.where(real, token, invalid) as Tensor1D;
+  };
+  if (typeof plan.temperature === 'number' && plan.temperature <= 0) return pick(tf.zeros([batch], 'int32'));
 
-  // Temperature: log-probabilities relative to the top, t ≤ 0. Clipped so that no −Inf meets a 0.
+  // Temperature: log-probabilities relative to the top, t ≤ 0. A masked candidate (−1e18) lands
+  // below −1e12, where exp(t) is 0: the min-p test below drops it, whatever minP is.
   const invT = typeof plan.temperature === 'number'
-    ? 1 / plan.temperature
-    : tf.reciprocal(tf.maximum(column(plan.temperature), MIN_TEMPERATURE));
+    ? 1 / Math.min(plan.temperature, MAX_TEMPERATURE)
+    : tf.reciprocal(tf.clipByValue(plan.temperature, MIN_TEMPERATURE, MAX_TEMPERATURE));
   const t = tf.clipByValue(tf.mul(tf.sub(cand.values, top), invT), -OFF, 0);
-  let keep = above(cand.values, REAL_THRESHOLD); // [B, k] 0/1
+  const weight = tf.exp(t); // p / p_max
 
-  // min-p: p ≥ minP · p_max ⇔ t ≥ log minP.
-  let logMinP: number | Tensor | null = null;
-  if (typeof plan.minP !== 'number' || plan.minP > 0) {
-    logMinP = typeof plan.minP === 'number' ? Math.log(plan.minP) : tf.log(column(plan.minP));
-    keep = tf.mul(keep, tf.sub(1, tf.step(tf.sub(logMinP, t))));
-  }
+  // min-p (and validity): p / p_max ≥ minP.
+  const minP = typeof plan.minP === 'number' ? plan.minP * (1 - MIN_P_SLACK) : tf.mul(plan.minP, 1 - MIN_P_SLACK);
+  let keep = tf.step(tf.sub(weight, minP));
 
   // top-k: candidate j survives when j < topK; an off row (topK ≤ 0) keeps all.
-  const position = tf.range(0, k, 1, 'float32');
   let kOff: Tensor | null = null;
   if (typeof plan.topK !== 'number') {
-    const kCol = column(plan.topK) as Tensor;
-    kOff = tf.step(tf.sub(0.5, kCol));
-    keep = tf.mul(keep, tf.step(tf.sub(tf.add(kCol, tf.mul(kOff, OFF)), position)));
+    let kEff: Tensor = plan.topK;
+    if (plan.topKMayBeOff) {
+      kOff = tf.step(tf.sub(0.5, plan.topK));
+      kEff = tf.add(plan.topK, tf.mul(kOff, OFF));
+    }
+    keep = tf.mul(keep, tf.step(tf.sub(kEff, tf.range(0, k, 1, 'float32'))));
   } else if (plan.topK > 0 && plan.topK < k) {
-    keep = tf.mul(keep, tf.step(tf.sub(plan.topK, position)));
+    keep = tf.mul(keep, tf.step(tf.sub(plan.topK, tf.range(0, k, 1, 'float32'))));
   }
 
-  // top-p: keep j while the mass strictly before it is below topP of the kept mass.
+  // top-p: keep j while the kept mass strictly before it is below topP of the kept mass.
   if (typeof plan.topP !== 'number' || plan.topP < 1) {
-    const weight = tf.mul(tf.exp(t), keep);
-    let mass: Tensor = tf.sum(weight, 1, true);
+    const kept = tf.mul(weight, keep);
+    let mass: Tensor = tf.sum(kept, 1, true);
     const staticOff = typeof plan.topK === 'number' && plan.topK <= 0;
     if (plan.topKMayBeOff && (staticOff || kOff)) {
-      const full = fullVocabularyMass(clean, top, invT, logMinP);
+      const full = fullVocabularyMass(clean, top, invT, minP);
       mass = kOff ? tf.add(mass, tf.mul(kOff, tf.sub(full, mass))) : full;
     }
-    const before = tf.cumsum(weight, 1, true); // positive axis: tf.cumsum(-1) is broken in 4.22
-    keep = tf.mul(keep, tf.step(tf.sub(tf.mul(column(plan.topP), mass), before)));
+    const before = tf.cumsum(kept, 1, true); // positive axis: tf.cumsum(-1) is broken in 4.22
+    // (1 + 1e-6): topP = 1 keeps everything despite rounding in the cumulative sum.
+    const topP = typeof plan.topP === 'number' ? plan.topP * (1 + 1e-6) : tf.mul(plan.topP, 1 + 1e-6);
+    keep = tf.mul(keep, tf.step(tf.sub(tf.mul(topP, mass), before)));
   }
 
   // The exact draw: argmax over kept candidates of t + Gumbel noise, for each of S samples.
@@ -128,30 +140,27 @@ export function drawTokens(clean: Tensor2D, cand: Candidates, plan: DrawPlan, no
   } else {
     // Best of n: candidates are sorted by logit, so the highest raw log-probability among the
     // samples is the smallest position. Samples past a row's n are pushed out of the minimum.
-    const sampleIndex = tf.range(0, s, 1, 'float32');
-    const unused = tf.step(tf.sub(sampleIndex, tf.sub(column(plan.samplesPerRow), 0.5)));
+    const unused = tf.step(tf.sub(tf.range(0.5, s, 1, 'float32'), plan.samplesPerRow)); // [B, S]
     chosen = tf.min(tf.add(tf.cast(samples, 'float32'), tf.mul(unused, k)), 1);
   }
   if (typeof plan.temperature !== 'number') {
-    chosen = tf.mul(chosen, tf.step(plan.temperature)); // T ≤ 0 → position 0, the argmax
+    // T ≤ 0 → position 0, the argmax.
+    chosen = tf.mul(chosen, tf.reshape(tf.step(plan.temperature), [batch]));
   }
-  const token = tf.sum(tf.mul(tf.oneHot(tf.cast(chosen, 'int32'), k), cand.indices), 1);
-  return tf.where(rowIsReal, token, invalid) as Tensor1D;
+  return pick(chosen);
 }
 
 /**
- * Σ over the whole vocabulary of exp(t) on tokens that pass min-p, with t = (x − max)/T: the mass
+ * Σ over the whole vocabulary of p/p_max on tokens that pass min-p, with t = (x − max)/T: the mass
  * top-p must reach on a row whose top-k is off. One softmax gives it: p_max = 1 / Σ exp(t).
  */
-function fullVocabularyMass(
-  clean: Tensor2D, top: Tensor, invT: number | Tensor, logMinP: number | Tensor | null,
-): Tensor {
+function fullVocabularyMass(clean: Tensor2D, top: Tensor, invT: number | Tensor, minP: number | Tensor): Tensor {
   const t = tf.clipByValue(tf.mul(tf.sub(clean, top), invT), -OFF, 0);
   const p = tf.softmax(t);
-  const total = tf.reciprocal(tf.max(p, 1, true));
-  if (logMinP === null) return total;
-  const dropped = tf.sum(tf.mul(p, tf.step(tf.sub(logMinP, t))), 1, true);
-  return tf.mul(total, tf.sub(1, dropped));
+  const pMax = tf.max(p, 1, true);
+  // Tokens below min-p (p < minP·p_max) are dropped from the mass.
+  const dropped = tf.sum(tf.mul(p, tf.step(tf.sub(tf.mul(pMax, minP), p))), 1, true);
+  return tf.div(tf.sub(1, dropped), pMax);
 }
 
 /** Checks one parameter: a number in range, or a Tensor1D [B] of float32/int32. */
@@ -198,15 +207,15 @@ export function validateSamplingParams(params: unknown, batch: number, name = 'p
  * → argmax, NaN/negative minP → off, minP > 1 → 1; topK is floored.
  */
 export function planFromParams(p: ValidatedParams): DrawPlan {
-  const clean = (x: Tensor1D, nanTo: number): Tensor1D => {
-    const f = tf.cast(x, 'float32');
-    return tf.where(tf.isNaN(f), tf.fill(f.shape, nanTo), f) as Tensor1D;
+  const column = (x: Tensor1D, nanTo: number): Tensor2D => {
+    const f = tf.reshape(tf.cast(x, 'float32'), [-1, 1]);
+    return tf.where(tf.isNaN(f), tf.fill(f.shape as [number, number], nanTo), f) as Tensor2D;
   };
   return {
-    temperature: typeof p.temperature === 'number' ? p.temperature : clean(p.temperature, 0),
-    topK: typeof p.topK === 'number' ? p.topK : tf.floor(clean(p.topK, 0)) as Tensor1D,
-    topP: typeof p.topP === 'number' ? p.topP : clean(p.topP, 1),
-    minP: typeof p.minP === 'number' ? p.minP : tf.clipByValue(clean(p.minP, 0), 0, 1) as Tensor1D,
+    temperature: typeof p.temperature === 'number' ? p.temperature : column(p.temperature, 0),
+    topK: typeof p.topK === 'number' ? p.topK : tf.floor(column(p.topK, 0)) as Tensor2D,
+    topP: typeof p.topP === 'number' ? p.topP : tf.clipByValue(column(p.topP, 1), 1e-7, 1) as Tensor2D,
+    minP: typeof p.minP === 'number' ? p.minP : tf.clipByValue(column(p.minP, 0), 0, 1) as Tensor2D,
     topKMayBeOff: typeof p.topK !== 'number' || p.topK <= 0,
   };
 }
@@ -233,7 +242,12 @@ export function sampleTokens(
   return tf.tidy(() => {
     const clean = sanitizeScores(x as Tensor2D);
     const cand = topCandidates(clean, k);
-    const noise = tf.tensor3d(gumbelNoise(rowSeed, batch, 1, k), [batch, 1, k]);
-    return drawTokens(clean, cand, planFromParams(validated), noise);
+    const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;
+    return drawTokens({
+      clean, cand, top,
+      rowIds: rowIdColumn(batch),
+      real: tf.reshape(tf.greater(top, REAL_THRESHOLD), [batch]),
+      noise: tf.tensor3d(gumbelNoise(rowSeed, batch, 1, k), [batch, 1, k]),
+    }, planFromParams(validated));
   });
 }

@@ -1,9 +1,10 @@
 // Entropix's uncertainty metrics, one value per row, computed on the device.
-import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
+import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from './tf';
 import { EntropixError } from './errors';
 import { above, REAL_THRESHOLD, sanitizeScores } from './special-values';
 import { requireDim, requireTensor } from './validate';
+import { rowIdColumn } from './rows';
 
 /** A type (not an interface) so that `tf.dispose(metrics)` type-checks as a TensorContainer. */
 export type Metrics = {
@@ -57,83 +58,141 @@ export function computeMetrics(
   validateMetricInputs(logits, attentionScores, options.keyMask);
   return tf.tidy(() => {
     const clean = sanitizeScores(logits);
-    return {
-      ...logitMetrics(clean, tf.max(clean, 1, true) as Tensor2D),
-      ...attentionMetrics(attentionScores, options.keyMask),
-    };
+    const top = tf.topk(clean, 1);
+    const rowIds = rowIdColumn(clean.shape[0]);
+    return metricTable(
+      clean, top.values as Tensor2D, top.indices as Tensor2D, rowIds, attentionScores, options.keyMask).metrics;
   });
 }
 
 /**
- * Entropy and varentropy from one softmax. With d = x − max and p = softmax(d):
- * H = log Σ e^d − E_p[d] = −log p_max − E_p[d] and Var = E_p[d²] − E_p[d]² (nats, then bits).
- * `clean` is sanitized logits [B, V]; `rowMax` their row maxima [B, 1].
+ * The metrics of every row, as the public Metrics and as one [B, 7] table, the sampler's working
+ * form: columns entropy, varentropy, attnEntropy, attnVarentropy, agreement, interactionStrength
+ * (bits, as in Metrics), then 1 for a row with a usable logit and 0 for one without. The table is
+ * finite: an empty row's entropies are placeholders (NaN in Metrics).
+ *
+ * `clean` is sanitized logits [B, V]; `top` and `topIndex` [B, 1] their row maxima and argmax;
+ * `rowIds` is rowIdColumn(B).
  */
-export function logitMetrics(clean: Tensor2D, rowMax: Tensor2D): Pick<Metrics, 'entropy' | 'varentropy'> {
-  const d = tf.sub(clean, rowMax);
-  const p = tf.softmax(d);
-  const pd = tf.mul(p, d);
-  const meanD = tf.sum(pd, 1);
-  const meanD2 = tf.sum(tf.mul(pd, d), 1);
-  const pMax = tf.max(p, 1);
-  const nats = tf.sub(tf.neg(tf.log(pMax)), meanD);
-  const nats2 = tf.relu(tf.sub(meanD2, tf.square(meanD))); // rounding can dip below 0
-  // A row with no usable logit (all NaN/−Inf) has no distribution: NaN, not log2(V).
-  const real = above(tf.reshape(rowMax, [-1]), REAL_THRESHOLD);
-  const nanIfEmpty = tf.div(real, real);
+export function metricTable(
+  clean: Tensor2D, top: Tensor2D, topIndex: Tensor2D, rowIds: Tensor2D,
+  attentionScores: Tensor, keyMask: Tensor2D | undefined,
+): { table: Tensor2D; metrics: Metrics } {
+  const logit = logitColumns(clean, top, topIndex, rowIds);
+  const columns = [logit.entropy, logit.varentropy, ...attentionColumns(attentionScores, keyMask)];
+  const table = tf.concat([...columns, logit.real], 1) as Tensor2D;
+  // The caller's copies: [B] each, NaN entropies for a row with no usable logit.
+  const nanIfEmpty = tf.div(logit.real, logit.real);
+  const [entropy, varentropy, attnEntropy, attnVarentropy, agreement, interactionStrength] = columns.map(
+    (c, i) => tf.reshape(i < 2 ? tf.mul(c, nanIfEmpty) : c, [-1]) as Tensor1D);
   return {
-    entropy: tf.mul(nats, tf.mul(nanIfEmpty, 1 / LN2)) as Tensor1D,
-    varentropy: tf.mul(nats2, tf.mul(nanIfEmpty, 1 / (LN2 * LN2))) as Tensor1D,
+    table,
+    metrics: {
+      entropy: entropy!, varentropy: varentropy!, attnEntropy: attnEntropy!, attnVarentropy: attnVarentropy!,
+      agreement: agreement!, interactionStrength: interactionStrength!,
+    },
   };
 }
 
+// Row reductions. On wasm a reduction along the last axis is a scalar loop, while pooling over the
+// height of an NHWC tensor is SIMD across its channels; so a row of N is folded into R × (N/R),
+// pooled over R, and the short remainder reduced. Other backends pool fine too.
+
+/** Σ of each row of x [R0, N] → [R0, 1]. */
+function sumRows(x: Tensor2D): Tensor {
+  const [rows, n] = x.shape;
+  const r = foldFactor(n);
+  if (r === 1) return tf.sum(x, 1, true);
+  const pooled = tf.avgPool(tf.reshape(x, [rows, r, 1, n / r]) as Tensor4D, [r, 1], [r, 1], 'valid');
+  return tf.mul(tf.sum(tf.reshape(pooled, [rows, n / r]), 1, true), r);
+}
+
+/** max of each row of x [R0, N] → [R0, 1]. */
+function maxRows(x: Tensor2D): Tensor {
+  const [rows, n] = x.shape;
+  const r = foldFactor(n);
+  if (r === 1) return tf.max(x, 1, true);
+  const pooled = tf.maxPool(tf.reshape(x, [rows, r, 1, n / r]) as Tensor4D, [r, 1], [r, 1], 'valid');
+  return tf.max(tf.reshape(pooled, [rows, n / r]), 1, true);
+}
+
+/** Mean over the middle axis of x [B, R, C] → [B, C], by average pooling. */
+function meanMiddle(x: Tensor): Tensor2D {
+  const [batch, r, c] = x.shape as [number, number, number];
+  return tf.reshape(tf.avgPool(tf.reshape(x, [batch, r, 1, c]) as Tensor4D, [r, 1], [r, 1], 'valid'), [batch, c]);
+}
+
+/** The largest divisor of n up to 64 (1 when n is small or has none). */
+function foldFactor(n: number): number {
+  if (n < 1024) return 1;
+  for (let r = 64; r > 1; r--) if (n % r === 0) return r;
+  return 1;
+}
+
 /**
- * Attention metrics over the last query row, excluding keys masked by keyMask or scored
+ * Entropy and varentropy (nats, nats²) from one softmax. With d = x − max and p = softmax(x):
+ * H = log Σ e^d − E_p[d] = −log p_max − E_p[d] and Var = E_p[d²] − E_p[d]². p_max is read at the
+ * argmax (a gather, not a second pass over the vocabulary).
+ */
+function logitColumns(
+  clean: Tensor2D, top: Tensor2D, topIndex: Tensor2D, rowIds: Tensor2D,
+): { entropy: Tensor; varentropy: Tensor; real: Tensor } {
+  const batch = clean.shape[0];
+  const p = tf.softmax(clean);
+  const d = tf.sub(clean, top);
+  const pd = tf.mul(p, d);
+  const meanD = sumRows(pd as Tensor2D);
+  const meanD2 = sumRows(tf.mul(pd, d) as Tensor2D);
+  const pMax = tf.gatherND(p, tf.concat([rowIds, topIndex], 1)); // [B]
+  const entropy = tf.mul(tf.add(tf.reshape(tf.log(pMax), [batch, 1]), meanD), -1 / LN2); // bits
+  const varentropy = tf.mul(tf.relu(tf.sub(meanD2, tf.square(meanD))), 1 / (LN2 * LN2)); // relu: rounding
+  // A row with no usable logit (all NaN/−Inf) has no distribution.
+  const real = above(top, REAL_THRESHOLD);
+  return { entropy, varentropy, real };
+}
+
+/**
+ * Attention columns [B, 4] (attnEntropy and attnVarentropy in nats and nats², agreement,
+ * interactionStrength) over the last query row, excluding keys masked by keyMask or scored
  * NaN/−Inf. A head with no real key has entropy 0; a row with none has every metric 0.
  */
-export function attentionMetrics(
-  attentionScores: Tensor,
-  keyMask: Tensor2D | undefined,
-): Omit<Metrics, 'entropy' | 'varentropy'> {
+function attentionColumns(attentionScores: Tensor, keyMask: Tensor2D | undefined): Tensor[] {
   const [batch, heads] = attentionScores.shape as [number, number];
   const keys = attentionScores.shape[attentionScores.rank - 1]!;
-  let scores = attentionScores.rank === 4
-    ? tf.reshape(
-      tf.slice(attentionScores, [0, 0, attentionScores.shape[2]! - 1, 0], [-1, -1, 1, -1]),
-      [batch, heads, keys])
+  // One row per (batch, head): 2-D ops are the fast path on wasm.
+  let scores: Tensor = attentionScores.rank === 4
+    ? tf.slice(attentionScores, [0, 0, attentionScores.shape[2]! - 1, 0], [-1, -1, 1, -1])
     : attentionScores;
   if (keyMask) {
     // A masked key's score becomes NaN (even a ±Inf one: Inf·0), which the clip below makes MASKED.
     const real = above(tf.cast(keyMask, 'float32'), 0);
-    const nanIfMasked = tf.reshape(tf.div(real, real), [batch, 1, keys]);
-    scores = tf.mul(scores, nanIfMasked);
+    scores = tf.mul(tf.reshape(scores, [batch, heads, keys]), tf.reshape(tf.div(real, real), [batch, 1, keys]));
   }
-  const clean = sanitizeScores(scores);
-  const realKey = above(clean, REAL_THRESHOLD); // [B, H, T]
-  const headMax = tf.max(clean, 2, true);
-  const realHead = above(headMax, REAL_THRESHOLD); // [B, H, 1]
-  const d = tf.sub(clean, headMax);
-  const pAll = tf.softmax(d); // uniform on a head with no real key; zeroed below
-  const headNats = tf.mul(
-    tf.sub(tf.neg(tf.log(tf.max(pAll, 2, true))), tf.sum(tf.mul(pAll, d), 2, true)),
-    realHead,
-  );
-  const headBits = tf.reshape(tf.mul(headNats, 1 / LN2), [batch, heads]);
-  const attnEntropy = tf.mean(headBits, 1);
+  const clean = sanitizeScores(tf.reshape(scores, [batch * heads, keys])) as Tensor2D;
+  const p = tf.softmax(clean) as Tensor2D; // uniform on a head with no real key: excluded below
+  const headMax = maxRows(clean); // [BH, 1]
+  const realHead = above(headMax, REAL_THRESHOLD);
+  // H_h = log Σ e^s − E_p[s] = max − log p_max − E_p[s].
+  const headBits = tf.reshape(tf.mul(
+    tf.sub(tf.sub(headMax, tf.log(maxRows(p))), sumRows(tf.mul(p, clean) as Tensor2D)),
+    tf.mul(realHead, 1 / LN2),
+  ), [batch, heads]);
+  const attnEntropy = tf.mean(headBits, 1, true);
   const attnVarentropy = heads > 1
-    ? tf.div(tf.sum(tf.square(tf.sub(headBits, tf.reshape(attnEntropy, [batch, 1]))), 1), heads - 1)
-    : tf.zeros([batch]);
-  const p = tf.mul(pAll, realHead);
-  // |p_h − mean_h p| on real pairs only: an excluded pair adds nothing (its p_h is 0, the mean's is not).
-  const spread = tf.mul(tf.abs(tf.sub(p, tf.mean(p, 1, true))), realKey);
-  // Means over real (head, key) pairs; a row with none divides by 1 and reads 0.
-  const realPairs = tf.maximum(tf.sum(realKey, [1, 2]), 1);
-  const agreement = tf.div(tf.sum(spread, [1, 2]), realPairs);
-  const interactionStrength = tf.div(tf.sum(tf.abs(tf.mul(clean, realKey)), [1, 2]), realPairs);
-  return {
-    attnEntropy: attnEntropy as Tensor1D,
-    attnVarentropy: attnVarentropy as Tensor1D,
-    agreement: agreement as Tensor1D,
-    interactionStrength: interactionStrength as Tensor1D,
-  };
+    ? tf.mul(tf.sum(tf.square(tf.sub(headBits, attnEntropy)), 1, true), 1 / (heads - 1))
+    : tf.zerosLike(attnEntropy);
+
+  // mean_h p, with a head that has no real key counting as p = 0 (its softmax is uniform, 1/T).
+  const realKey = above(clean, REAL_THRESHOLD); // [BH, T]
+  const emptyHeads = tf.sub(heads, tf.sum(tf.reshape(realHead, [batch, heads]), 1, true)); // [B, 1]
+  const meanP = tf.sub(meanMiddle(tf.reshape(p, [batch, heads, keys])), tf.mul(emptyHeads, 1 / (heads * keys)));
+  // |p_h − mean_h p| on real pairs only: an excluded pair adds nothing.
+  const spread = tf.mul(tf.abs(tf.sub(tf.reshape(p, [batch, heads, keys]), tf.reshape(meanP, [batch, 1, keys]))),
+    tf.reshape(realKey, [batch, heads, keys]));
+  const strength = tf.abs(tf.mul(clean, realKey));
+  // Means over real (head, key) pairs; a row with none reads 0. `total` is the sum over heads and
+  // keys divided by H (the pooling's mean): the factor cancels in the ratios.
+  const total = (x: Tensor) => sumRows(meanMiddle(tf.reshape(x, [batch, heads, keys])));
+  const pairs = tf.maximum(total(realKey), 1 / heads);
+  return [attnEntropy, attnVarentropy, tf.div(total(spread), pairs), tf.div(total(strength), pairs)];
 }

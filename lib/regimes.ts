@@ -2,12 +2,11 @@
 //
 // Every Entropix rule is "a parameter = an affine function of the metrics, clamped", and every
 // regime condition is "each metric strictly between two bounds". So the whole decision is two
-// small matrices: bounds [R, 6] and parameter weights [7, Q·R], applied with a handful of ops on
-// [B, R] tensors — no branch on data, no read-back.
+// small matrices applied to the metric table [B, 7] (see metricTable): bounds [R, 7] and parameter
+// weights [7, Q·R], with a handful of ops on [B, R] tensors — no branch on data, no read-back.
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from './tf';
 import { RegimeGate, RegimeName, SamplerConfig } from './config';
-import type { Metrics } from './metrics';
 
 export enum SamplerState {
   Flowing = 0,
@@ -28,9 +27,11 @@ const REGIME_STATES: Record<RegimeName, SamplerState> = {
 };
 const STATES = 6; // the five regimes in precedence order, then Base
 
-/** Feature columns: a constant 1, then the six metrics. */
-const METRIC_ORDER = ['entropy', 'varentropy', 'attnEntropy', 'attnVarentropy', 'agreement', 'interactionStrength'] as const;
-const [ONE, ENT, VENT, ATTN_ENT, ATTN_VENT, AGREE, INTER] = [0, 1, 2, 3, 4, 5, 6];
+/**
+ * Feature columns, as in the metric table: the six metrics, then the row's "has a usable logit"
+ * flag. That flag is 1 on every row the rules matter for, so it doubles as the affine bias term.
+ */
+const [ENT, VENT, ATTN_ENT, ATTN_VENT, AGREE, INTER, ONE] = [0, 1, 2, 3, 4, 5, 6];
 const FEATURES = 7;
 
 /** Per-state parameter columns. */
@@ -50,7 +51,7 @@ function affine(bias: number, terms: [number, number][] = []): number[] {
 
 /** The compiled table for one config: plain numbers, uploaded per call (nothing stays allocated). */
 export interface RegimeTable {
-  /** [STATES-1, 6] strict lower and upper bounds on the metrics; +Inf lower = switched off. */
+  /** [STATES, FEATURES] strict lower and upper bounds on the features; +Inf lower = switched off. */
   lower: Float32Array;
   upper: Float32Array;
   /** [FEATURES, PARAMS·STATES], column p·STATES + s. */
@@ -156,11 +157,13 @@ export function compileRegimes(c: SamplerConfig): RegimeTable {
     resampling: [[highEntropy, unbounded], [highVarentropy, unbounded]],
     adaptive: [],
   };
-  const lower = new Float32Array((STATES - 1) * 6).fill(-unbounded);
-  const upper = new Float32Array((STATES - 1) * 6).fill(unbounded);
+  // Base has no bounds, so it always holds; every regime needs a usable logit (the flag column).
+  const lower = new Float32Array(STATES * FEATURES).fill(-unbounded);
+  const upper = new Float32Array(STATES * FEATURES).fill(unbounded);
   for (const [name, bounds] of Object.entries(conditions) as [RegimeName, [number, number][]][]) {
-    const row = REGIME_STATES[name] * 6;
+    const row = REGIME_STATES[name] * FEATURES;
     bounds.forEach(([l, u], m) => { lower[row + m] = l; upper[row + m] = u; });
+    lower[row + ONE] = 0.5;
     applyGate(c.gates[name], lower, upper, row);
     if (!c.enabledRegimes.includes(name)) lower[row] = unbounded; // never true
   }
@@ -183,10 +186,10 @@ const REGIME_NAMES_BY_STATE: Partial<Record<SamplerState, RegimeName>> = Object.
 function applyGate(gate: RegimeGate | undefined, lower: Float32Array, upper: Float32Array, row: number): void {
   if (!gate) return;
   const pairs: [number, number | undefined, number | undefined][] = [
-    [ATTN_ENT - 1, gate.minAttnEntropy, gate.maxAttnEntropy],
-    [ATTN_VENT - 1, gate.minAttnVarentropy, gate.maxAttnVarentropy],
-    [AGREE - 1, gate.minAgreement, gate.maxAgreement],
-    [INTER - 1, gate.minInteraction, gate.maxInteraction],
+    [ATTN_ENT, gate.minAttnEntropy, gate.maxAttnEntropy],
+    [ATTN_VENT, gate.minAttnVarentropy, gate.maxAttnVarentropy],
+    [AGREE, gate.minAgreement, gate.maxAgreement],
+    [INTER, gate.minInteraction, gate.maxInteraction],
   ];
   for (const [m, min, max] of pairs) {
     if (min !== undefined) lower[row + m] = Math.max(lower[row + m]!, min);
@@ -194,54 +197,49 @@ function applyGate(gate: RegimeGate | undefined, lower: Float32Array, upper: Flo
   }
 }
 
+/** Every row's state (int32 [B]) and its parameters as [B, 1] columns. */
 export type RegimeDecision = {
-  states: Tensor1D; // int32 [B]
-  temperature: Tensor1D; // ≤ 0 → argmax
-  topK: Tensor1D; // integral
-  topP: Tensor1D;
-  minP: Tensor1D;
-  samples: Tensor1D; // best of this many draws
-  clarify: Tensor1D; // 1 where the clarifying token may be emitted
+  states: Tensor1D;
+  temperature: Tensor2D; // ≤ 0 → argmax
+  topK: Tensor2D; // integral
+  topP: Tensor2D;
+  minP: Tensor2D;
+  samples: Tensor2D; // best of this many draws
+  clarify: Tensor2D; // 1 where the clarifying token may be emitted
 };
 
-/** Decides every row's state and parameters. Call inside a tidy. */
-export function decideRegimes(table: RegimeTable, metrics: Metrics): RegimeDecision {
-  const batch = metrics.entropy.shape[0];
-  const m = tf.stack(METRIC_ORDER.map((name) => metrics[name]), 1) as Tensor2D; // [B, 6]
+/** Decides every row's state and parameters from the metric table [B, 7]. Call inside a tidy. */
+export function decideRegimes(table: RegimeTable, metrics: Tensor2D): RegimeDecision {
+  const batch = metrics.shape[0];
+  // ±Inf (an overflowing interaction strength) would meet a 0 weight in the matMul below.
+  const m = tf.clipByValue(metrics, -1e30, 1e30);
 
-  // Which regimes' conditions hold. Comparisons are false on NaN, so a row with a NaN metric
-  // satisfies none and ends in Base.
-  const m3 = tf.reshape(m, [batch, 1, 6]);
+  // The first state whose bounds hold wins: weight by precedence, take the argmax (Base always holds).
+  const m3 = tf.reshape(m, [batch, 1, FEATURES]);
   const holds = tf.all(tf.logicalAnd(
-    tf.greater(m3, tf.tensor2d(table.lower, [STATES - 1, 6])),
-    tf.less(m3, tf.tensor2d(table.upper, [STATES - 1, 6])),
-  ), 2); // [B, STATES-1]
-  // The first regime that holds wins: weight by precedence and take the argmax (Base always holds).
+    tf.greater(m3, tf.tensor2d(table.lower, [STATES, FEATURES])),
+    tf.less(m3, tf.tensor2d(table.upper, [STATES, FEATURES])),
+  ), 2); // [B, STATES]
   const precedence = tf.tensor1d(Array.from({ length: STATES }, (_, s) => STATES - s));
-  const eligible = tf.concat([tf.cast(holds, 'float32'), tf.ones([batch, 1])], 1);
-  const states = tf.argMax(tf.mul(eligible, precedence), 1) as Tensor1D;
+  const states = tf.argMax(tf.mul(tf.cast(holds, 'float32'), precedence), 1) as Tensor1D;
 
-  // All states' parameters for every row, then pick each row's own. Non-finite metrics are made
-  // finite first (NaN → 0, ±Inf → ±1e30) so that a 0 weight never meets them.
-  const finite = tf.where(tf.isNaN(m), tf.zerosLike(m), tf.clipByValue(m, -1e30, 1e30));
-  const features = tf.concat([tf.ones([batch, 1]), finite], 1);
+  // All states' parameters for every row, then each row's own.
   const all = tf.minimum(
-    tf.maximum(tf.matMul(features, tf.tensor2d(table.weights, [FEATURES, PARAMS * STATES])), tf.tensor1d(table.lo)),
+    tf.maximum(tf.matMul(m, tf.tensor2d(table.weights, [FEATURES, PARAMS * STATES])), tf.tensor1d(table.lo)),
     tf.tensor1d(table.hi),
   );
   const picked = tf.sum(
     tf.mul(tf.reshape(all, [batch, PARAMS, STATES]), tf.reshape(tf.oneHot(states, STATES), [batch, 1, STATES])),
     2,
   ); // [B, PARAMS]
-  const [temperature, topK, topP, minP, samples, clarify] = tf.unstack(picked, 1) as Tensor1D[];
+  const [temperature, topK, topP, minP, samples, clarify] = tf.split(picked, PARAMS, 1) as Tensor2D[];
   return {
     states,
     temperature: temperature!,
-    topK: tf.floor(topK!) as Tensor1D,
+    topK: tf.floor(topK!) as Tensor2D,
     topP: topP!,
     minP: minP!,
     samples: samples!,
     clarify: clarify!,
   };
 }
-

@@ -4,10 +4,11 @@ import { tf } from './tf';
 import { resolveSamplerConfig, SamplerConfig } from './config';
 import { EntropixError } from './errors';
 import { drawTokens, topCandidates } from './kernels';
-import { attentionMetrics, logitMetrics, Metrics, validateMetricInputs } from './metrics';
+import { rowIdColumn } from './rows';
+import { Metrics, metricTable, validateMetricInputs } from './metrics';
 import { compileRegimes, decideRegimes, RegimeTable } from './regimes';
 import { gumbelNoise, randomSeed, Seed, validateSeed } from './rng';
-import { sanitizeScores } from './special-values';
+import { REAL_THRESHOLD, sanitizeScores } from './special-values';
 import { requireDim, requireTensor } from './validate';
 
 export interface SampleStepOptions {
@@ -50,29 +51,34 @@ export class EntropixSampler {
       requireDim(lastTokens, 'options.lastTokens', 0, batch, 'the batch size of logits');
     }
     const seed = validateSeed(options.seed ?? randomSeed(), batch, 'options.seed');
-    const table = this.table;
+    const regimes = this.table;
     const k = Math.min(this.config.candidateCap, logits.shape[1]);
     const clarifyingId = this.config.clarifyingTokenId;
 
     return tf.tidy(() => {
       const clean = sanitizeScores(logits);
       const cand = topCandidates(clean, k);
-      const metrics: Metrics = {
-        ...logitMetrics(clean, tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D),
-        ...attentionMetrics(attentionScores, options.keyMask),
-      };
-      const d = decideRegimes(table, metrics);
-      const noise = tf.tensor3d(gumbelNoise(seed, batch, table.adaptiveSamples, k), [batch, table.adaptiveSamples, k]);
-      let tokens = drawTokens(clean, cand, {
+      const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;
+      const rowIds = rowIdColumn(batch);
+      const { table, metrics } = metricTable(
+        clean, top, tf.slice(cand.indices, [0, 0], [-1, 1]) as Tensor2D, rowIds, attentionScores, options.keyMask);
+      const d = decideRegimes(regimes, table);
+      const samples = regimes.adaptiveSamples;
+      let tokens = drawTokens({
+        clean, cand, top,
+        rowIds,
+        real: tf.reshape(tf.greater(top, REAL_THRESHOLD), [batch]),
+        noise: tf.tensor3d(gumbelNoise(seed, batch, samples, k), [batch, samples, k]),
+      }, {
         temperature: d.temperature,
         topK: d.topK,
         topP: d.topP,
         minP: d.minP,
-        samplesPerRow: table.adaptiveSamples > 1 ? d.samples : undefined,
-        topKMayBeOff: table.topKMayBeOff,
-      }, noise);
-      if (table.clarifies && clarifyingId !== null) {
-        let emit = tf.greater(d.clarify, 0.5);
+        samplesPerRow: samples > 1 ? d.samples : undefined,
+        topKMayBeOff: regimes.topKMayBeOff,
+      });
+      if (regimes.clarifies && clarifyingId !== null) {
+        let emit = tf.reshape(tf.greater(d.clarify, 0.5), [batch]);
         if (lastTokens) emit = tf.logicalAnd(emit, tf.notEqual(lastTokens, clarifyingId));
         tokens = tf.where(emit, tf.fill([batch], clarifyingId, 'int32'), tokens) as Tensor1D;
       }
