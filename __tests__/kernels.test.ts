@@ -49,6 +49,14 @@ describe.each(['cpu', 'wasm'] as const)('sampleTokens on %s', (backend) => {
     });
   });
 
+  test('the two-stage candidate search (V a multiple of 16, many rows) draws exactly too', () => {
+    // float32 values, so that the reference ranks them exactly as the tensor does.
+    const logits = Array.from({ length: 1024 }, (_, i) => Math.fround(2.5 * Math.sin(0.91 * i + 0.2) - i * 2e-4));
+    const params = { temperature: 1.2, topP: 0.9, minP: 0.001 };
+    const tokens = drawMany(logits, params, 31, 16);
+    expectFits(histogram(tokens, logits.length), referenceDistribution(logits, full(params), 16));
+  });
+
   test('per-row parameters as tensors: each row follows its own', () => {
     const settings: RefParams[] = [
       full({ temperature: 0.7, topK: 3 }),

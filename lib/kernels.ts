@@ -7,6 +7,7 @@
 import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
 import { tf } from './tf';
 import { EntropixError } from './errors';
+import { Candidates, topCandidates } from './candidates';
 import { gumbelNoise, Seed, validateSeed } from './rng';
 import { REAL_THRESHOLD, sanitizeScores } from './special-values';
 import { requireDim, requireNumber, requireTensor } from './validate';
@@ -32,17 +33,6 @@ export interface SampleOptions {
 }
 
 export const DEFAULT_CANDIDATE_CAP = 256;
-
-/** The highest logits of each row, sorted descending, with their token ids. */
-export interface Candidates {
-  values: Tensor2D; // [B, k] sanitized logits
-  indices: Tensor2D; // [B, k] int32 token ids
-}
-
-export function topCandidates(clean: Tensor2D, cap: number): Candidates {
-  const { values, indices } = tf.topk(clean, Math.min(cap, clean.shape[1]), true);
-  return { values, indices };
-}
 
 /**
  * The kernel's per-row parameters. Numbers are known on the host, which lets the kernel skip a

@@ -1,0 +1,53 @@
+// The candidate set: each row's k highest logits, sorted, with their token ids.
+//
+// One tf.topk over the vocabulary costs about two softmax passes on wasm. A two-stage search is
+// exact and cheaper: split the vocabulary into n interleaved blocks of g tokens (block j holds
+// tokens j, j + n, j + 2n, …), take each block's maximum with one SIMD max-pool, keep the k blocks
+// with the highest maxima, and run topk over their k·g members. Every one of the k best tokens
+// lies in a kept block: a block holding one of them has a maximum at least that token's logit,
+// which beats every block holding none of them.
+import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import { tf } from './tf';
+
+/** A type (not an interface), so that it is a TensorContainer for tf.tidy and tf.dispose. */
+export type Candidates = {
+  values: Tensor2D; // [B, k] sanitized logits, descending
+  indices: Tensor2D; // [B, k] int32 token ids
+};
+
+const BLOCK = 16;
+
+/** The k = min(cap, V) highest entries of each row of clean [B, V], sorted descending. */
+export function topCandidates(clean: Tensor2D, cap: number): Candidates {
+  const [batch, vocab] = clean.shape;
+  const k = Math.min(cap, vocab);
+  const blocks = vocab / BLOCK;
+  // Worth it when the blocks outnumber k several times over, except for a single row on wasm,
+  // whose topk is fast enough that the extra small ops cost more than they save (measured:
+  // benchmarks/README.md). Both paths give the same candidates.
+  const singleRowWasm = batch === 1 && tf.getBackend() === 'wasm';
+  if (!Number.isInteger(blocks) || blocks < 4 * k || singleRowWasm) {
+    const { values, indices } = tf.topk(clean, k, true);
+    return { values, indices };
+  }
+  const blockMax = tf.reshape(
+    tf.maxPool(tf.reshape(clean, [batch, BLOCK, 1, blocks]) as Tensor4D, [BLOCK, 1], [BLOCK, 1], 'valid'),
+    [batch, blocks],
+  );
+  const kept = tf.cast(tf.topk(blockMax, k, false).indices, 'float32'); // [B, k] block ids
+  // Token ids of the kept blocks' members, [B, k·g]. Index maths runs in float32 (exact below
+  // 2^24) because int32 broadcasting is a slow generic path on wasm; gathers read flat indices
+  // (tf.gather copies its whole source on wasm, and its batchDims is broken there).
+  const members = tf.reshape(tf.add(tf.reshape(kept, [batch, k, 1]), tf.range(0, BLOCK * blocks, blocks)), [batch, k * BLOCK]);
+  const best = tf.topk(gatherRows(clean, members) as Tensor2D, k, true);
+  const indices = tf.cast(gatherRows(members as Tensor2D, tf.cast(best.indices, 'float32')), 'int32');
+  return { values: best.values, indices: indices as Tensor2D };
+}
+
+/** out[b, i] = x[b, at[b, i]] for x [B, N] and float32 positions at [B, M]. */
+function gatherRows(x: Tensor, at: Tensor): Tensor {
+  const [batch, n] = x.shape as [number, number];
+  const flat = tf.add(at, tf.tensor2d(Float32Array.from({ length: batch }, (_, b) => b * n), [batch, 1]));
+  const index = tf.expandDims(tf.cast(flat, 'int32'), 2); // [B, M, 1]
+  return tf.gatherND(tf.reshape(x, [-1]), index);
+}
