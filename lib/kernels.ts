@@ -1,9 +1,9 @@
 // The sampling kernel: temperature → min-p → top-k → top-p → exact draw, with per-row parameters,
 // as one fixed sequence of tf ops (no value is read back to the host).
 //
-// Candidates come from one tf.topk with a static cap k, sorted by logit. Every filter keeps a
-// prefix of that list, so all of them work on [B, k] instead of [B, V]. Only top-p needs a mass
-// over the whole vocabulary, and only on rows whose top-k is off (see fullVocabularyMass).
+// Candidates are each row's k highest logits, sorted (candidates.ts; k = the static cap). Every
+// filter keeps a prefix of that list, so all of them work on [B, k] instead of [B, V]. Only top-p
+// needs a mass over the whole vocabulary, and only on rows whose top-k is off (fullVocabularyMass).
 import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
 import { tf } from './tf';
 import { EntropixError } from './errors';
@@ -28,7 +28,7 @@ export interface SamplingParams {
 }
 
 export interface SampleOptions {
-  /** How many candidates the one tf.topk takes per row (default 256). See the README on exactness. */
+  /** How many candidates each row keeps for sampling (default 256). See the README on exactness. */
   candidateCap?: number;
 }
 
@@ -83,7 +83,7 @@ export function drawTokens(inputs: DrawInputs, plan: DrawPlan): Tensor1D {
   // Temperature: log-probabilities relative to the top, t ≤ 0. A masked candidate (−1e18) lands
   // below −1e12, where exp(t) is 0: the min-p test below drops it, whatever minP is.
   const invT = typeof plan.temperature === 'number'
-    ? 1 / Math.min(plan.temperature, MAX_TEMPERATURE)
+    ? 1 / Math.min(Math.max(plan.temperature, MIN_TEMPERATURE), MAX_TEMPERATURE)
     : tf.reciprocal(tf.clipByValue(plan.temperature, MIN_TEMPERATURE, MAX_TEMPERATURE));
   const t = tf.clipByValue(tf.mul(tf.sub(cand.values, top), invT), -OFF, 0);
   const weight = tf.exp(t); // p / p_max
