@@ -22,11 +22,11 @@ export function topCandidates(clean: Tensor2D, cap: number): Candidates {
   const [batch, vocab] = clean.shape;
   const k = Math.min(cap, vocab);
   const blocks = vocab / BLOCK;
-  // Worth it when the blocks outnumber k several times over, except for a single row on wasm,
-  // whose topk is fast enough that the extra small ops cost more than they save (measured:
-  // benchmarks/README.md). Both paths give the same candidates.
-  const singleRowWasm = batch === 1 && tf.getBackend() === 'wasm';
-  if (!Number.isInteger(blocks) || blocks < 4 * k || singleRowWasm) {
+  // Used on wasm for two or more rows, when the blocks outnumber k several times over. One row's
+  // topk is fast enough there that the extra small ops cost more than they save, and GPU
+  // backends pay per dispatch (measured: benchmarks/README.md). Both paths give the same result.
+  const twoStage = tf.getBackend() === 'wasm' && batch > 1 && Number.isInteger(blocks) && blocks >= 4 * k;
+  if (!twoStage) {
     const { values, indices } = tf.topk(clean, k, true);
     return { values, indices };
   }

@@ -95,8 +95,9 @@ export function metricTable(
 }
 
 // Row reductions. On wasm a reduction along the last axis is a scalar loop, while pooling over the
-// height of an NHWC tensor is SIMD across its channels; so a row of N is folded into R × (N/R),
-// pooled over R, and the short remainder reduced. Other backends pool fine too.
+// height of an NHWC tensor is SIMD across its channels; so there a row of N is folded into
+// R × (N/R), pooled over R, and the short remainder reduced. Elsewhere (GPU backends pay per
+// dispatch) the plain one-kernel reduction is used.
 
 /** Σ of each row of x [R0, N] → [R0, 1]. */
 function sumRows(x: Tensor2D): Tensor {
@@ -116,19 +117,20 @@ function maxRows(x: Tensor2D): Tensor {
   return tf.max(tf.reshape(pooled, [rows, n / r]), 1, true);
 }
 
-/** Mean over the middle axis of x [B, R, C] → [B, C], by average pooling. */
+/** Mean over the middle axis of x [B, R, C] → [B, C] (by average pooling on wasm). */
 function meanMiddle(x: Tensor): Tensor2D {
   const [batch, r, c] = x.shape as [number, number, number];
+  if (tf.getBackend() !== 'wasm') return tf.mean(x, 1) as Tensor2D;
   return tf.reshape(tf.avgPool(tf.reshape(x, [batch, r, 1, c]) as Tensor4D, [r, 1], [r, 1], 'valid'), [batch, c]);
 }
 
 /**
  * How many rows R to fold a row of n into: pooling is fastest with tall windows over a short
  * remainder, so the remainder n/R is the smallest divisor of n from 16 up (then from 15 down).
- * 1 (a plain reduction) when n is small or has no such divisor.
+ * 1 (a plain reduction) off wasm, or when n is small or has no such divisor.
  */
 function foldFactor(n: number): number {
-  if (n < 1024) return 1;
+  if (n < 1024 || tf.getBackend() !== 'wasm') return 1;
   for (let m = 16; m <= 64; m++) if (n % m === 0) return n / m;
   for (let m = 15; m >= 2; m--) if (n % m === 0) return n / m;
   return 1;
