@@ -137,9 +137,9 @@ function foldFactor(n: number): number {
 }
 
 /**
- * Entropy and varentropy (nats, nats²) from one softmax. With d = x − max and p = softmax(x):
- * H = log Σ e^d − E_p[d] = −log p_max − E_p[d] and Var = E_p[d²] − E_p[d]². p_max is read at the
- * argmax (a gather, not a second pass over the vocabulary).
+ * Entropy and varentropy (bits, bits² columns [B, 1]) from one softmax. With d = x − max and
+ * p = softmax(x): H = log Σ e^d − E_p[d] = −log p_max − E_p[d] and Var = E_p[d²] − E_p[d]² (nats,
+ * then ÷ ln 2, ÷ ln² 2). p_max is read at the argmax (a gather, not a second vocabulary pass).
  */
 function logitColumns(
   clean: Tensor2D, top: Tensor2D, topIndex: Tensor2D, rowIds: Tensor2D,
@@ -159,8 +159,8 @@ function logitColumns(
 }
 
 /**
- * Attention columns [B, 4] (attnEntropy and attnVarentropy in nats and nats², agreement,
- * interactionStrength) over the last query row, excluding keys masked by keyMask or scored
+ * Attention columns, four [B, 1] tensors (attnEntropy in bits, attnVarentropy in bits², agreement,
+ * interactionStrength), over the last query row, excluding keys masked by keyMask or scored
  * NaN/−Inf. A head with no real key has entropy 0; a row with none has every metric 0.
  */
 function attentionColumns(attentionScores: Tensor, keyMask: Tensor2D | undefined): Tensor[] {
