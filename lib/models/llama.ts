@@ -6,19 +6,38 @@ import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow
 import { tf } from '../tf';
 import { EntropixError } from '../errors';
 import { requireTensor } from '../validate';
+import type { ModelConfig } from './hf-config';
 
 /** The shape parameters the maths needs (a subset of ModelConfig). */
-export interface LlamaShape {
-  vocabSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  intermediateSize: number;
-  maxPositions: number;
-  ropeTheta: number;
-  rmsNormEps: number;
+export type LlamaShape = Pick<ModelConfig,
+  'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'intermediateSize'
+  | 'maxPositions' | 'ropeTheta' | 'rmsNormEps'> & {
+  /** Llama 3.1's frequency-dependent RoPE scaling, or null. */
+  ropeScaling?: RopeScaling | null;
+};
+
+export interface RopeScaling {
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxPositions: number;
+}
+
+/**
+ * RoPE inverse frequencies theta^(−2i/hd), i < hd/2, with Llama 3.1's scaling when given: long
+ * wavelengths are divided by `factor`, short ones kept, and the band between blended smoothly.
+ */
+export function ropeInverseFrequencies(headDim: number, theta: number, scaling?: RopeScaling | null): Float32Array {
+  return Float32Array.from({ length: headDim / 2 }, (_, i) => {
+    const freq = 1 / theta ** ((2 * i) / headDim);
+    if (!scaling) return freq;
+    const { factor, lowFreqFactor, highFreqFactor, originalMaxPositions } = scaling;
+    const wavelength = (2 * Math.PI) / freq;
+    if (wavelength < originalMaxPositions / highFreqFactor) return freq;
+    if (wavelength > originalMaxPositions / lowFreqFactor) return freq / factor;
+    const smooth = (originalMaxPositions / wavelength - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+    return (1 - smooth) * (freq / factor) + smooth * freq;
+  });
 }
 
 export interface LlamaLayerWeights {
@@ -27,6 +46,7 @@ export interface LlamaLayerWeights {
   k: Tensor2D; // [Hkv·hd, D]
   v: Tensor2D; // [Hkv·hd, D]
   o: Tensor2D; // [D, Hq·hd]
+  oBias?: Tensor1D; // llama's attention_bias
   qBias?: Tensor1D;
   kBias?: Tensor1D;
   vBias?: Tensor1D;
@@ -71,9 +91,10 @@ export interface LlamaOutput {
  * Rotary angles for positions [B, T] (float32): cos and sin [B, 1, T, hd], each half repeated
  * (the rotate-half layout: dimension i pairs with i + hd/2 and both use frequency i).
  */
-export function rotaryAngles(positions: Tensor2D, headDim: number, theta: number): { cos: Tensor4D; sin: Tensor4D } {
-  const half = headDim / 2;
-  const invFreq = tf.tensor1d(Float32Array.from({ length: half }, (_, i) => 1 / theta ** ((2 * i) / headDim)));
+export function rotaryAngles(
+  positions: Tensor2D, headDim: number, theta: number, scaling?: RopeScaling | null,
+): { cos: Tensor4D; sin: Tensor4D } {
+  const invFreq = tf.tensor1d(ropeInverseFrequencies(headDim, theta, scaling));
   const angles = tf.mul(tf.expandDims(positions, 2), invFreq); // [B, T, hd/2]
   const full = tf.concat([angles, angles], 2); // [B, T, hd]
   const [b, t] = positions.shape;
@@ -125,7 +146,7 @@ export function llamaForward(
   // Position of each token = number of real tokens before it (HF: cumsum(mask) − 1).
   const positionsAll = tf.relu(tf.sub(tf.cumsum(mask, 1), 1)) as Tensor2D; // [B, S]
   const positions = tf.slice(positionsAll, [0, past], [-1, steps]) as Tensor2D;
-  const { cos, sin } = rotaryAngles(positions, hd, shape.ropeTheta);
+  const { cos, sin } = rotaryAngles(positions, hd, shape.ropeTheta, shape.ropeScaling);
 
   // Additive mask [B, 1, T, S]: a key is visible when it is real and not in the future.
   const queryAt = tf.reshape(tf.range(past, total, 1, 'float32'), [1, 1, steps, 1]);
@@ -157,7 +178,7 @@ export function llamaForward(
     }
     const attn = tf.matMul(tf.softmax(tf.add(scores, bias)), vAll); // [B, Hq, T, hd]
     const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [batch, steps, hq * hd]);
-    h = tf.add(h, linear(merged, layer.o));
+    h = tf.add(h, linear(merged, layer.o, layer.oBias));
     const y = rmsNorm(h, layer.postNorm, shape.rmsNormEps);
     const gate = linear(y, layer.gate);
     h = tf.add(h, linear(tf.mul(tf.mul(gate, tf.sigmoid(gate)), linear(y, layer.up)), layer.down));

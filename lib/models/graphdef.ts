@@ -1,0 +1,822 @@
+// A small typed builder for TF.js graph models: a TensorFlow GraphDef in JSON form (what
+// tensorflowjs_converter writes into model.json) plus its weights, written from TypeScript so a
+// model can be converted without Python. The attribute names are the ones the converter's op
+// mappers read (tfjs-converter/src/operations/op_list/*); TF's own type attributes (T, Tidx, …)
+// are written too, so the graph stays a faithful GraphDef.
+import { EntropixError } from '../errors';
+
+/** The dtypes a GraphModel tensor can have here. */
+export type GraphDType = 'float32' | 'int32' | 'bool';
+
+type TfDataType = 'DT_FLOAT' | 'DT_INT32' | 'DT_BOOL';
+
+const TF_DTYPE: Record<GraphDType, TfDataType> = { float32: 'DT_FLOAT', int32: 'DT_INT32', bool: 'DT_BOOL' };
+const BYTES_PER_ELEMENT: Record<GraphDType, number> = { float32: 4, int32: 4, bool: 1 };
+
+// ---- The JSON forms (protobuf JSON: int64 fields are decimal strings, floats are numbers) ----
+
+export interface TensorShapeJson {
+  dim?: { size: string }[];
+  unknownRank?: boolean;
+}
+
+export type AttrValueJson =
+  | { type: TfDataType }
+  | { i: string }
+  | { f: number }
+  | { b: boolean }
+  | { list: { i: string[] } }
+  | { shape: TensorShapeJson }
+  | { tensor: { dtype: TfDataType; tensorShape: TensorShapeJson } };
+
+export interface NodeDefJson {
+  name: string;
+  op: string;
+  input?: string[];
+  attr?: Record<string, AttrValueJson>;
+}
+
+export interface GraphDefJson {
+  node: NodeDefJson[];
+  // GraphModel reads versions.producer unconditionally, so a graph without it fails to load.
+  versions: { producer: number; minConsumer?: number };
+}
+
+export interface WeightEntryJson {
+  name: string;
+  shape: number[];
+  dtype: GraphDType;
+}
+
+export interface TensorInfoJson {
+  name: string;
+  dtype: TfDataType;
+  tensorShape?: TensorShapeJson;
+}
+
+export interface GraphModelJson {
+  format: 'graph-model';
+  generatedBy: string;
+  convertedBy: string;
+  modelTopology: GraphDefJson;
+  weightsManifest: { paths: string[]; weights: WeightEntryJson[] }[];
+  signature: { inputs: Record<string, TensorInfoJson>; outputs: Record<string, TensorInfoJson> };
+}
+
+/** What `GraphBuilder.build` returns: model.json's content and the shard files' bytes, in order. */
+export interface BuiltGraphModel {
+  modelJson: GraphModelJson;
+  /** The bytes of `modelJson.weightsManifest[0].paths[i]`, in order. */
+  weightData: Uint8Array[];
+}
+
+export interface BuildOptions {
+  /** Bytes per weight shard file; the last one may be shorter. Default 4 MiB, as tensorflowjs_converter. */
+  shardBytes?: number;
+  /** GraphDef versions.producer. */
+  producer?: number;
+}
+
+export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
+
+/** Attribute values, built in one place so every op writes them the way the converter reads them. */
+const attr = {
+  type: (d: GraphDType): AttrValueJson => ({ type: TF_DTYPE[d] }),
+  int: (v: number): AttrValueJson => ({ i: String(v) }),
+  float: (v: number): AttrValueJson => ({ f: v }),
+  bool: (v: boolean): AttrValueJson => ({ b: v }),
+  ints: (v: readonly number[]): AttrValueJson => ({ list: { i: v.map(String) } }),
+  shape: (dims: readonly number[] | null): AttrValueJson => ({ shape: tensorShape(dims) }),
+  tensor: (d: GraphDType, dims: readonly number[]): AttrValueJson => ({
+    tensor: { dtype: TF_DTYPE[d], tensorShape: tensorShape(dims) },
+  }),
+};
+
+/** null = unknown rank; -1 = unknown size. A scalar is {} (no dims), as protobuf JSON writes it. */
+function tensorShape(dims: readonly number[] | null): TensorShapeJson {
+  if (dims === null) return { unknownRank: true };
+  return dims.length === 0 ? {} : { dim: dims.map((d) => ({ size: String(d) })) };
+}
+
+// ---- Graph tensors ----
+
+/** One node's output in a GraphBuilder's graph. Only the builder that made it accepts it. */
+export class GraphTensor {
+  /** @internal */
+  constructor(
+    readonly owner: GraphBuilder,
+    /** The node's name; its first (only) output. */
+    readonly name: string,
+    readonly dtype: GraphDType,
+  ) {}
+}
+
+/** A shape, axes or index argument: plain numbers become an int32 Const; a tensor must be int32. */
+export type IntsArg = readonly number[] | GraphTensor;
+export type IntArg = number | GraphTensor;
+
+/** Values for `constant`. Typed arrays give their dtype; plain arrays default to float32. */
+export type ConstantData = Float32Array | Int32Array | Uint8Array | readonly number[] | readonly boolean[];
+
+export interface StridedSliceMasks {
+  beginMask?: number;
+  endMask?: number;
+  ellipsisMask?: number;
+  newAxisMask?: number;
+  shrinkAxisMask?: number;
+}
+
+interface Weight {
+  dtype: GraphDType;
+  shape: number[];
+  bytes: Uint8Array; // a view of the caller's data: not copied, so do not change it before build
+}
+
+interface NodeRecord {
+  def: NodeDefJson;
+  dtype: GraphDType;
+  weight?: Weight;
+  shape?: number[] | null; // placeholders only, for the signature
+}
+
+// TF's rule for node names. It keeps out ':' (output index) and '^' (control input), which
+// would make the converter read a name as something else.
+const NODE_NAME = /^[A-Za-z0-9.][A-Za-z0-9_.\-/]*$/;
+
+const FLOAT: readonly GraphDType[] = ['float32'];
+const NUMERIC: readonly GraphDType[] = ['float32', 'int32'];
+const ANY: readonly GraphDType[] = ['float32', 'int32', 'bool'];
+
+/**
+ * Builds a GraphDef for a TF.js GraphModel, one method per op. Every op method validates its
+ * inputs' dtypes and returns a GraphTensor with the output dtype; shapes are checked by TF.js at
+ * run time. Plain-number shape/axis arguments become int32 Const nodes (deduplicated), which
+ * keeps them on the CPU: the converter reads them with dataSync(), and that breaks for tensors
+ * that live on a GPU (webgpu in Node).
+ */
+export class GraphBuilder {
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly placeholders: string[] = [];
+  private readonly outputs = new Map<string, GraphTensor>();
+  private readonly autoConsts = new Map<string, GraphTensor>();
+  private readonly nextSuffix = new Map<string, number>();
+  private readonly scopes: string[] = [];
+
+  // ---- names ----
+
+  /** Runs fn with auto-generated node names prefixed by `prefix/` (explicit names are kept). */
+  scope<T>(prefix: string, fn: () => T): T {
+    checkName(prefix, 'prefix');
+    this.scopes.push(prefix);
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  private autoName(base: string): string {
+    const stem = [...this.scopes, base].join('/');
+    let i = this.nextSuffix.get(stem) ?? 0;
+    let name = i === 0 ? stem : `${stem}_${i}`;
+    while (this.nodes.has(name)) name = `${stem}_${++i}`;
+    this.nextSuffix.set(stem, i + 1);
+    return name;
+  }
+
+  private claim(name: string, what: string): string {
+    checkName(name, what);
+    if (this.nodes.has(name)) {
+      throw new EntropixError('INVALID_ARGUMENT', `${what} '${name}' is already a node of this graph`, what);
+    }
+    return name;
+  }
+
+  private addNode(
+    name: string,
+    op: string,
+    inputs: readonly GraphTensor[],
+    attrs: Record<string, AttrValueJson>,
+    dtype: GraphDType,
+    extra: Partial<NodeRecord> = {},
+  ): GraphTensor {
+    const def: NodeDefJson = { name, op, input: inputs.map((t) => t.name), attr: attrs };
+    this.nodes.set(name, { def, dtype, ...extra });
+    return new GraphTensor(this, name, dtype);
+  }
+
+  private op(op: string, inputs: readonly GraphTensor[], attrs: Record<string, AttrValueJson>, dtype: GraphDType): GraphTensor {
+    return this.addNode(this.autoName(op), op, inputs, attrs, dtype);
+  }
+
+  private own(x: unknown, what: string, dtypes: readonly GraphDType[] = ANY): GraphTensor {
+    if (!(x instanceof GraphTensor) || x.owner !== this) {
+      throw new EntropixError('INVALID_ARGUMENT', `${what} must be a GraphTensor of this GraphBuilder`, what);
+    }
+    if (!dtypes.includes(x.dtype)) {
+      throw new EntropixError('INVALID_DTYPE', `${what} must be ${dtypes.join(' or ')}, got ${x.dtype} ('${x.name}')`, what);
+    }
+    return x;
+  }
+
+  private same(xs: readonly GraphTensor[], what: string): GraphDType {
+    const dtype = xs[0]!.dtype;
+    for (const x of xs) {
+      if (x.dtype !== dtype) {
+        throw new EntropixError('INVALID_DTYPE', `${what} need one dtype, got ${xs.map((t) => t.dtype).join(', ')}`, what);
+      }
+    }
+    return dtype;
+  }
+
+  // ---- sources ----
+
+  /** A graph input, fed by name. `shape` uses -1 for unknown sizes; null = unknown rank. */
+  placeholder(name: string, dtype: GraphDType, shape: readonly number[] | null = null): GraphTensor {
+    this.claim(name, 'placeholder');
+    checkDType(dtype, 'dtype');
+    if (shape !== null) checkDims(shape, 'shape', -1);
+    this.placeholders.push(name);
+    return this.addNode(name, 'Placeholder', [], { dtype: attr.type(dtype), shape: attr.shape(shape) }, dtype,
+      { shape: shape === null ? null : [...shape] });
+  }
+
+  /**
+   * A weight: a Const node whose values go into the weight shards under the same name (TF.js
+   * matches Const nodes to weights by node name). Defining the same name again returns the same
+   * node if dtype, shape and values agree. Typed-array data is not copied.
+   */
+  constant(name: string, data: ConstantData, shape: readonly number[], dtype?: GraphDType): GraphTensor {
+    checkName(name, 'name');
+    checkDims(shape, 'shape', 0);
+    const weight = toWeight(data, shape, dtype);
+    const existing = this.nodes.get(name);
+    if (existing) {
+      const w = existing.weight;
+      if (!w || w.dtype !== weight.dtype || !sameInts(w.shape, weight.shape) || !sameBytes(w.bytes, weight.bytes)) {
+        throw new EntropixError('INVALID_ARGUMENT', `'${name}' is already a node of this graph with other contents`, 'name');
+      }
+      return new GraphTensor(this, name, w.dtype);
+    }
+    const attrs = { dtype: attr.type(weight.dtype), value: attr.tensor(weight.dtype, weight.shape) };
+    return this.addNode(name, 'Const', [], attrs, weight.dtype, { weight });
+  }
+
+  /** An int32 Const: a scalar for a number, a vector for an array. Deduplicated by value. */
+  ints(values: number | readonly number[]): GraphTensor {
+    return this.autoConst('int32', values);
+  }
+
+  /** A float32 Const: a scalar for a number, a vector for an array. Deduplicated by value. */
+  floats(values: number | readonly number[]): GraphTensor {
+    return this.autoConst('float32', values);
+  }
+
+  private autoConst(dtype: 'int32' | 'float32', values: number | readonly number[]): GraphTensor {
+    const list = typeof values === 'number' ? [values] : values;
+    const shape = typeof values === 'number' ? [] : [list.length];
+    const key = `${dtype}[${shape}]:${list.map((v) => (Object.is(v, -0) ? '-0' : String(v))).join(',')}`;
+    const hit = this.autoConsts.get(key);
+    if (hit) return hit;
+    const weight = toWeight(list, shape, dtype);
+    const name = this.autoName(dtype === 'int32' ? 'const_i32' : 'const_f32');
+    const attrs = { dtype: attr.type(dtype), value: attr.tensor(dtype, shape) };
+    const t = this.addNode(name, 'Const', [], attrs, dtype, { weight });
+    this.autoConsts.set(key, t);
+    return t;
+  }
+
+  private intsArg(x: IntsArg, what: string): GraphTensor {
+    if (x instanceof GraphTensor) return this.own(x, what, ['int32']);
+    if (!Array.isArray(x)) throw new EntropixError('INVALID_ARGUMENT', `${what} must be an array of integers or an int32 GraphTensor`, what);
+    x.forEach((v, i) => checkInt(v, `${what}[${i}]`));
+    return this.ints(x);
+  }
+
+  private intArg(x: IntArg, what: string): GraphTensor {
+    if (x instanceof GraphTensor) return this.own(x, what, ['int32']);
+    checkInt(x, what);
+    return this.ints(x);
+  }
+
+  // ---- outputs ----
+
+  /** Names an output: an Identity node called `name`, listed in the signature. */
+  output(name: string, x: GraphTensor): GraphTensor {
+    this.claim(name, 'output');
+    this.own(x, 'x');
+    const t = this.addNode(name, 'Identity', [x], { T: attr.type(x.dtype) }, x.dtype);
+    this.outputs.set(name, t);
+    return t;
+  }
+
+  identity(x: GraphTensor): GraphTensor {
+    this.own(x, 'x');
+    return this.op('Identity', [x], { T: attr.type(x.dtype) }, x.dtype);
+  }
+
+  // ---- element-wise ----
+
+  private unary(op: string, x: GraphTensor, dtypes: readonly GraphDType[]): GraphTensor {
+    this.own(x, 'x', dtypes);
+    return this.op(op, [x], { T: attr.type(x.dtype) }, x.dtype);
+  }
+
+  private binary(op: string, a: GraphTensor, b: GraphTensor, dtypes: readonly GraphDType[], out?: GraphDType): GraphTensor {
+    this.own(a, 'a', dtypes);
+    this.own(b, 'b', dtypes);
+    const dtype = this.same([a, b], `${op}'s inputs`);
+    return this.op(op, [a, b], { T: attr.type(dtype) }, out ?? dtype);
+  }
+
+  neg(x: GraphTensor): GraphTensor { return this.unary('Neg', x, NUMERIC); }
+  square(x: GraphTensor): GraphTensor { return this.unary('Square', x, NUMERIC); }
+  rsqrt(x: GraphTensor): GraphTensor { return this.unary('Rsqrt', x, FLOAT); }
+  sigmoid(x: GraphTensor): GraphTensor { return this.unary('Sigmoid', x, FLOAT); }
+  sin(x: GraphTensor): GraphTensor { return this.unary('Sin', x, FLOAT); }
+  cos(x: GraphTensor): GraphTensor { return this.unary('Cos', x, FLOAT); }
+  /** Softmax over the last axis. */
+  softmax(x: GraphTensor): GraphTensor { return this.unary('Softmax', x, FLOAT); }
+
+  add(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('AddV2', a, b, NUMERIC); }
+  sub(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Sub', a, b, NUMERIC); }
+  mul(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Mul', a, b, NUMERIC); }
+  /** RealDiv, float32 only: TF.js divides int32 by flooring, TF by truncating. */
+  div(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('RealDiv', a, b, FLOAT); }
+  maximum(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Maximum', a, b, NUMERIC); }
+  less(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Less', a, b, NUMERIC, 'bool'); }
+  greaterEqual(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('GreaterEqual', a, b, NUMERIC, 'bool'); }
+
+  /** SelectV2: `a` where `condition`, else `b`, broadcasting all three. */
+  select(condition: GraphTensor, a: GraphTensor, b: GraphTensor): GraphTensor {
+    this.own(condition, 'condition', ['bool']);
+    this.own(a, 'a');
+    this.own(b, 'b');
+    const dtype = this.same([a, b], 'select\'s branches');
+    return this.op('SelectV2', [condition, a, b], { T: attr.type(dtype) }, dtype);
+  }
+
+  cast(x: GraphTensor, dtype: GraphDType): GraphTensor {
+    this.own(x, 'x');
+    checkDType(dtype, 'dtype');
+    return this.op('Cast', [x], { SrcT: attr.type(x.dtype), DstT: attr.type(dtype), Truncate: attr.bool(false) }, dtype);
+  }
+
+  // ---- linear algebra, reductions ----
+
+  /** MatMul of rank-2 tensors (TF.js also batches higher ranks, but TF does not). */
+  matMul(a: GraphTensor, b: GraphTensor, opts: { transposeA?: boolean; transposeB?: boolean } = {}): GraphTensor {
+    this.own(a, 'a', FLOAT);
+    this.own(b, 'b', FLOAT);
+    return this.op('MatMul', [a, b], {
+      T: attr.type('float32'),
+      transpose_a: attr.bool(opts.transposeA ?? false),
+      transpose_b: attr.bool(opts.transposeB ?? false),
+    }, 'float32');
+  }
+
+  /** BatchMatMulV2: batched matmul with broadcasting batch dims; adj = transpose for real values. */
+  batchMatMul(a: GraphTensor, b: GraphTensor, opts: { adjX?: boolean; adjY?: boolean } = {}): GraphTensor {
+    this.own(a, 'a', FLOAT);
+    this.own(b, 'b', FLOAT);
+    return this.op('BatchMatMulV2', [a, b], {
+      T: attr.type('float32'),
+      adj_x: attr.bool(opts.adjX ?? false),
+      adj_y: attr.bool(opts.adjY ?? false),
+    }, 'float32');
+  }
+
+  mean(x: GraphTensor, axes: IntsArg, opts: { keepDims?: boolean } = {}): GraphTensor {
+    this.own(x, 'x', FLOAT);
+    const axis = this.intsArg(axes, 'axes');
+    return this.op('Mean', [x, axis], {
+      T: attr.type('float32'), Tidx: attr.type('int32'), keep_dims: attr.bool(opts.keepDims ?? false),
+    }, 'float32');
+  }
+
+  // ---- shapes, slicing, joining ----
+
+  reshape(x: GraphTensor, shape: IntsArg): GraphTensor {
+    this.own(x, 'x');
+    const s = this.intsArg(shape, 'shape');
+    return this.op('Reshape', [x, s], { T: attr.type(x.dtype), Tshape: attr.type('int32') }, x.dtype);
+  }
+
+  transpose(x: GraphTensor, perm: IntsArg): GraphTensor {
+    this.own(x, 'x');
+    const p = this.intsArg(perm, 'perm');
+    return this.op('Transpose', [x, p], { T: attr.type(x.dtype), Tperm: attr.type('int32') }, x.dtype);
+  }
+
+  expandDims(x: GraphTensor, axis: IntArg): GraphTensor {
+    this.own(x, 'x');
+    const a = this.intArg(axis, 'axis');
+    return this.op('ExpandDims', [x, a], { T: attr.type(x.dtype), Tdim: attr.type('int32') }, x.dtype);
+  }
+
+  tile(x: GraphTensor, multiples: IntsArg): GraphTensor {
+    this.own(x, 'x');
+    const m = this.intsArg(multiples, 'multiples');
+    return this.op('Tile', [x, m], { T: attr.type(x.dtype), Tmultiples: attr.type('int32') }, x.dtype);
+  }
+
+  /** GatherV2: `params` indexed by int32 `indices` along `axis`, with `batchDims` leading batch dims. */
+  gather(params: GraphTensor, indices: GraphTensor, opts: { axis?: IntArg; batchDims?: number } = {}): GraphTensor {
+    this.own(params, 'params');
+    this.own(indices, 'indices', ['int32']);
+    const axis = this.intArg(opts.axis ?? 0, 'axis');
+    const batchDims = opts.batchDims ?? 0;
+    checkInt(batchDims, 'batchDims');
+    return this.op('GatherV2', [params, indices, axis], {
+      Tparams: attr.type(params.dtype), Tindices: attr.type('int32'), Taxis: attr.type('int32'),
+      batch_dims: attr.int(batchDims),
+    }, params.dtype);
+  }
+
+  /** ConcatV2 along `axis`. */
+  concat(xs: readonly GraphTensor[], axis: IntArg): GraphTensor {
+    if (!Array.isArray(xs) || xs.length === 0) {
+      throw new EntropixError('INVALID_ARGUMENT', 'concat needs at least one tensor', 'xs');
+    }
+    xs.forEach((x, i) => this.own(x, `xs[${i}]`));
+    const dtype = this.same(xs, 'concat\'s inputs');
+    const a = this.intArg(axis, 'axis');
+    // The converter slices the inputs to N (default 2), so N must be written.
+    return this.op('ConcatV2', [...xs, a], {
+      N: attr.int(xs.length), T: attr.type(dtype), Tidx: attr.type('int32'),
+    }, dtype);
+  }
+
+  /** Pack (tf.stack) along `axis`. */
+  pack(xs: readonly GraphTensor[], opts: { axis?: number } = {}): GraphTensor {
+    if (!Array.isArray(xs) || xs.length === 0) {
+      throw new EntropixError('INVALID_ARGUMENT', 'pack needs at least one tensor', 'xs');
+    }
+    xs.forEach((x, i) => this.own(x, `xs[${i}]`));
+    const dtype = this.same(xs, 'pack\'s inputs');
+    const axis = opts.axis ?? 0;
+    checkInt(axis, 'axis');
+    return this.op('Pack', [...xs], { N: attr.int(xs.length), T: attr.type(dtype), axis: attr.int(axis) }, dtype);
+  }
+
+  /**
+   * StridedSlice with TF's bit masks. `strides` defaults to ones. Note: on GPU backends begin,
+   * end and strides must be CPU-resident (Consts), as for every shape argument.
+   */
+  stridedSlice(x: GraphTensor, begin: IntsArg, end: IntsArg, strides?: IntsArg, masks: StridedSliceMasks = {}): GraphTensor {
+    this.own(x, 'x');
+    const b = this.intsArg(begin, 'begin');
+    const e = this.intsArg(end, 'end');
+    let s: GraphTensor;
+    if (strides !== undefined) {
+      s = this.intsArg(strides, 'strides');
+    } else if (Array.isArray(begin)) {
+      s = this.ints(begin.map(() => 1));
+    } else {
+      throw new EntropixError('INVALID_ARGUMENT', 'strides is needed when begin is a GraphTensor', 'strides');
+    }
+    const mask = (v: number | undefined, what: string): AttrValueJson => {
+      const m = v ?? 0;
+      checkInt(m, what);
+      if (m < 0) throw new EntropixError('INVALID_ARGUMENT', `${what} must be a non-negative bit mask, got ${m}`, what);
+      return attr.int(m);
+    };
+    return this.op('StridedSlice', [x, b, e, s], {
+      T: attr.type(x.dtype), Index: attr.type('int32'),
+      begin_mask: mask(masks.beginMask, 'beginMask'),
+      end_mask: mask(masks.endMask, 'endMask'),
+      ellipsis_mask: mask(masks.ellipsisMask, 'ellipsisMask'),
+      new_axis_mask: mask(masks.newAxisMask, 'newAxisMask'),
+      shrink_axis_mask: mask(masks.shrinkAxisMask, 'shrinkAxisMask'),
+    }, x.dtype);
+  }
+
+  /** Shape: x's shape as an int32 vector (created on the CPU by the converter). */
+  shape(x: GraphTensor): GraphTensor {
+    this.own(x, 'x');
+    return this.op('Shape', [x], { T: attr.type(x.dtype), out_type: attr.type('int32') }, 'int32');
+  }
+
+  /** Fill: a tensor of shape `dims` filled with `value` (a number becomes a Const of `dtype`). */
+  fill(dims: IntsArg, value: number | GraphTensor, dtype: GraphDType = 'float32'): GraphTensor {
+    const d = this.intsArg(dims, 'dims');
+    let v: GraphTensor;
+    if (value instanceof GraphTensor) {
+      v = this.own(value, 'value', NUMERIC);
+    } else {
+      if (dtype === 'bool') throw new EntropixError('INVALID_DTYPE', 'fill takes float32 or int32 values', 'dtype');
+      if (typeof value !== 'number') throw new EntropixError('INVALID_ARGUMENT', 'value must be a number or a GraphTensor', 'value');
+      if (dtype === 'int32') checkInt(value, 'value');
+      v = dtype === 'int32' ? this.ints(value) : this.floats(value);
+    }
+    // The converter takes Fill's output dtype from T.
+    return this.op('Fill', [d, v], { T: attr.type(v.dtype), index_type: attr.type('int32') }, v.dtype);
+  }
+
+  /** Range: [start, limit) by delta. Numbers become Consts of `dtype`. */
+  range(start: number | GraphTensor, limit: number | GraphTensor, delta: number | GraphTensor = 1,
+    dtype: 'float32' | 'int32' = 'int32'): GraphTensor {
+    const scalar = (x: number | GraphTensor, what: string): GraphTensor => {
+      if (x instanceof GraphTensor) return this.own(x, what, [dtype]);
+      if (dtype === 'int32') checkInt(x, what);
+      else if (typeof x !== 'number' || !Number.isFinite(x)) throw new EntropixError('INVALID_ARGUMENT', `${what} must be a finite number`, what);
+      return dtype === 'int32' ? this.ints(x) : this.floats(x);
+    };
+    const s = scalar(start, 'start');
+    const l = scalar(limit, 'limit');
+    const d = scalar(delta, 'delta');
+    // The converter takes Range's output dtype from Tidx.
+    return this.op('Range', [s, l, d], { Tidx: attr.type(dtype) }, dtype);
+  }
+
+  // ---- output ----
+
+  /**
+   * model.json and the weight shards. Nodes that no output depends on are left out (placeholders
+   * stay: they are the signature's inputs). Weights are concatenated in node order and cut into
+   * shards of `shardBytes`, as tensorflowjs_converter does; a weight may span two shards.
+   */
+  build(options: BuildOptions = {}): BuiltGraphModel {
+    const shardBytes = options.shardBytes ?? DEFAULT_SHARD_BYTES;
+    checkInt(shardBytes, 'shardBytes');
+    if (shardBytes < 1) throw new EntropixError('INVALID_ARGUMENT', `shardBytes must be positive, got ${shardBytes}`, 'shardBytes');
+    const producer = options.producer ?? 1982;
+    checkInt(producer, 'producer');
+    if (this.outputs.size === 0) {
+      throw new EntropixError('INVALID_ARGUMENT', 'the graph has no outputs: name at least one with output()', 'outputs');
+    }
+
+    const used = this.reachable();
+    const kept = [...this.nodes.values()].filter((n) => used.has(n.def.name) || n.def.op === 'Placeholder');
+    const weights = kept.filter((n) => n.weight !== undefined);
+    const total = weights.reduce((s, n) => s + n.weight!.bytes.byteLength, 0);
+    const shards = cutShards(weights.map((n) => n.weight!.bytes), total, shardBytes);
+    const paths = shards.map((_, i) => `group1-shard${i + 1}of${shards.length}.bin`);
+
+    const info = (name: string, dtype: GraphDType, shape?: number[] | null): TensorInfoJson => ({
+      name: `${name}:0`, dtype: TF_DTYPE[dtype], ...(shape !== undefined ? { tensorShape: tensorShape(shape) } : {}),
+    });
+    const inputs: Record<string, TensorInfoJson> = {};
+    for (const name of this.placeholders) {
+      const n = this.nodes.get(name)!;
+      inputs[name] = info(name, n.dtype, n.shape);
+    }
+    const outputs: Record<string, TensorInfoJson> = {};
+    for (const [name, t] of this.outputs) outputs[name] = info(name, t.dtype);
+
+    const modelJson: GraphModelJson = {
+      format: 'graph-model',
+      generatedBy: 'entropix-tfjs GraphBuilder',
+      convertedBy: 'entropix-tfjs GraphBuilder',
+      modelTopology: { node: kept.map((n) => structuredClone(n.def)), versions: { producer } },
+      weightsManifest: [{
+        paths,
+        weights: weights.map((n) => ({ name: n.def.name, shape: [...n.weight!.shape], dtype: n.weight!.dtype })),
+      }],
+      signature: { inputs, outputs },
+    };
+    return { modelJson, weightData: shards };
+  }
+
+  /** Names of the nodes the outputs depend on. */
+  private reachable(): Set<string> {
+    const seen = new Set<string>();
+    const stack = [...this.outputs.keys()];
+    while (stack.length > 0) {
+      const name = stack.pop()!;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      for (const input of this.nodes.get(name)!.def.input ?? []) stack.push(input);
+    }
+    return seen;
+  }
+}
+
+/** Copies the weights' bytes, in order, into shards of `shardBytes` (the last one shorter). */
+function cutShards(parts: readonly Uint8Array[], total: number, shardBytes: number): Uint8Array[] {
+  const shards: Uint8Array[] = [];
+  for (let start = 0; start < total; start += shardBytes) shards.push(new Uint8Array(Math.min(shardBytes, total - start)));
+  let shard = 0;
+  let at = 0; // offset in shards[shard]
+  for (const part of parts) {
+    let from = 0;
+    while (from < part.byteLength) {
+      const n = Math.min(part.byteLength - from, shards[shard]!.byteLength - at);
+      shards[shard]!.set(part.subarray(from, from + n), at);
+      from += n;
+      at += n;
+      if (at === shards[shard]!.byteLength) {
+        shard++;
+        at = 0;
+      }
+    }
+  }
+  return shards;
+}
+
+// ---- bf16 / f16 ----
+
+/** bfloat16 bit patterns → float32 (exact: bf16 is the top half of a float32). */
+export function widenBfloat16(bits: Uint16Array): Float32Array {
+  const out = new Uint32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = bits[i]! << 16;
+  return new Float32Array(out.buffer);
+}
+
+/** IEEE float16 bit patterns → float32 (exact), including subnormals, infinities and NaN. */
+export function widenFloat16(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i]!;
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    if (exp === 0) out[i] = sign * frac * 2 ** -24;
+    else if (exp === 31) out[i] = frac === 0 ? sign * Infinity : NaN;
+    else out[i] = sign * (1 + frac / 1024) * 2 ** (exp - 15);
+  }
+  return out;
+}
+
+// ---- checks ----
+
+function checkName(name: unknown, what: string): void {
+  if (typeof name !== 'string' || !NODE_NAME.test(name)) {
+    throw new EntropixError(
+      'INVALID_ARGUMENT',
+      `${what} must be a TF node name (letters, digits, '.', '_', '-', '/'; not starting with '_', '-' or '/'), got ${JSON.stringify(name)}`,
+      what,
+    );
+  }
+}
+
+function checkDType(dtype: unknown, what: string): void {
+  if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool') {
+    throw new EntropixError('INVALID_DTYPE', `${what} must be float32, int32 or bool, got ${JSON.stringify(dtype)}`, what);
+  }
+}
+
+function checkInt(x: unknown, what: string): void {
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < -(2 ** 31) || x >= 2 ** 31) {
+    throw new EntropixError('INVALID_ARGUMENT', `${what} must be an int32 integer, got ${String(x)}`, what);
+  }
+}
+
+/** Every dim an integer ≥ min (placeholders allow -1 for unknown). */
+function checkDims(shape: unknown, what: string, min: number): void {
+  if (!Array.isArray(shape)) throw new EntropixError('INVALID_SHAPE', `${what} must be an array of sizes`, what);
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < min) {
+      throw new EntropixError('INVALID_SHAPE', `${what} must hold integers ≥ ${min}, got [${shape}]`, what);
+    }
+  }
+}
+
+function toWeight(data: ConstantData, shape: readonly number[], dtype?: GraphDType): Weight {
+  if (dtype !== undefined) checkDType(dtype, 'dtype');
+  let values: Float32Array | Int32Array | Uint8Array;
+  if (data instanceof Float32Array || data instanceof Int32Array) {
+    const own: GraphDType = data instanceof Float32Array ? 'float32' : 'int32';
+    if (dtype !== undefined && dtype !== own) {
+      throw new EntropixError('INVALID_DTYPE', `a ${data.constructor.name} holds ${own}, not ${dtype}: convert it first`, 'dtype');
+    }
+    dtype = own;
+    values = data;
+  } else if (data instanceof Uint8Array) {
+    // Uint8Array is ambiguous (bytes, uint8 weights): accept it only as declared bool.
+    if (dtype !== 'bool') throw new EntropixError('INVALID_DTYPE', 'a Uint8Array constant must be declared bool', 'dtype');
+    if (data.some((v) => v > 1)) throw new EntropixError('INVALID_ARGUMENT', 'bool values must be 0 or 1', 'data');
+    values = data;
+  } else if (Array.isArray(data)) {
+    if (data.every((v) => typeof v === 'boolean')) {
+      if (dtype !== undefined && dtype !== 'bool') throw new EntropixError('INVALID_DTYPE', `boolean values cannot be ${dtype}`, 'dtype');
+      dtype = 'bool';
+      values = Uint8Array.from(data as readonly boolean[], (v) => (v ? 1 : 0));
+    } else {
+      dtype ??= 'float32';
+      const nums = data as readonly unknown[];
+      nums.forEach((v, i) => {
+        if (typeof v !== 'number') throw new EntropixError('INVALID_ARGUMENT', `data[${i}] must be a number`, 'data');
+        if (dtype === 'int32') checkInt(v, `data[${i}]`);
+        if (dtype === 'bool' && v !== 0 && v !== 1) throw new EntropixError('INVALID_ARGUMENT', 'bool values must be 0 or 1', 'data');
+      });
+      values = dtype === 'float32' ? Float32Array.from(nums as number[])
+        : dtype === 'int32' ? Int32Array.from(nums as number[]) : Uint8Array.from(nums as number[]);
+    }
+  } else {
+    throw new EntropixError('INVALID_ARGUMENT', 'data must be a Float32Array, Int32Array, Uint8Array (bool) or an array', 'data');
+  }
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (values.length !== size) {
+    throw new EntropixError('INVALID_SHAPE', `shape [${shape}] needs ${size} values, got ${values.length}`, 'shape');
+  }
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, size * BYTES_PER_ELEMENT[dtype!]);
+  return { dtype: dtype!, shape: [...shape], bytes };
+}
+
+function sameInts(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b || (a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength)) return true;
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// ---- writing (Node) ----
+
+/** Loads a Node module at run time, so the builder stays usable in browsers. */
+function nodeModule<T>(name: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(name) as T;
+}
+
+export interface WriteOptions {
+  /** Replace an existing model directory (it is swapped out only once the new one is complete). */
+  overwrite?: boolean;
+}
+
+/**
+ * Writes model.json and its shards into `dir` atomically: everything goes into a temporary
+ * sibling directory (shards first, model.json last, each synced), which is then renamed to
+ * `dir`. A failure leaves `dir` as it was and removes the temporary directory, so no
+ * half-written model that looks valid is ever left behind. Node only.
+ */
+export async function writeGraphModel(dir: string, built: BuiltGraphModel, options: WriteOptions = {}): Promise<void> {
+  const fs = nodeModule<typeof import('fs')>('fs');
+  const path = nodeModule<typeof import('path')>('path');
+  const fsp = fs.promises;
+  if (typeof dir !== 'string' || dir.length === 0) {
+    throw new EntropixError('INVALID_ARGUMENT', 'dir must be a non-empty path', 'dir');
+  }
+  const files = shardFiles(built);
+  const target = path.resolve(dir);
+  const parent = path.dirname(target);
+  const tag = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const temp = path.join(parent, `.${path.basename(target)}.tmp-${tag}`);
+  const old = path.join(parent, `.${path.basename(target)}.old-${tag}`);
+
+  const writeSynced = async (file: string, data: Uint8Array | string): Promise<void> => {
+    const fh = await fsp.open(file, 'wx');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  };
+
+  await fsp.mkdir(parent, { recursive: true });
+  await fsp.mkdir(temp);
+  let movedOld = false;
+  try {
+    for (const { name, data } of files) await writeSynced(path.join(temp, name), data);
+    await writeSynced(path.join(temp, 'model.json'), JSON.stringify(built.modelJson));
+    if (options.overwrite) {
+      try {
+        await fsp.rename(target, old);
+        movedOld = true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    try {
+      await fsp.rename(temp, target);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'EISDIR') {
+        throw new EntropixError(
+          'INVALID_ARGUMENT',
+          `cannot write the model to ${target}: it exists and is ${code === 'ENOTDIR' ? 'not a directory' : 'not empty'} (pass overwrite to replace a model)`,
+          'dir',
+        );
+      }
+      throw e;
+    }
+  } catch (e) {
+    await fsp.rm(temp, { recursive: true, force: true }).catch(() => undefined);
+    if (movedOld) await fsp.rename(old, target).catch(() => undefined);
+    throw e;
+  }
+  if (movedOld) await fsp.rm(old, { recursive: true, force: true });
+}
+
+/** The shard files a BuiltGraphModel names, checked to be plain file names. */
+function shardFiles(built: BuiltGraphModel): { name: string; data: Uint8Array }[] {
+  const manifest = built?.modelJson?.weightsManifest;
+  if (!Array.isArray(manifest) || !Array.isArray(built.weightData)) {
+    throw new EntropixError('INVALID_ARGUMENT', 'built must come from GraphBuilder.build()', 'built');
+  }
+  const names = manifest.flatMap((g) => g.paths);
+  if (names.length !== built.weightData.length) {
+    throw new EntropixError('INVALID_ARGUMENT', `the manifest names ${names.length} shards, weightData has ${built.weightData.length}`, 'built');
+  }
+  return names.map((name, i) => {
+    if (!/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..' || name === 'model.json') {
+      throw new EntropixError('INVALID_ARGUMENT', `shard name ${JSON.stringify(name)} is not a plain file name`, 'built');
+    }
+    return { name, data: built.weightData[i]! };
+  });
+}

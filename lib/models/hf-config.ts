@@ -1,0 +1,269 @@
+// Hugging Face config.json for the Llama family (Llama, Mistral, Qwen2): the architecture
+// hyperparameters a converted model needs, validated up front so that a checkpoint we cannot run
+// correctly is refused by name instead of producing wrong tokens later. Defaults are
+// transformers' own for each config class.
+import * as nodePath from 'path';
+import { EntropixError } from '../errors';
+import { describe, requireNumber, NumberRule } from '../validate';
+import { readJsonFile } from './safetensors';
+
+export type HfModelType = 'llama' | 'mistral' | 'qwen2';
+
+/** The architecture each supported model_type must declare. */
+export const HF_ARCHITECTURES: Readonly<Record<HfModelType, string>> = {
+  llama: 'LlamaForCausalLM',
+  mistral: 'MistralForCausalLM',
+  qwen2: 'Qwen2ForCausalLM',
+};
+
+/** Llama 3.1's frequency-dependent RoPE scaling (rope_type "llama3"). */
+export interface Llama3RopeScaling {
+  type: 'llama3';
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  /** original_max_position_embeddings: the context the unscaled RoPE was trained for. */
+  originalMaxPositions: number;
+}
+
+export interface ModelConfig {
+  architecture: string;
+  modelType: HfModelType;
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  maxPositions: number;
+  ropeTheta: number;
+  rmsNormEps: number;
+  tieWordEmbeddings: boolean;
+  /** q/k/v projections have biases (always for qwen2; llama's attention_bias). */
+  attentionBias: boolean;
+  /** o_proj has a bias too: llama's attention_bias covers it, qwen2's biases do not. */
+  attentionOutputBias: boolean;
+  bosTokenId: number | null;
+  /** eos_token_id as a list (empty when absent). */
+  eosTokenIds: number[];
+  ropeScaling: Llama3RopeScaling | null;
+  /** Mistral's sliding_window (keys attended per query); null: full attention. */
+  slidingWindow: number | null;
+}
+
+const REQUIRED = [
+  'model_type', 'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
+  'intermediate_size', 'max_position_embeddings',
+] as const;
+
+/** Reads `dir/config.json`; errors name the file. */
+export async function readHfConfig(dir: string): Promise<ModelConfig> {
+  const path = nodePath.join(dir, 'config.json');
+  return parseHfConfig(await readJsonFile(path), path);
+}
+
+/**
+ * Validates a parsed config.json. `source` names where it came from in error messages; each
+ * error's `argument` is the offending field as spelled in the file (e.g. "hidden_act").
+ */
+export function parseHfConfig(json: unknown, source: string): ModelConfig {
+  if (!isObject(json)) {
+    throw new EntropixError('INVALID_ARGUMENT', `${source}: config must be a JSON object, got ${describe(json)}`, source);
+  }
+  const c = new Fields(json, source);
+  const missing = REQUIRED.filter((k) => c.get(k) === undefined);
+  if (missing.length > 0) throw c.fail(missing[0]!, `missing required field${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+
+  const modelType = c.get('model_type');
+  if (typeof modelType !== 'string' || !Object.prototype.hasOwnProperty.call(HF_ARCHITECTURES, modelType)) {
+    throw c.fail('model_type', `model_type ${describe(modelType)} is not supported (supported: ${Object.keys(HF_ARCHITECTURES).join(', ')})`);
+  }
+  const type = modelType as HfModelType;
+  const architecture = parseArchitecture(c, type);
+
+  const act = c.get('hidden_act') ?? 'silu';
+  if (act !== 'silu') throw c.fail('hidden_act', `hidden_act must be "silu", got ${describe(act)}`);
+
+  const vocabSize = c.int('vocab_size');
+  const hiddenSize = c.int('hidden_size');
+  const numLayers = c.int('num_hidden_layers');
+  const numHeads = c.int('num_attention_heads');
+  const numKvHeads = c.int('num_key_value_heads', numHeads);
+  if (numHeads % numKvHeads !== 0) {
+    throw c.fail('num_key_value_heads', `num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
+  }
+  let headDim: number;
+  if (c.get('head_dim') !== undefined) {
+    headDim = c.int('head_dim'); // may differ from hidden_size / heads; the projections say so
+  } else {
+    if (hiddenSize % numHeads !== 0) {
+      throw c.fail('num_attention_heads', `hidden_size (${hiddenSize}) must be a multiple of num_attention_heads (${numHeads}) when head_dim is absent`);
+    }
+    headDim = hiddenSize / numHeads;
+  }
+  // RoPE rotates pairs of dimensions.
+  if (headDim % 2 !== 0) throw c.fail('head_dim', `the head dimension must be even for RoPE, got ${headDim}`);
+
+  const rope = parseRope(c);
+  // The bias layout is fixed by the architecture in transformers: qwen2 always has q/k/v biases
+  // and no o_proj bias; mistral has none (an attention_bias key there is ignored, as transformers
+  // ignores it); llama has all four or none.
+  let attentionBias = type === 'qwen2';
+  let attentionOutputBias = false;
+  if (type === 'llama') {
+    attentionBias = attentionOutputBias = c.bool('attention_bias', false);
+    if (c.bool('mlp_bias', false)) throw c.fail('mlp_bias', 'mlp_bias: true is not supported');
+  }
+  let slidingWindow: number | null = null;
+  if (type === 'mistral' && c.get('sliding_window') !== undefined) slidingWindow = c.int('sliding_window');
+  if (type === 'qwen2' && c.bool('use_sliding_window', false)) {
+    throw c.fail('use_sliding_window', 'use_sliding_window: true (sliding-window attention on some layers) is not supported');
+  }
+
+  return {
+    architecture,
+    modelType: type,
+    vocabSize,
+    hiddenSize,
+    numLayers,
+    numHeads,
+    numKvHeads,
+    headDim,
+    intermediateSize: c.int('intermediate_size'),
+    maxPositions: c.int('max_position_embeddings'),
+    ropeTheta: rope.theta,
+    rmsNormEps: c.num('rms_norm_eps', 1e-6, { min: 0, minExclusive: true }),
+    tieWordEmbeddings: c.bool('tie_word_embeddings', false),
+    attentionBias,
+    attentionOutputBias,
+    bosTokenId: c.get('bos_token_id') === undefined ? null : c.tokenId('bos_token_id', c.get('bos_token_id'), vocabSize),
+    eosTokenIds: parseEos(c, vocabSize),
+    ropeScaling: rope.scaling,
+    slidingWindow,
+  };
+}
+
+function parseArchitecture(c: Fields, type: HfModelType): string {
+  const expected = HF_ARCHITECTURES[type];
+  const archs = c.get('architectures');
+  if (archs === undefined) return expected; // some hand-written configs omit it; model_type decides
+  if (!Array.isArray(archs) || archs.length === 0 || !archs.every((a) => typeof a === 'string')) {
+    throw c.fail('architectures', `architectures must be a non-empty array of strings, got ${JSON.stringify(archs)}`);
+  }
+  const arch = archs[0] as string;
+  if (!Object.values(HF_ARCHITECTURES).includes(arch)) {
+    throw c.fail('architectures', `architecture ${JSON.stringify(arch)} is not supported (supported: ${Object.values(HF_ARCHITECTURES).join(', ')})`);
+  }
+  if (arch !== expected) {
+    throw c.fail('architectures', `architecture ${JSON.stringify(arch)} does not match model_type "${type}" (expected ${expected})`);
+  }
+  return arch;
+}
+
+/**
+ * rope_theta and rope_scaling, or transformers 5's rope_parameters (which holds both; it wins,
+ * and a top-level rope_theta that disagrees with it is refused).
+ */
+function parseRope(c: Fields): { theta: number; scaling: Llama3RopeScaling | null } {
+  const params = c.get('rope_parameters');
+  if (params === undefined) {
+    return { theta: c.num('rope_theta', 10000, { min: 0, minExclusive: true }), scaling: parseRopeScaling(c, 'rope_scaling', c.get('rope_scaling')) };
+  }
+  if (!isObject(params)) throw c.fail('rope_parameters', `rope_parameters must be an object, got ${describe(params)}`);
+  const inner = new Fields(params, c.source, 'rope_parameters.');
+  const theta = inner.num('rope_theta', 10000, { min: 0, minExclusive: true });
+  const top = c.get('rope_theta');
+  if (top !== undefined && top !== theta) {
+    throw c.fail('rope_theta', `rope_theta (${describe(top)}) disagrees with rope_parameters.rope_theta (${theta})`);
+  }
+  return { theta, scaling: parseRopeScaling(c, 'rope_parameters', params) };
+}
+
+function parseRopeScaling(c: Fields, field: string, value: unknown): Llama3RopeScaling | null {
+  if (value === undefined || value === null) return null;
+  if (!isObject(value)) throw c.fail(field, `${field} must be an object or null, got ${describe(value)}`);
+  // transformers renamed "type" to "rope_type"; files have either, or both.
+  const { rope_type: ropeType, type: legacyType } = value;
+  if (ropeType != null && legacyType != null && ropeType !== legacyType) {
+    throw c.fail(field, `${field} has rope_type ${describe(ropeType)} and type ${describe(legacyType)}`);
+  }
+  const kind = ropeType ?? legacyType;
+  if (kind === 'default') return null;
+  if (kind !== 'llama3') {
+    throw c.fail(field, `${field}: RoPE scaling type ${describe(kind)} is not supported (only "llama3")`);
+  }
+  const s = new Fields(value, c.source, `${field}.`);
+  const factor = s.num('factor', undefined, { min: 1 });
+  const lowFreqFactor = s.num('low_freq_factor', undefined, { min: 0, minExclusive: true });
+  const highFreqFactor = s.num('high_freq_factor', undefined, { min: 0, minExclusive: true });
+  // The smooth band between the two wavelength limits divides by their difference.
+  if (!(highFreqFactor > lowFreqFactor)) {
+    throw s.fail('high_freq_factor', `${field}.high_freq_factor (${highFreqFactor}) must exceed low_freq_factor (${lowFreqFactor})`);
+  }
+  const originalMaxPositions = s.int('original_max_position_embeddings');
+  return { type: 'llama3', factor, lowFreqFactor, highFreqFactor, originalMaxPositions };
+}
+
+function parseEos(c: Fields, vocabSize: number): number[] {
+  const eos = c.get('eos_token_id');
+  if (eos === undefined) return [];
+  if (Array.isArray(eos)) return eos.map((id) => c.tokenId('eos_token_id', id, vocabSize));
+  return [c.tokenId('eos_token_id', eos, vocabSize)];
+}
+
+/** Field access on one JSON object, with errors that name the source and the field. */
+class Fields {
+  constructor(
+    private readonly json: Record<string, unknown>,
+    readonly source: string,
+    private readonly prefix = '',
+  ) {}
+
+  /** The field's value; null counts as absent (transformers writes null for "use the default"). */
+  get(key: string): unknown {
+    const v = Object.prototype.hasOwnProperty.call(this.json, key) ? this.json[key] : undefined;
+    return v === null ? undefined : v;
+  }
+
+  fail(key: string, message: string): EntropixError {
+    return new EntropixError('INVALID_ARGUMENT', `${this.source}: ${message}`, this.prefix + key);
+  }
+
+  num(key: string, fallback: number | undefined, rule: NumberRule = {}): number {
+    const v = this.get(key);
+    if (v === undefined) {
+      if (fallback === undefined) throw this.fail(key, `missing required field ${this.prefix + key}`);
+      return fallback;
+    }
+    try {
+      return requireNumber(v, this.prefix + key, rule);
+    } catch (e) {
+      throw this.fail(key, (e as Error).message);
+    }
+  }
+
+  /** A positive integer. */
+  int(key: string, fallback?: number): number {
+    return this.num(key, fallback, { min: 1, integer: true });
+  }
+
+  bool(key: string, fallback: boolean): boolean {
+    const v = this.get(key);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'boolean') throw this.fail(key, `${this.prefix + key} must be true or false, got ${describe(v)}`);
+    return v;
+  }
+
+  tokenId(key: string, v: unknown, vocabSize: number): number {
+    try {
+      return requireNumber(v, key, { min: 0, max: vocabSize - 1, integer: true });
+    } catch (e) {
+      throw this.fail(key, `${(e as Error).message} (a token id below vocab_size ${vocabSize})`);
+    }
+  }
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
