@@ -1,0 +1,6 @@
+// The Node entry point (`require('entropix-tfjs/node')`): everything in the main entry, plus what
+// reads model files with fs. The main entry stays free of Node built-ins so browsers can bundle it.
+export * from './index';
+export { loadHfCheckpoint } from './models/hf-checkpoint';
+export type { CausalLM, KVCache, ForwardResult, ForwardOptions, GenerationDefaults } from './models/causal-lm';
+export type { ModelConfig } from './models/hf-config';
