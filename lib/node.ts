@@ -2,5 +2,8 @@
 // reads model files with fs. The main entry stays free of Node built-ins so browsers can bundle it.
 export * from './index';
 export { loadHfCheckpoint } from './models/hf-checkpoint';
+export { convertHfCheckpoint } from './models/convert';
+export type { ConvertOptions } from './models/convert';
+export { loadModel } from './models/graph-model';
 export type { CausalLM, KVCache, ForwardResult, ForwardOptions, GenerationDefaults } from './models/causal-lm';
 export type { ModelConfig } from './models/hf-config';

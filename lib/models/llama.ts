@@ -126,6 +126,40 @@ function linear(x: Tensor, w: Tensor2D, bias?: Tensor1D): Tensor {
   return tf.reshape(y, [...shape.slice(0, -1), w.shape[0]]);
 }
 
+export interface StepInputs {
+  positions: Tensor2D; // [B, T] float32: the position of each new token
+  cos: Tensor4D; // [B, 1, T, hd]
+  sin: Tensor4D; // [B, 1, T, hd]
+  bias: Tensor4D; // [B, 1, T, S] additive attention mask: 0 visible, −1e9 hidden
+}
+
+/**
+ * The per-call inputs whose shapes depend on B, T and the cache length, computed outside the
+ * model so the native forward and the converted graph share one definition: rotary cos/sin for
+ * the new tokens and the additive causal + padding mask. `past` is the cache length; the mask is
+ * [B, past + T] (1 = real token) or null for all real. Positions count real tokens only
+ * (HF: cumsum(mask) − 1), so a left-padded row computes what it computes alone.
+ * Call inside a tidy except for the returned tensors.
+ */
+export function stepInputs(
+  shape: Pick<LlamaShape, 'headDim' | 'ropeTheta' | 'ropeScaling'>, past: number,
+  inputIds: Tensor2D, attentionMask: Tensor2D | null,
+): StepInputs {
+  const [batch, steps] = inputIds.shape;
+  const total = past + steps;
+  const mask = attentionMask ? tf.cast(attentionMask, 'float32') : tf.ones([batch, total]);
+  const positionsAll = tf.relu(tf.sub(tf.cumsum(mask, 1), 1)) as Tensor2D; // [B, S]
+  const positions = tf.slice(positionsAll, [0, past], [-1, steps]) as Tensor2D;
+  const { cos, sin } = rotaryAngles(positions, shape.headDim, shape.ropeTheta, shape.ropeScaling);
+  // A key is visible when it is real and not in the future.
+  const queryAt = tf.reshape(tf.range(past, total, 1, 'float32'), [1, 1, steps, 1]);
+  const keyAt = tf.reshape(tf.range(0, total, 1, 'float32'), [1, 1, 1, total]);
+  const causal = tf.step(tf.add(tf.sub(queryAt, keyAt), 0.5)); // key ≤ query
+  const visible = tf.mul(causal, tf.reshape(mask, [batch, 1, 1, total]));
+  const bias = tf.mul(tf.sub(1, visible), -1e9) as Tensor4D;
+  return { positions, cos, sin, bias };
+}
+
 /**
  * One forward pass. inputIds int32 [B, T]; cache from an earlier call (or null); attentionMask
  * [B, S] with S = cache length + T, 1 for a real token (left padding: 0s first). Positions count
@@ -142,18 +176,7 @@ export function llamaForward(
   const { numHeads: hq, numKvHeads: hkv, headDim: hd } = shape;
   const groups = hq / hkv;
 
-  const mask = attentionMask ? tf.cast(attentionMask, 'float32') : tf.ones([batch, total]);
-  // Position of each token = number of real tokens before it (HF: cumsum(mask) − 1).
-  const positionsAll = tf.relu(tf.sub(tf.cumsum(mask, 1), 1)) as Tensor2D; // [B, S]
-  const positions = tf.slice(positionsAll, [0, past], [-1, steps]) as Tensor2D;
-  const { cos, sin } = rotaryAngles(positions, hd, shape.ropeTheta, shape.ropeScaling);
-
-  // Additive mask [B, 1, T, S]: a key is visible when it is real and not in the future.
-  const queryAt = tf.reshape(tf.range(past, total, 1, 'float32'), [1, 1, steps, 1]);
-  const keyAt = tf.reshape(tf.range(0, total, 1, 'float32'), [1, 1, 1, total]);
-  const causal = tf.step(tf.add(tf.sub(queryAt, keyAt), 0.5)); // key ≤ query
-  const visible = tf.mul(causal, tf.reshape(mask, [batch, 1, 1, total]));
-  const bias = tf.mul(tf.sub(1, visible), -1e9);
+  const { cos, sin, bias } = stepInputs(shape, past, inputIds, attentionMask);
 
   let h: Tensor = tf.gather(w.embed, inputIds); // [B, T, D]
   const keys: Tensor4D[] = [];

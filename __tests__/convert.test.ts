@@ -1,0 +1,237 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { tf, useBackend, EntropixError } from '../lib';
+import type { CausalLM, ForwardResult, KVCache } from '../lib/models/causal-lm';
+import { convertHfCheckpoint } from '../lib/models/convert';
+import { loadModel } from '../lib/models/graph-model';
+import { loadHfCheckpoint } from '../lib/models/hf-checkpoint';
+import { writeSafetensors } from '../lib/models/safetensors';
+import { hfTensors, writeCheckpoint } from './helpers/hf-writer';
+import { stepInputs, StepInputs } from '../lib/models/llama';
+import { expectClose, randomModel, referenceForward, SHAPE } from './helpers/llama-reference';
+
+/** Writes a random checkpoint and returns its arrays (the seed's tensors are freed). */
+async function checkpoint(dir: string, seed: number, opts: Parameters<typeof writeCheckpoint>[2] & { bias?: boolean } = {}) {
+  const { arrays, weights } = randomModel(SHAPE, seed, opts.bias ?? false);
+  tf.dispose(weights as unknown as tf.TensorContainer);
+  if (opts.tied) arrays.lmHead = arrays.embed;
+  await writeCheckpoint(dir, arrays, opts);
+  return arrays;
+}
+
+const ids2d = (rows: number[][]) => tf.tensor2d(rows, undefined, 'int32');
+
+/** Runs forward and reads logits and scores back, disposing them; the cache stays the caller's. */
+async function run(model: CausalLM, ids: number[][], cache: KVCache | null, mask?: number[][]) {
+  const input = ids2d(ids);
+  const attentionMask = mask ? tf.tensor2d(mask, undefined, 'int32') : undefined;
+  const r: ForwardResult = model.forward(input, cache, { attentionMask });
+  const logits = Array.from(await r.logits.data());
+  const scores = Array.from(await r.attentionScores.data());
+  expect(r.logits.shape).toEqual([ids.length, SHAPE.vocabSize]);
+  expect(r.attentionScores.shape).toEqual([ids.length, SHAPE.numHeads, cache ? cache.length + ids[0]!.length : ids[0]!.length]);
+  tf.dispose([input, r.logits, r.attentionScores, ...(attentionMask ? [attentionMask] : [])]);
+  return { logits, scores, cache: r.cache };
+}
+
+describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s', (backend) => {
+  let root: string;
+  beforeAll(async () => {
+    await useBackend(backend);
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-convert-'));
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+  const ids = [5, 1, 30, 12, 7];
+
+  test('converted == native: prefill, 3 decode steps, side files; no tensors leak', async () => {
+    const src = path.join(root, 'llama-src');
+    const out = path.join(root, 'llama-out');
+    const arrays = await checkpoint(src, 11);
+    fs.writeFileSync(path.join(src, 'tokenizer.json'), '{"model": {}}');
+    const progress: number[][] = [];
+    const t0 = Date.now();
+    await convertHfCheckpoint(src, out, { onProgress: (done, total) => progress.push([done, total]) });
+    const convertMs = Date.now() - t0;
+    expect(progress.at(-1)![0]).toBe(progress.at(-1)![1]);
+    for (const f of ['model.json', 'config.json', 'entropix.json', 'tokenizer.json']) expect(fs.existsSync(path.join(out, f))).toBe(true);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'entropix.json'), 'utf8'))).toEqual({ sampler: {}, eosTokenIds: [2, 3] });
+    const modelJson = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
+    expect(Object.keys(modelJson.signature.inputs)).toEqual(expect.arrayContaining(
+      ['input_ids', 'rope_cos', 'rope_sin', 'attention_bias', 'past_key_0', 'past_value_1']));
+    expect(modelJson.weightsManifest[0].weights.map((w: { name: string }) => w.name)).toContain('model.layers.0.self_attn.q_proj.weight');
+
+    const before = tf.memory().numTensors;
+    const converted = await loadModel(out);
+    const native = await loadHfCheckpoint(src);
+    expect(converted.generationDefaults.eosTokenIds).toEqual([2, 3]);
+    const t1 = Date.now();
+    let c = await run(converted, [ids], null);
+    const forwardMs = Date.now() - t1;
+    let n = await run(native, [ids], null);
+    expectClose(c.logits, n.logits);
+    expectClose(c.scores, n.scores);
+    const ref = referenceForward(SHAPE, arrays, ids);
+    expectClose(c.logits, ref.logits);
+    expectClose(c.scores, ref.scores.flat());
+    let decodeMs = 0;
+    for (const next of [9, 0, 36]) {
+      const t2 = Date.now();
+      c = await run(converted, [[next]], c.cache);
+      decodeMs = Date.now() - t2;
+      n = await run(native, [[next]], n.cache);
+      expectClose(c.logits, n.logits);
+      expectClose(c.scores, n.scores);
+    }
+    expect(c.cache.length).toBe(ids.length + 3);
+    c.cache.dispose();
+    n.cache.dispose();
+    // Other batch and step sizes on the same graph: nothing in it fixes B or T.
+    const rows = [[3, 4], [5, 6], [7, 8]];
+    const cb = await run(converted, rows, null);
+    const nb = await run(native, rows, null);
+    expectClose(cb.logits, nb.logits);
+    expectClose(cb.scores, nb.scores);
+    cb.cache.dispose();
+    nb.cache.dispose();
+    converted.dispose();
+    native.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // eslint-disable-next-line no-console
+    console.log(`[${backend}] tiny model: conversion ${convertMs} ms, first forward (5 tokens) ${forwardMs} ms, last decode step ${decodeMs} ms`);
+  });
+
+  test('a left-padded batch with attentionMask == native, and decoding on from it', async () => {
+    const src = path.join(root, 'pad-src');
+    const out = path.join(root, 'pad-out');
+    await checkpoint(src, 12);
+    await convertHfCheckpoint(src, out);
+    const converted = await loadModel(out);
+    const native = await loadHfCheckpoint(src);
+    const batch = [[0, 0, 5, 1, 30], [4, 8, 15, 16, 23]];
+    const mask = [[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]];
+    let c = await run(converted, batch, null, mask);
+    let n = await run(native, batch, null, mask);
+    expectClose(c.logits, n.logits);
+    expectClose(c.scores, n.scores);
+    c = await run(converted, [[3], [6]], c.cache, [[...mask[0]!, 1], [...mask[1]!, 1]]);
+    n = await run(native, [[3], [6]], n.cache, [[...mask[0]!, 1], [...mask[1]!, 1]]);
+    expectClose(c.logits, n.logits);
+    expectClose(c.scores, n.scores);
+    c.cache.dispose();
+    n.cache.dispose();
+    converted.dispose();
+    native.dispose();
+  });
+
+  test('stepInputs: positions count real tokens; the bias hides padding and the future', async () => {
+    const before = tf.memory().numTensors;
+    const input = ids2d([[1, 2], [3, 4]]);
+    const mask = tf.tensor2d([[0, 1, 1, 1], [1, 1, 1, 1]], undefined, 'int32');
+    const s = tf.tidy(() => ({ ...stepInputs(SHAPE, 2, input, mask) })) as unknown as StepInputs; // intermediates freed
+    expect(s.cos.shape).toEqual([2, 1, 2, SHAPE.headDim]);
+    expect(s.sin.shape).toEqual([2, 1, 2, SHAPE.headDim]);
+    expect(s.bias.shape).toEqual([2, 1, 2, 4]);
+    expect(Array.from(await s.positions.data())).toEqual([1, 2, 2, 3]);
+    const h = -1e9;
+    expect(Array.from(await s.bias.data(), (v) => v + 0)).toEqual([h, 0, 0, h, h, 0, 0, 0, 0, 0, 0, h, 0, 0, 0, 0]);
+    expect((await s.cos.data())[0]).toBeCloseTo(Math.cos(1), 6);
+    tf.dispose([input, mask, s.positions, s.cos, s.sin, s.bias]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test('Qwen2 biases and tied embeddings; sharded source == single-file source', async () => {
+    const src = path.join(root, 'qwen-src');
+    const arrays = await checkpoint(src, 13, { modelType: 'qwen2', tied: true, bias: true });
+    await convertHfCheckpoint(src, path.join(root, 'qwen-out'));
+    const manifest = JSON.parse(fs.readFileSync(path.join(root, 'qwen-out', 'model.json'), 'utf8')).weightsManifest[0].weights;
+    expect(manifest.map((w: { name: string }) => w.name)).not.toContain('lm_head.weight');
+    const converted = await loadModel(path.join(root, 'qwen-out'));
+    const native = await loadHfCheckpoint(src);
+    const c = await run(converted, [ids], null);
+    const n = await run(native, [ids], null);
+    expectClose(c.logits, n.logits);
+    expectClose(c.scores, n.scores);
+    c.cache.dispose();
+    n.cache.dispose();
+    converted.dispose();
+    native.dispose();
+
+    // A sharded source, written into small output shards that weights straddle.
+    const sharded = path.join(root, 'qwen-sharded');
+    await writeCheckpoint(sharded, arrays, { modelType: 'qwen2', tied: true, shards: 3 });
+    await convertHfCheckpoint(sharded, path.join(root, 'qwen-sharded-out'), { shardBytes: 1000 });
+    const shardPaths = JSON.parse(fs.readFileSync(path.join(root, 'qwen-sharded-out', 'model.json'), 'utf8')).weightsManifest[0].paths;
+    expect(shardPaths.length).toBeGreaterThan(10);
+    const one = await loadModel(path.join(root, 'qwen-out'));
+    const three = await loadModel(path.join(root, 'qwen-sharded-out'));
+    const a = await run(one, [ids], null);
+    const b = await run(three, [ids], null);
+    expect(b.logits).toEqual(a.logits);
+    expect(b.scores).toEqual(a.scores);
+    a.cache.dispose();
+    b.cache.dispose();
+    one.dispose();
+    three.dispose();
+  });
+
+  test('a missing or misshaped tensor fails conversion with the typed error and leaves nothing', async () => {
+    const src = path.join(root, 'broken-src');
+    const arrays = await checkpoint(src, 14);
+    const tensors = hfTensors(arrays, 'F32', false);
+    delete tensors['model.layers.1.mlp.up_proj.weight'];
+    await writeSafetensors(path.join(src, 'model.safetensors'), tensors);
+    const out = path.join(root, 'broken-out');
+    await expect(convertHfCheckpoint(src, out)).rejects.toMatchObject(
+      { name: 'EntropixError', code: 'INVALID_ARGUMENT', argument: 'model.layers.1.mlp.up_proj.weight' });
+    await expect(loadHfCheckpoint(src)).rejects.toMatchObject({ argument: 'model.layers.1.mlp.up_proj.weight' });
+    expect(fs.existsSync(path.join(out, 'model.json'))).toBe(false);
+
+    const shaped = hfTensors(arrays, 'F32', false);
+    shaped['model.norm.weight'] = { dtype: 'F32', shape: [SHAPE.hiddenSize + 1], data: new Float32Array(SHAPE.hiddenSize + 1) };
+    await writeSafetensors(path.join(src, 'model.safetensors'), shaped);
+    await expect(convertHfCheckpoint(src, out)).rejects.toMatchObject({ code: 'INVALID_SHAPE', argument: 'model.norm.weight' });
+    expect(fs.existsSync(path.join(out, 'model.json'))).toBe(false);
+    // No staging directory is left next to outDir either.
+    expect(fs.readdirSync(root).filter((f) => f.includes('broken-out'))).toEqual([]);
+
+    await writeSafetensors(path.join(src, 'model.safetensors'), hfTensors(arrays, 'F32', false));
+    await expect(convertHfCheckpoint(src, out, { dtype: 'float16' })).rejects.toMatchObject(
+      { name: 'EntropixError', argument: 'options.dtype' });
+    expect(fs.existsSync(out)).toBe(false);
+    // An outDir that is not empty is refused, kept as it was, and no staging directory stays.
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'keep.txt'), 'mine');
+    await expect(convertHfCheckpoint(src, out)).rejects.toMatchObject({ name: 'EntropixError', argument: 'outDir' });
+    expect(fs.readdirSync(out)).toEqual(['keep.txt']);
+    expect(fs.readdirSync(root).filter((f) => f.includes('broken-out'))).toEqual(['broken-out']);
+  });
+
+  test('loadModel refuses a cache from another model, a disposed cache, and a disposed model', async () => {
+    const src = path.join(root, 'cache-src');
+    const out = path.join(root, 'cache-out');
+    await checkpoint(src, 15);
+    await convertHfCheckpoint(src, out);
+    const a = await loadModel(out);
+    const b = await loadModel(out);
+    const native = await loadHfCheckpoint(src);
+    const r = await run(a, [ids], null);
+    const rn = await run(native, [ids], null);
+    const step = ids2d([[4]]);
+    expect(() => b.forward(step, r.cache)).toThrow(EntropixError);
+    expect(() => a.forward(step, rn.cache)).toThrow(EntropixError);
+    expect(() => native.forward(step, r.cache)).toThrow(EntropixError);
+    expect(r.cache.length).toBe(ids.length); // refused: still the caller's
+    const next = a.forward(step, r.cache);
+    expect(() => a.forward(step, r.cache)).toThrow(EntropixError); // handed over and disposed
+    tf.dispose([next.logits, next.attentionScores, step]);
+    next.cache.dispose();
+    rn.cache.dispose();
+    a.dispose();
+    b.dispose();
+    native.dispose();
+    const one = ids2d([[1]]);
+    expect(() => a.forward(one, null)).toThrow(EntropixError);
+    one.dispose();
+  });
+});

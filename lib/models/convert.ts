@@ -1,0 +1,136 @@
+// convertHfCheckpoint: a Hugging Face Llama-family directory (config.json + safetensors) to a
+// TF.js graph model directory that loadModel reads. Node only.
+import * as fs from 'node:fs/promises';
+import * as nodePath from 'node:path';
+import { EntropixError } from '../errors';
+import { readHfConfig } from './hf-config';
+import { BuiltGraphModel, writeGraphModel } from './graphdef';
+import { buildLlamaGraph, checkGraphDType, GraphWeight, llamaTensorSpecs } from './llama-graph';
+import { readJsonFile, SafetensorsCheckpoint } from './safetensors';
+
+export interface ConvertOptions {
+  /** Weight dtype in the shards. Only 'float32' is supported so far ('float16' is refused). */
+  dtype?: 'float32' | 'float16';
+  /** Called after each tensor is read: (tensors read, tensors in all). */
+  onProgress?: (done: number, total: number) => void;
+  /** Bytes per weight shard file (default 4 MiB, as tensorflowjs_converter). */
+  shardBytes?: number;
+}
+
+/** Copied next to the model when the checkpoint has them. */
+const SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
+
+/**
+ * Converts `srcDir` into `outDir` (which must not exist, or be empty). Tensors are read one at a
+ * time and checked against the config first: a missing tensor is refused (INVALID_ARGUMENT,
+ * argument = its name) and a misshaped one too (INVALID_SHAPE), as loadHfCheckpoint does. The
+ * model is assembled in a temporary sibling directory and renamed into place at the end, so a
+ * failure leaves nothing in outDir.
+ */
+export async function convertHfCheckpoint(srcDir: string, outDir: string, options: ConvertOptions = {}): Promise<void> {
+  const dtype = options.dtype ?? 'float32';
+  checkGraphDType(dtype);
+  if (typeof outDir !== 'string' || outDir.length === 0) {
+    throw new EntropixError('INVALID_ARGUMENT', 'outDir must be a non-empty path', 'outDir');
+  }
+  const config = await readHfConfig(srcDir);
+  const ckpt = await SafetensorsCheckpoint.open(srcDir);
+  const specs = llamaTensorSpecs(config);
+  // Check every name and shape before reading any data.
+  for (const { name, shape } of specs) {
+    const info = ckpt.tensor(name); // refuses a missing tensor, argument = name
+    if (info.shape.length !== shape.length || info.shape.some((s, i) => s !== shape[i])) {
+      throw new EntropixError(
+        'INVALID_SHAPE', `${info.path}: tensor ${name} has shape [${info.shape}], the config implies [${shape}]`, name);
+    }
+  }
+  // The graph is built over zero-filled stand-ins (views of one scratch buffer), so the only full
+  // copy of the weights is the shards themselves; each tensor is then read from the checkpoint
+  // and written into the shards at its place, one at a time.
+  const sizes = new Map(specs.map(({ name, shape }) => [name, shape.reduce((a, b) => a * b, 1)]));
+  const scratch = new Float32Array(Math.max(...sizes.values()));
+  const built = buildLlamaGraph(config, (name): GraphWeight => {
+    const spec = specs.find((t) => t.name === name);
+    if (!spec) throw new EntropixError('INVALID_ARGUMENT', `checkpoint ${srcDir} has no tensor named ${JSON.stringify(name)}`, name);
+    return { data: scratch.subarray(0, sizes.get(name)!), shape: spec.shape };
+  }, dtype, options.shardBytes === undefined ? {} : { shardBytes: options.shardBytes });
+  const offsets = weightOffsets(built);
+  for (const [i, { name }] of specs.entries()) {
+    const at = offsets.get(name);
+    if (at === undefined) throw new EntropixError('INVALID_ARGUMENT', `the graph does not use tensor ${name}`, name);
+    const data = await ckpt.read(name);
+    writeAt(built.weightData, at, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    options.onProgress?.(i + 1, specs.length);
+  }
+
+  const target = nodePath.resolve(outDir);
+  const parent = nodePath.dirname(target);
+  const tag = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const stage = nodePath.join(parent, `.${nodePath.basename(target)}.convert-${tag}`);
+  try {
+    await writeGraphModel(stage, built);
+    for (const file of SIDE_FILES) {
+      try {
+        await fs.copyFile(nodePath.join(srcDir, file), nodePath.join(stage, file));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    await fs.copyFile(nodePath.join(srcDir, 'config.json'), nodePath.join(stage, 'config.json'));
+    const entropix = await sourceEntropixJson(srcDir);
+    const json = entropix ?? { sampler: {}, eosTokenIds: config.eosTokenIds };
+    await fs.writeFile(nodePath.join(stage, 'entropix.json'), JSON.stringify(json, null, 2));
+    try {
+      await fs.rename(stage, target);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'EISDIR') {
+        throw new EntropixError('INVALID_ARGUMENT', `cannot write the model to ${target}: it exists and is not an empty directory`, 'outDir');
+      }
+      throw e;
+    }
+  } catch (e) {
+    await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The checkpoint's own entropix.json, if it has one (kept as it is). */
+async function sourceEntropixJson(dir: string): Promise<unknown> {
+  const path = nodePath.join(dir, 'entropix.json');
+  try {
+    await fs.access(path);
+  } catch {
+    return null;
+  }
+  return readJsonFile(path);
+}
+
+const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+
+/** Each weight's byte offset in the concatenated shards (manifest order, as build cuts them). */
+function weightOffsets(built: BuiltGraphModel): Map<string, number> {
+  const offsets = new Map<string, number>();
+  let at = 0;
+  for (const w of built.modelJson.weightsManifest.flatMap((g) => g.weights)) {
+    offsets.set(w.name, at);
+    at += w.shape.reduce((a, b) => a * b, 1) * BYTES[w.dtype]!;
+  }
+  return offsets;
+}
+
+/** Copies `bytes` into the shards starting at byte `at` of their concatenation. */
+function writeAt(shards: Uint8Array[], at: number, bytes: Uint8Array): void {
+  let from = 0;
+  for (const shard of shards) {
+    if (from === bytes.byteLength) return;
+    if (at >= shard.byteLength) {
+      at -= shard.byteLength;
+      continue;
+    }
+    const n = Math.min(shard.byteLength - at, bytes.byteLength - from);
+    shard.set(bytes.subarray(from, from + n), at);
+    from += n;
+    at = 0;
+  }
+}

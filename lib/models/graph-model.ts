@@ -1,0 +1,72 @@
+// loadModel: a directory written by convertHfCheckpoint (model.json + shards, config.json,
+// entropix.json) as a CausalLM running the converted graph. Node only (reads local files).
+import type { Tensor, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { GraphModel } from '@tensorflow/tfjs-converter';
+import { tf } from '../tf';
+import { EntropixError } from '../errors';
+import type { CausalLM, ForwardOptions, ForwardResult, GenerationDefaults, KVCache } from './causal-lm';
+import { loadGraphModelFromDir } from './graph-loader';
+import { readGenerationDefaults } from './hf-checkpoint';
+import { ModelConfig, readHfConfig } from './hf-config';
+import { LlamaCache, LlamaShape, stepInputs, validateForward } from './llama';
+
+/** Loads a converted model directory. Nothing stays allocated when it throws. */
+export async function loadModel(dir: string): Promise<CausalLM> {
+  const config = await readHfConfig(dir);
+  const defaults = await readGenerationDefaults(dir, config);
+  const model = await loadGraphModelFromDir(dir);
+  return new ConvertedLlama(config, defaults, model);
+}
+
+/** The converted graph behind the CausalLM interface, validating and caching like NativeLlama. */
+class ConvertedLlama implements CausalLM {
+  private readonly shape: LlamaShape;
+  private readonly outputNames: string[];
+  private disposed = false;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly generationDefaults: GenerationDefaults,
+    private readonly model: GraphModel,
+  ) {
+    const window = config.slidingWindow ?? Infinity;
+    this.shape = { ...config, maxPositions: Math.min(config.maxPositions, window) };
+    const layers = Array.from({ length: config.numLayers }, (_, i) => i);
+    this.outputNames = ['logits', 'attention_scores',
+      ...layers.map((i) => `present_key_${i}`), ...layers.map((i) => `present_value_${i}`)];
+  }
+
+  forward(inputIds: Tensor2D, cache?: KVCache | null, options: ForwardOptions = {}): ForwardResult {
+    if (this.disposed) throw new EntropixError('INVALID_ARGUMENT', 'the model has been disposed', 'model');
+    validateForward(this.shape, this, inputIds, cache, options?.attentionMask);
+    const previous = (cache ?? null) as LlamaCache | null;
+    const { numLayers, numKvHeads: hkv, headDim: hd } = this.config;
+    const out = tf.tidy(() => {
+      const [batch] = inputIds.shape;
+      const past = previous?.length ?? 0;
+      const { cos, sin, bias } = stepInputs(this.shape, past, inputIds, options.attentionMask ?? null);
+      const empty = previous ? null : tf.zeros([batch, hkv, 0, hd]);
+      const feeds: Record<string, Tensor> = { input_ids: inputIds, rope_cos: cos, rope_sin: sin, attention_bias: bias };
+      for (let i = 0; i < numLayers; i++) {
+        feeds[`past_key_${i}`] = previous ? previous.keys[i]! : empty!;
+        feeds[`past_value_${i}`] = previous ? previous.values[i]! : empty!;
+      }
+      const results = this.model.execute(feeds, this.outputNames) as Tensor[];
+      return results;
+    });
+    previous?.dispose(); // handed over: the graph copied its tensors into the new cache
+    const keys = out.slice(2, 2 + numLayers) as Tensor4D[];
+    const values = out.slice(2 + numLayers) as Tensor4D[];
+    return {
+      logits: out[0] as Tensor2D,
+      attentionScores: out[1] as Tensor3D,
+      cache: new LlamaCache(this, keys, values),
+    };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.model.dispose();
+  }
+}
