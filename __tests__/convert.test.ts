@@ -101,6 +101,82 @@ describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s',
     console.log(`[${backend}] tiny model: conversion ${convertMs} ms, first forward (5 tokens) ${forwardMs} ms, last decode step ${decodeMs} ms`);
   });
 
+  test('dtype float16: about half the shard bytes, logits and scores within float16 precision of native', async () => {
+    const src = path.join(root, 'f16-src');
+    const out32 = path.join(root, 'f16-out32');
+    const out16 = path.join(root, 'f16-out16');
+    await checkpoint(src, 16);
+    await convertHfCheckpoint(src, out32);
+    await convertHfCheckpoint(src, out16, { dtype: 'float16', shardBytes: 1000 }); // weights straddle shards
+    const shardBytes = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('.bin'))
+      .reduce((s, f) => s + fs.statSync(path.join(dir, f)).size, 0);
+    const ratio = shardBytes(out16) / shardBytes(out32);
+    expect(ratio).toBeGreaterThan(0.45);
+    expect(ratio).toBeLessThan(0.55);
+    // The checkpoint's tensors are declared float32, quantized as float16; int32 shape/axis
+    // constants and float32 scalars (eps, 1/√hd) stay as they are.
+    const weights: { name: string; dtype: string; shape: number[]; quantization?: unknown }[] =
+      JSON.parse(fs.readFileSync(path.join(out16, 'model.json'), 'utf8')).weightsManifest[0].weights;
+    const f16 = { dtype: 'float16', original_dtype: 'float32' };
+    for (const w of weights) {
+      if (w.name.startsWith('model.') || w.name === 'lm_head.weight') {
+        expect(w).toMatchObject({ dtype: 'float32', quantization: f16 });
+      } else {
+        expect(w.quantization).toBeUndefined();
+      }
+    }
+    expect(weights.some((w) => w.dtype === 'int32')).toBe(true);
+    expect(weights.some((w) => w.dtype === 'float32' && w.quantization === undefined)).toBe(true);
+
+    // float16 keeps 11 significant bits (relative rounding ≤ 2^-11 ≈ 4.9e-4 per weight); through two
+    // layers that stays well within 2e-2 of max(1, |ref|), element by element.
+    const TOL16 = 2e-2;
+    const within = (got: number[], ref: number[]) => {
+      expect(got.length).toBe(ref.length);
+      const worst = Math.max(...ref.map((r, i) => Math.abs(got[i]! - r) / Math.max(1, Math.abs(r))));
+      expect(worst).toBeLessThanOrEqual(TOL16);
+      return worst;
+    };
+    const before = tf.memory().numTensors;
+    const converted = await loadModel(out16);
+    const native = await loadHfCheckpoint(src);
+    let c = await run(converted, [ids], null);
+    let n = await run(native, [ids], null);
+    let worst = Math.max(within(c.logits, n.logits), within(c.scores, n.scores));
+    // Not exact: the halves did round (float32 conversion matches native to 1e-4, see above).
+    expect(c.logits).not.toEqual(n.logits);
+    for (const next of [9, 0]) {
+      c = await run(converted, [[next]], c.cache);
+      n = await run(native, [[next]], n.cache);
+      worst = Math.max(worst, within(c.logits, n.logits), within(c.scores, n.scores));
+    }
+    c.cache.dispose();
+    n.cache.dispose();
+    converted.dispose();
+    native.dispose();
+
+    // Qwen2 biases (vectors, float16 too) and tied embeddings (one weight read by Gather and MatMul).
+    const qsrc = path.join(root, 'f16-qwen-src');
+    await checkpoint(qsrc, 17, { modelType: 'qwen2', tied: true, bias: true });
+    await convertHfCheckpoint(qsrc, path.join(root, 'f16-qwen-out'), { dtype: 'float16' });
+    const qweights: { name: string; quantization?: unknown }[] =
+      JSON.parse(fs.readFileSync(path.join(root, 'f16-qwen-out', 'model.json'), 'utf8')).weightsManifest[0].weights;
+    expect(qweights.find((w) => w.name === 'model.layers.0.self_attn.q_proj.bias')?.quantization).toEqual(f16);
+    const qc = await loadModel(path.join(root, 'f16-qwen-out'));
+    const qn = await loadHfCheckpoint(qsrc);
+    const a = await run(qc, [ids], null);
+    const b = await run(qn, [ids], null);
+    worst = Math.max(worst, within(a.logits, b.logits), within(a.scores, b.scores));
+    a.cache.dispose();
+    b.cache.dispose();
+    qc.dispose();
+    qn.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // eslint-disable-next-line no-console
+    console.log(`[${backend}] float16 shards / float32 shards = ${ratio.toFixed(4)} (${shardBytes(out16)} / ${shardBytes(out32)} bytes); `
+      + `worst |f16 - native| / max(1, |native|) = ${worst.toExponential(2)}`);
+  });
+
   test('a left-padded batch with attentionMask == native, and decoding on from it', async () => {
     const src = path.join(root, 'pad-src');
     const out = path.join(root, 'pad-out');
@@ -136,7 +212,8 @@ describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s',
     const h = -1e9;
     expect(Array.from(await s.bias.data(), (v) => v + 0)).toEqual([h, 0, 0, h, h, 0, 0, 0, 0, 0, 0, h, 0, 0, 0, 0]);
     expect((await s.cos.data())[0]).toBeCloseTo(Math.cos(1), 6);
-    tf.dispose([input, mask, s.positions, s.cos, s.sin, s.bias]);
+    // Every tensor stepInputs returns (lib/models/llama.ts, being changed in parallel, added ids/idsOk).
+    tf.dispose([input, mask, ...Object.values(s)]);
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -196,8 +273,10 @@ describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s',
     expect(fs.readdirSync(root).filter((f) => f.includes('broken-out'))).toEqual([]);
 
     await writeSafetensors(path.join(src, 'model.safetensors'), hfTensors(arrays, 'F32', false));
-    await expect(convertHfCheckpoint(src, out, { dtype: 'float16' })).rejects.toMatchObject(
-      { name: 'EntropixError', argument: 'options.dtype' });
+    for (const dtype of ['bfloat16', 'float64', 'int8', 'F16', '', 16]) {
+      await expect(convertHfCheckpoint(src, out, { dtype: dtype as unknown as 'float16' })).rejects.toMatchObject(
+        { name: 'EntropixError', code: 'INVALID_ARGUMENT', argument: 'options.dtype' });
+    }
     expect(fs.existsSync(out)).toBe(false);
     // An outDir that is not empty is refused, kept as it was, and no staging directory stays.
     fs.mkdirSync(out);

@@ -253,6 +253,69 @@ describe.each(['cpu', 'wasm'] as const)('graph models built with GraphBuilder, o
     xv.dispose();
     model.dispose();
   });
+
+  test('a float16-stored constant loads as float32 holding exactly the half-rounded values', async () => {
+    // Inputs and the IEEE half values they round to (nearest, ties to even), written out by hand.
+    const cases: [number, number][] = [
+      [1, 1],
+      [-2.5, -2.5],
+      [0.1, 0.0999755859375], // rounds (0x2e66)
+      [1 + 2 ** -11, 1], // a tie: to the even mantissa (down)
+      [1 + 3 * 2 ** -11, 1 + 2 ** -9], // a tie: to the even mantissa (up)
+      [65504, 65504], // the largest half
+      [65520, Infinity], // a tie between 65504 and 2^16: even is 2^16, which overflows
+      [1e6, Infinity],
+      [2 ** -24, 2 ** -24], // the smallest subnormal
+      [3 * 2 ** -26, 2 ** -24], // 0.75 of it: rounds up
+      [1e-8, 0], // under half the smallest subnormal
+      [0, 0],
+      [-0, -0],
+      [Infinity, Infinity],
+      [-Infinity, -Infinity],
+    ];
+    const values = Float32Array.from(cases, ([v]) => v);
+    const expected = cases.map(([, h]) => h);
+    const g = new GraphBuilder();
+    const x = g.placeholder('x', 'float32', [2]);
+    const h = g.constant('h', values, [cases.length], 'float32', { storeAs: 'float16' });
+    const w = g.constant('w', [0.1, 3], [2]); // float32, after the float16 weight in the shards
+    g.output('h_out', g.identity(h));
+    g.output('y', g.mul(x, w));
+    g.output('n', g.reshape(h, [cases.length])); // an int32 shape Const stays int32
+    const built = g.build({ shardBytes: 8 }); // the float16 weight straddles shards
+    const entries = built.modelJson.weightsManifest[0]!.weights;
+    expect(entries.find((e) => e.name === 'h')).toEqual(
+      { name: 'h', shape: [cases.length], dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } });
+    expect(entries.find((e) => e.name === 'w')).toEqual({ name: 'w', shape: [2], dtype: 'float32' });
+    expect(entries.filter((e) => e.dtype === 'int32').every((e) => e.quantization === undefined)).toBe(true);
+    const int32Bytes = entries.filter((e) => e.dtype === 'int32').reduce((s, e) => s + 4 * e.shape.reduce((a, b) => a * b, 1), 0);
+    expect(built.weightData.reduce((s, d) => s + d.byteLength, 0)).toBe(2 * cases.length + 4 * 2 + int32Bytes);
+    // The first shard holds h's first 4 values as little-endian halves: 1, -2.5, 0x2e66, 1.
+    expect(Array.from(built.weightData[0]!)).toEqual([0x00, 0x3c, 0x00, 0xc1, 0x66, 0x2e, 0x00, 0x3c]);
+    const dir = freshDir();
+    await writeGraphModel(dir, built);
+    const model = await loadGraphModelFromDir(dir);
+    const weight = model.weights['h']![0]!;
+    expect(weight.dtype).toBe('float32');
+    const got = Array.from(weight.dataSync());
+    got.forEach((v, i) => {
+      if (!Object.is(v, expected[i])) throw new Error(`h[${i}] = ${cases[i]![0]}: got ${v}, expected ${expected[i]}`);
+    });
+    expect(Array.from(model.weights['w']![0]!.dataSync())).toEqual(Array.from(Float32Array.from([0.1, 3])));
+    const xv = tf.tensor1d([2, -1]);
+    const out = model.execute({ x: xv }, ['h_out', 'y']) as tf.Tensor[];
+    expect(Array.from(out[0]!.dataSync()).every((v, i) => Object.is(v, expected[i]))).toBe(true);
+    expect(Array.from(out[1]!.dataSync())).toEqual(Array.from(Float32Array.from([0.2, -3])));
+    tf.dispose([...out, xv]);
+    model.dispose();
+
+    // The loader counts 2 bytes per float16 value: one byte short is refused as a short shard.
+    const short = freshDir();
+    await writeGraphModel(short, built);
+    const last = built.modelJson.weightsManifest[0]!.paths.at(-1)!;
+    fs.truncateSync(path.join(short, last), built.weightData.at(-1)!.byteLength - 1);
+    await expect(loadGraphModelFromDir(short)).rejects.toMatchObject({ name: 'EntropixError', argument: 'dir' });
+  });
 });
 
 describe('loading', () => {
@@ -349,6 +412,11 @@ describe('GraphBuilder', () => {
     expectRefused(() => g.constant('c', new Uint8Array(3), [3]), 'INVALID_DTYPE');
     expectRefused(() => g.constant('c', [1.5], [1], 'int32'), 'INVALID_ARGUMENT');
     expectRefused(() => g.constant('x', [1], [1]), 'INVALID_ARGUMENT', 'name');
+    expectRefused(() => g.constant('c', Int32Array.from([1]), [1], 'int32', { storeAs: 'float16' }), 'INVALID_DTYPE', 'storeAs');
+    expectRefused(() => g.constant('c', [true], [1], 'bool', { storeAs: 'float16' }), 'INVALID_DTYPE', 'storeAs');
+    expectRefused(() => g.constant('c', [1], [1], 'float32', { storeAs: 'bfloat16' as 'float16' }), 'INVALID_ARGUMENT', 'storeAs');
+    g.constant('half', [1], [1], 'float32', { storeAs: 'float16' });
+    expectRefused(() => g.constant('half', [1], [1], 'float32'), 'INVALID_ARGUMENT', 'name'); // same values, other storage
     expectRefused(() => g.reshape(x, [2, 1.5]), 'INVALID_ARGUMENT');
     expectRefused(() => g.build(), 'INVALID_ARGUMENT', 'outputs');
     g.output('y', x);

@@ -102,6 +102,22 @@ describe.each(['cpu', 'wasm'] as const)('native Llama on %s', (backend) => {
     tf.dispose(weights as unknown as tf.TensorContainer);
   });
 
+  test('a row with an id outside the vocabulary gets NaN logits; other rows are unaffected', async () => {
+    const { weights } = randomModel(SHAPE, 9);
+    const run = (ids: number[][]) => tf.tidy(() => {
+      const r = llamaForward(SHAPE, weights, owner, tf.tensor2d(ids, undefined, 'int32'), null, null);
+      r.cache.dispose();
+      return r.logits;
+    });
+    const bad = run([[3, SHAPE.vocabSize], [1, 2], [-1, 4]]);
+    const alone = run([[1, 2]]);
+    const rows = (await bad.array()) as number[][];
+    expect(rows[0]!.every(Number.isNaN)).toBe(true);
+    expect(rows[2]!.every(Number.isNaN)).toBe(true);
+    expectClose(rows[1]!, await alone.data());
+    tf.dispose([bad, alone, weights as unknown as tf.TensorContainer]);
+  });
+
   test('bad input is refused with a typed error, before anything is allocated', () => {
     const ids = tf.zeros([2, 3], 'int32');
     const floatIds = tf.zeros([2, 3]);

@@ -4,12 +4,17 @@ import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { EntropixError } from '../errors';
 import { readHfConfig } from './hf-config';
-import { BuiltGraphModel, writeGraphModel } from './graphdef';
+import { BuiltGraphModel, floatsToHalfBytes, writeGraphModel } from './graphdef';
 import { buildLlamaGraph, checkGraphDType, GraphWeight, llamaTensorSpecs } from './llama-graph';
 import { readJsonFile, SafetensorsCheckpoint } from './safetensors';
 
 export interface ConvertOptions {
-  /** Weight dtype in the shards. Only 'float32' is supported so far ('float16' is refused). */
+  /**
+   * Weight dtype in the shards: 'float32' (default, exact) or 'float16' (IEEE halves, rounded to
+   * nearest even: about half the bytes; the manifest declares them float32 with quantization
+   * { dtype: 'float16' }, and TF.js widens them at load). Anything else is refused
+   * (INVALID_ARGUMENT, argument 'options.dtype').
+   */
   dtype?: 'float32' | 'float16';
   /** Called after each tensor is read: (tensors read, tensors in all). */
   onProgress?: (done: number, total: number) => void;
@@ -59,7 +64,9 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
     const at = offsets.get(name);
     if (at === undefined) throw new EntropixError('INVALID_ARGUMENT', `the graph does not use tensor ${name}`, name);
     const data = await ckpt.read(name);
-    writeAt(built.weightData, at, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    writeAt(built.weightData, at, dtype === 'float16'
+      ? floatsToHalfBytes(data)
+      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     options.onProgress?.(i + 1, specs.length);
   }
 
@@ -107,6 +114,7 @@ async function sourceEntropixJson(dir: string): Promise<unknown> {
 }
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+const QUANTIZED_BYTES: Record<string, number> = { float16: 2 };
 
 /** Each weight's byte offset in the concatenated shards (manifest order, as build cuts them). */
 function weightOffsets(built: BuiltGraphModel): Map<string, number> {
@@ -114,7 +122,8 @@ function weightOffsets(built: BuiltGraphModel): Map<string, number> {
   let at = 0;
   for (const w of built.modelJson.weightsManifest.flatMap((g) => g.weights)) {
     offsets.set(w.name, at);
-    at += w.shape.reduce((a, b) => a * b, 1) * BYTES[w.dtype]!;
+    const per = w.quantization ? QUANTIZED_BYTES[w.quantization.dtype] : BYTES[w.dtype];
+    at += w.shape.reduce((a, b) => a * b, 1) * per!;
   }
   return offsets;
 }

@@ -44,15 +44,15 @@ class ConvertedLlama implements CausalLM {
     const out = tf.tidy(() => {
       const [batch] = inputIds.shape;
       const past = previous?.length ?? 0;
-      const { cos, sin, bias } = stepInputs(this.shape, past, inputIds, options.attentionMask ?? null);
+      const { ids, idsOk, cos, sin, bias } = stepInputs(this.shape, past, inputIds, options.attentionMask ?? null);
       const empty = previous ? null : tf.zeros([batch, hkv, 0, hd]);
-      const feeds: Record<string, Tensor> = { input_ids: inputIds, rope_cos: cos, rope_sin: sin, attention_bias: bias };
+      const feeds: Record<string, Tensor> = { input_ids: ids, rope_cos: cos, rope_sin: sin, attention_bias: bias };
       for (let i = 0; i < numLayers; i++) {
         feeds[`past_key_${i}`] = previous ? previous.keys[i]! : empty!;
         feeds[`past_value_${i}`] = previous ? previous.values[i]! : empty!;
       }
       const results = this.model.execute(feeds, this.outputNames) as Tensor[];
-      return results;
+      return [tf.mul(results[0]!, idsOk), ...results.slice(1)];
     });
     previous?.dispose(); // handed over: the graph copied its tensors into the new cache
     const keys = out.slice(2, 2 + numLayers) as Tensor4D[];

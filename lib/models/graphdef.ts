@@ -4,6 +4,7 @@
 // mappers read (tfjs-converter/src/operations/op_list/*); TF's own type attributes (T, Tidx, …)
 // are written too, so the graph stays a faithful GraphDef.
 import { EntropixError } from '../errors';
+import { floatBitsToHalf } from './half';
 
 /** The dtypes a GraphModel tensor can have here. */
 export type GraphDType = 'float32' | 'int32' | 'bool';
@@ -42,10 +43,21 @@ export interface GraphDefJson {
   versions: { producer: number; minConsumer?: number };
 }
 
+/**
+ * How a weight is stored in the shards when not as its dtype. Only float16 is written: IEEE half
+ * values (2 bytes each, platform byte order like every weight) that TF.js widens to the entry's float32 at load
+ * (tfjs-core io_utils decodeWeight). original_dtype is what tensorflowjs_converter also writes.
+ */
+export interface WeightQuantizationJson {
+  dtype: 'float16';
+  original_dtype: 'float32';
+}
+
 export interface WeightEntryJson {
   name: string;
   shape: number[];
   dtype: GraphDType;
+  quantization?: WeightQuantizationJson;
 }
 
 export interface TensorInfoJson {
@@ -126,10 +138,48 @@ export interface StridedSliceMasks {
   shrinkAxisMask?: number;
 }
 
+/** How `constant` stores a float32 weight in the shards: as is, or as IEEE half values. */
+export type WeightStorage = 'float32' | 'float16';
+
+export interface ConstantOptions {
+  /**
+   * 'float16' stores a float32 constant as IEEE half values (round to nearest even; overflow →
+   * ±Inf), halving its bytes; TF.js widens them back to float32 at load, so the graph sees a
+   * float32 tensor holding the half-rounded values. Default 'float32' (exact).
+   */
+  storeAs?: WeightStorage;
+}
+
 interface Weight {
   dtype: GraphDType;
   shape: number[];
   bytes: Uint8Array; // a view of the caller's data: not copied, so do not change it before build
+  /** float16: `bytes` hold float32 values, written to the shards as halves at build. */
+  storeAs?: 'float16';
+}
+
+/** Bytes a weight takes in the shards. */
+function storedBytes(w: Weight): number {
+  return w.storeAs === 'float16' ? w.bytes.byteLength / 2 : w.bytes.byteLength;
+}
+
+/** The bytes a weight is written as: its own, or its float32 values rounded to halves. */
+function storedData(w: Weight): Uint8Array {
+  if (w.storeAs !== 'float16') return w.bytes;
+  return floatsToHalfBytes(new Float32Array(w.bytes.buffer, w.bytes.byteOffset, w.bytes.byteLength / 4));
+}
+
+/**
+ * float32 values → IEEE half values (round to nearest even, overflow → ±Inf, NaN stays NaN), as
+ * the bytes TF.js reads a float16-quantized weight from.
+ */
+export function floatsToHalfBytes(values: Float32Array): Uint8Array {
+  // Platform byte order, as the float32 and int32 weights are written and as TF.js reads them
+  // back (a Uint16Array over the shard bytes).
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = floatBitsToHalf(bits[i]!);
+  return new Uint8Array(out.buffer);
 }
 
 interface NodeRecord {
@@ -244,16 +294,30 @@ export class GraphBuilder {
   /**
    * A weight: a Const node whose values go into the weight shards under the same name (TF.js
    * matches Const nodes to weights by node name). Defining the same name again returns the same
-   * node if dtype, shape and values agree. Typed-array data is not copied.
+   * node if dtype, shape, values and storage agree. Typed-array data is not copied (float16
+   * storage rounds it at build). `options.storeAs: 'float16'` is for float32 constants only
+   * (INVALID_DTYPE otherwise); any other value is INVALID_ARGUMENT, argument 'storeAs'.
    */
-  constant(name: string, data: ConstantData, shape: readonly number[], dtype?: GraphDType): GraphTensor {
+  constant(name: string, data: ConstantData, shape: readonly number[], dtype?: GraphDType,
+    options: ConstantOptions = {}): GraphTensor {
     checkName(name, 'name');
     checkDims(shape, 'shape', 0);
+    const storeAs = options.storeAs ?? 'float32';
+    if (storeAs !== 'float32' && storeAs !== 'float16') {
+      throw new EntropixError('INVALID_ARGUMENT', `storeAs must be 'float32' or 'float16', got ${JSON.stringify(storeAs)}`, 'storeAs');
+    }
     const weight = toWeight(data, shape, dtype);
+    if (storeAs === 'float16') {
+      if (weight.dtype !== 'float32') {
+        throw new EntropixError('INVALID_DTYPE', `only float32 constants can be stored as float16, '${name}' is ${weight.dtype}`, 'storeAs');
+      }
+      weight.storeAs = 'float16';
+    }
     const existing = this.nodes.get(name);
     if (existing) {
       const w = existing.weight;
-      if (!w || w.dtype !== weight.dtype || !sameInts(w.shape, weight.shape) || !sameBytes(w.bytes, weight.bytes)) {
+      if (!w || w.dtype !== weight.dtype || w.storeAs !== weight.storeAs || !sameInts(w.shape, weight.shape)
+        || !sameBytes(w.bytes, weight.bytes)) {
         throw new EntropixError('INVALID_ARGUMENT', `'${name}' is already a node of this graph with other contents`, 'name');
       }
       return new GraphTensor(this, name, w.dtype);
@@ -549,8 +613,9 @@ export class GraphBuilder {
     const used = this.reachable();
     const kept = [...this.nodes.values()].filter((n) => used.has(n.def.name) || n.def.op === 'Placeholder');
     const weights = kept.filter((n) => n.weight !== undefined);
-    const total = weights.reduce((s, n) => s + n.weight!.bytes.byteLength, 0);
-    const shards = cutShards(weights.map((n) => n.weight!.bytes), total, shardBytes);
+    const total = weights.reduce((s, n) => s + storedBytes(n.weight!), 0);
+    // float16 weights are rounded one at a time, as they are copied in.
+    const shards = cutShards(weights.map((n) => () => storedData(n.weight!)), total, shardBytes);
     const paths = shards.map((_, i) => `group1-shard${i + 1}of${shards.length}.bin`);
 
     const info = (name: string, dtype: GraphDType, shape?: number[] | null): TensorInfoJson => ({
@@ -571,7 +636,11 @@ export class GraphBuilder {
       modelTopology: { node: kept.map((n) => structuredClone(n.def)), versions: { producer } },
       weightsManifest: [{
         paths,
-        weights: weights.map((n) => ({ name: n.def.name, shape: [...n.weight!.shape], dtype: n.weight!.dtype })),
+        weights: weights.map((n): WeightEntryJson => ({
+          name: n.def.name, shape: [...n.weight!.shape], dtype: n.weight!.dtype,
+          ...(n.weight!.storeAs === 'float16'
+            ? { quantization: { dtype: 'float16' as const, original_dtype: 'float32' as const } } : {}),
+        })),
       }],
       signature: { inputs, outputs },
     };
@@ -592,13 +661,17 @@ export class GraphBuilder {
   }
 }
 
-/** Copies the weights' bytes, in order, into shards of `shardBytes` (the last one shorter). */
-function cutShards(parts: readonly Uint8Array[], total: number, shardBytes: number): Uint8Array[] {
+/**
+ * Copies the weights' bytes, in order, into shards of `shardBytes` (the last one shorter). Each
+ * part's bytes are made when its turn comes, so at most one float16 copy exists at a time.
+ */
+function cutShards(parts: readonly (() => Uint8Array)[], total: number, shardBytes: number): Uint8Array[] {
   const shards: Uint8Array[] = [];
   for (let start = 0; start < total; start += shardBytes) shards.push(new Uint8Array(Math.min(shardBytes, total - start)));
   let shard = 0;
   let at = 0; // offset in shards[shard]
-  for (const part of parts) {
+  for (const get of parts) {
+    const part = get();
     let from = 0;
     while (from < part.byteLength) {
       const n = Math.min(part.byteLength - from, shards[shard]!.byteLength - at);

@@ -59,20 +59,21 @@ export function llamaTensorSpecs(c: ModelConfig): LlamaTensorSpec[] {
   return specs;
 }
 
-/** Refuses a weight dtype the graph writer cannot store yet. */
-export function checkGraphDType(dtype: unknown): asserts dtype is 'float32' {
-  if (dtype === 'float16') {
-    throw new EntropixError('INVALID_ARGUMENT',
-      "dtype 'float16' is not supported yet: the graph writer stores float32 weights only", 'options.dtype');
-  }
-  if (dtype !== 'float32') {
+/**
+ * Refuses a weight dtype the graph writer cannot store (INVALID_ARGUMENT, argument
+ * 'options.dtype'): 'float32', or 'float16' (IEEE halves TF.js widens to float32 at load).
+ */
+export function checkGraphDType(dtype: unknown): asserts dtype is LlamaGraphDType {
+  if (dtype !== 'float32' && dtype !== 'float16') {
     throw new EntropixError('INVALID_ARGUMENT', `dtype must be 'float32' or 'float16', got ${JSON.stringify(dtype)}`, 'options.dtype');
   }
 }
 
 /**
  * Emits the decoder for `config`. `weight(name)` returns a tensor's float32 values and shape
- * (the caller has checked them); the arrays are not copied until `build`.
+ * (the caller has checked them); the arrays are not copied until `build`. With dtype 'float16'
+ * the checkpoint's tensors are stored as IEEE halves (rounded to nearest even); the graph's own
+ * scalars (eps, 1/√hd) and int32 shapes stay float32/int32.
  */
 export function buildLlamaGraph(
   config: ModelConfig, weight: (name: string) => GraphWeight, dtype: LlamaGraphDType = 'float32',
@@ -84,7 +85,7 @@ export function buildLlamaGraph(
   const groups = hq / hkv;
   const w = (name: string): GraphTensor => {
     const t = weight(name);
-    return g.constant(name, t.data, t.shape, 'float32');
+    return g.constant(name, t.data, t.shape, 'float32', { storeAs: dtype });
   };
 
   const ids = g.placeholder('input_ids', 'int32', [-1, -1]);

@@ -127,6 +127,10 @@ function linear(x: Tensor, w: Tensor2D, bias?: Tensor1D): Tensor {
 }
 
 export interface StepInputs {
+  /** inputIds clamped into [0, V): an out-of-range id reads a real row instead of garbage. */
+  ids: Tensor2D;
+  /** [B, 1]: 1 where every id of the row is in [0, V), NaN where one is not (see nanIfBadIds). */
+  idsOk: Tensor2D;
   positions: Tensor2D; // [B, T] float32: the position of each new token
   cos: Tensor4D; // [B, 1, T, hd]
   sin: Tensor4D; // [B, 1, T, hd]
@@ -142,10 +146,16 @@ export interface StepInputs {
  * Call inside a tidy except for the returned tensors.
  */
 export function stepInputs(
-  shape: Pick<LlamaShape, 'headDim' | 'ropeTheta' | 'ropeScaling'>, past: number,
+  shape: Pick<LlamaShape, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'vocabSize'>, past: number,
   inputIds: Tensor2D, attentionMask: Tensor2D | null,
 ): StepInputs {
   const [batch, steps] = inputIds.shape;
+  // Ids are checked on the device (a host check would be a read per step): a row with an id
+  // outside the vocabulary gets NaN logits, which the sampler turns into token −1.
+  const idsF = tf.cast(inputIds, 'float32');
+  const inRange = tf.min(tf.mul(tf.step(tf.add(idsF, 0.5)), tf.step(tf.sub(shape.vocabSize - 0.5, idsF))), 1, true);
+  const idsOk = tf.div(inRange, inRange) as Tensor2D;
+  const ids = tf.cast(tf.clipByValue(idsF, 0, shape.vocabSize - 1), 'int32') as Tensor2D; // int32 clip is a no-op on wasm
   const total = past + steps;
   const mask = attentionMask ? tf.cast(attentionMask, 'float32') : tf.ones([batch, total]);
   const positionsAll = tf.relu(tf.sub(tf.cumsum(mask, 1), 1)) as Tensor2D; // [B, S]
@@ -157,7 +167,7 @@ export function stepInputs(
   const causal = tf.step(tf.add(tf.sub(queryAt, keyAt), 0.5)); // key ≤ query
   const visible = tf.mul(causal, tf.reshape(mask, [batch, 1, 1, total]));
   const bias = tf.mul(tf.sub(1, visible), -1e9) as Tensor4D;
-  return { positions, cos, sin, bias };
+  return { ids, idsOk, positions, cos, sin, bias };
 }
 
 /**
@@ -176,9 +186,9 @@ export function llamaForward(
   const { numHeads: hq, numKvHeads: hkv, headDim: hd } = shape;
   const groups = hq / hkv;
 
-  const { cos, sin, bias } = stepInputs(shape, past, inputIds, attentionMask);
+  const { ids, idsOk, cos, sin, bias } = stepInputs(shape, past, inputIds, attentionMask);
 
-  let h: Tensor = tf.gather(w.embed, inputIds); // [B, T, D]
+  let h: Tensor = tf.gather(w.embed, ids); // [B, T, D]
   const keys: Tensor4D[] = [];
   const values: Tensor4D[] = [];
   let lastScores: Tensor3D | null = null;
@@ -207,7 +217,7 @@ export function llamaForward(
     h = tf.add(h, linear(tf.mul(tf.mul(gate, tf.sigmoid(gate)), linear(y, layer.up)), layer.down));
   });
   const last = tf.reshape(tf.slice(h, [0, steps - 1, 0], [-1, 1, -1]), [batch, shape.hiddenSize]);
-  const logits = linear(rmsNorm(last, w.finalNorm, shape.rmsNormEps), w.lmHead) as Tensor2D;
+  const logits = tf.mul(linear(rmsNorm(last, w.finalNorm, shape.rmsNormEps), w.lmHead), idsOk) as Tensor2D;
   return { logits, attentionScores: lastScores!, cache: new LlamaCache(owner, keys, values) };
 }
 
