@@ -1,0 +1,439 @@
+// Model benchmark: prefill tokens/s and decode ms/token of the converted graph (loadModel) against
+// the native tf-ops model (loadHfCheckpoint), measured alternately in the same run on the same
+// backend, for a randomly initialised SmolLM2-135M-shaped Llama written as an HF checkpoint.
+//
+//   npm run bench:model -- [--backends wasm,cpu,webgpu] [--quick] [--rounds N] [--steps N]
+//                          [--budget SECONDS] [--dtype BF16|F32] [--profile]
+//
+// Target: converted decode ms/token ≤ 1.1 × native on each backend.
+// The checkpoint (BF16 by default: 270 MB instead of 540 MB) and the converted model live in
+// temporary folders that are removed at the end, also on failure or Ctrl-C.
+// WebGPU needs a GPU Dawn can reach; see the environment variables at the top of benchmarks/sampler.ts.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Tensor2D } from '@tensorflow/tfjs-core';
+import { convertHfCheckpoint, loadHfCheckpoint, loadModel, tf, useBackend } from '../lib/node';
+import type { BackendName, CausalLM, KVCache } from '../lib/node';
+import { writeSafetensors } from '../lib/models/safetensors';
+import type { SafetensorsFloatDtype, SafetensorsInput } from '../lib/models/safetensors';
+
+/** SmolLM2-135M's shape (HuggingFaceTB/SmolLM2-135M config.json). */
+const SHAPE = {
+  numLayers: 30, hiddenSize: 576, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536,
+  vocabSize: 49152, tiedEmbeddings: true, ropeTheta: 100000, rmsNormEps: 1e-5, maxPositions: 8192,
+};
+const WEIGHT_STD = 0.02; // linear and embedding weights ~ N(0, 0.02²); norm weights are 1, as HF initialises them
+const PROMPT = 64;
+const TARGET = { maxRatio: 1.1 };
+const MODELS = ['converted', 'native'] as const;
+type ModelName = (typeof MODELS)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    backends: { type: 'string', default: 'wasm,cpu' },
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    steps: { type: 'string' },
+    budget: { type: 'string' },
+    dtype: { type: 'string', default: 'BF16' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+
+const positiveInt = (name: string, v: string | undefined): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${v}`);
+  return n;
+};
+
+interface Plan { rounds: number; steps: number; budgetS: number; sized: string }
+
+/**
+ * Sizes the run from one probe of the native model (a prefill and one decode step): as many
+ * rounds (each: both models, prefill + decode) as fit the backend's time budget, at most 3, and
+ * fewer decode steps than 32 only when a single round would not fit.
+ */
+function planFor(backend: string, probe: { prefillMs: number; stepMs: number }): Plan {
+  const budgetS = positiveInt('budget', args.budget) ?? (args.quick ? 40 : backend === 'cpu' ? 150 : 180);
+  const wantSteps = positiveInt('steps', args.steps) ?? (args.quick ? 8 : 32);
+  const fixedRounds = positiveInt('rounds', args.rounds);
+  const budgetMs = budgetS * 1000;
+  const roundMs = (steps: number) => 2 * (probe.prefillMs + (steps + 1) * probe.stepMs);
+  let steps = wantSteps;
+  if (args.steps === undefined && roundMs(steps) > budgetMs) {
+    steps = Math.max(4, Math.floor((budgetMs / 2 - probe.prefillMs) / probe.stepMs) - 1);
+  }
+  const rounds = fixedRounds ?? Math.max(1, Math.min(args.quick ? 1 : 3, Math.floor(budgetMs / roundMs(steps))));
+  const sized = `probe: native prefill ${fmt(probe.prefillMs)} ms, decode step ${fmt(probe.stepMs)} ms; `
+    + `budget ${budgetS} s → ${rounds} round(s) × ${steps} decode steps per model`;
+  return { rounds, steps, budgetS, sized };
+}
+
+// ---- a random checkpoint ----
+
+/** xorshift32 + Box–Muller: a seeded stream of N(0, std²) float32 values. */
+function randomNormal(n: number, std: number, seed: number): Float32Array {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const uniform = () => {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    return (s + 1) / 4294967297; // (0, 1)
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(uniform())) * std;
+    const a = 2 * Math.PI * uniform();
+    out[i] = r * Math.cos(a);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(a);
+  }
+  return out;
+}
+
+function hfConfigJson(): object {
+  const s = SHAPE;
+  return {
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: s.vocabSize, hidden_size: s.hiddenSize,
+    num_hidden_layers: s.numLayers, num_attention_heads: s.numHeads, num_key_value_heads: s.numKvHeads,
+    head_dim: s.headDim, intermediate_size: s.intermediateSize, max_position_embeddings: s.maxPositions,
+    rope_theta: s.ropeTheta, rms_norm_eps: s.rmsNormEps, hidden_act: 'silu', tie_word_embeddings: s.tiedEmbeddings,
+    bos_token_id: 0, eos_token_id: 0, torch_dtype: args.dtype === 'F32' ? 'float32' : 'bfloat16',
+  };
+}
+
+/** Writes config.json + model.safetensors; returns the parameter count. */
+async function writeRandomCheckpoint(dir: string, dtype: SafetensorsFloatDtype): Promise<number> {
+  const { hiddenSize: d, numHeads: hq, numKvHeads: hkv, headDim: hd, intermediateSize: inter, vocabSize: v } = SHAPE;
+  let seed = 1;
+  let params = 0;
+  const tensors: Record<string, SafetensorsInput> = {};
+  const add = (name: string, shape: number[], ones = false) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    params += n;
+    tensors[name] = { dtype, shape, data: ones ? new Float32Array(n).fill(1) : randomNormal(n, WEIGHT_STD, seed++) };
+  };
+  add('model.embed_tokens.weight', [v, d]);
+  for (let i = 0; i < SHAPE.numLayers; i++) {
+    const p = `model.layers.${i}.`;
+    add(`${p}input_layernorm.weight`, [d], true);
+    add(`${p}self_attn.q_proj.weight`, [hq * hd, d]);
+    add(`${p}self_attn.k_proj.weight`, [hkv * hd, d]);
+    add(`${p}self_attn.v_proj.weight`, [hkv * hd, d]);
+    add(`${p}self_attn.o_proj.weight`, [d, hq * hd]);
+    add(`${p}post_attention_layernorm.weight`, [d], true);
+    add(`${p}mlp.gate_proj.weight`, [inter, d]);
+    add(`${p}mlp.up_proj.weight`, [inter, d]);
+    add(`${p}mlp.down_proj.weight`, [d, inter]);
+  }
+  add('model.norm.weight', [d], true);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfigJson(), null, 2));
+  await writeSafetensors(join(dir, 'model.safetensors'), tensors);
+  return params;
+}
+
+// ---- timing ----
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const fmt = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+
+function argmax(xs: Float32Array | Int32Array | Uint8Array): number {
+  let best = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i]! > xs[best]!) best = i;
+  return best;
+}
+
+/** The fixed prompt: token ids spread over the vocabulary. */
+const promptIds = (): number[] => Array.from({ length: PROMPT }, (_, i) => (i * 7919 + 17) % SHAPE.vocabSize);
+
+interface Run { prefillMs: number; stepMs: number[]; tokens: number[]; prefillLogits: Float32Array; leakedTensors: number }
+
+/**
+ * One prefill of the prompt, then `steps` decode steps feeding the argmax back with the cache;
+ * every step awaits data() on the logits. Everything is disposed; the tensor count is compared.
+ */
+async function generate(model: CausalLM, steps: number): Promise<Run> {
+  const before = tf.memory().numTensors;
+  let cache: KVCache | null = null;
+  try {
+    let ids = tf.tensor2d([promptIds()], [1, PROMPT], 'int32');
+    let t0 = performance.now();
+    let out = model.forward(ids, null);
+    let logits = await out.logits.data() as Float32Array;
+    const prefillMs = performance.now() - t0;
+    cache = out.cache;
+    tf.dispose([ids, out.logits, out.attentionScores]);
+    const prefillLogits = logits;
+    const tokens = [argmax(logits)];
+    const stepMs: number[] = [];
+    for (let s = 0; s < steps; s++) {
+      ids = tf.tensor2d([[tokens[tokens.length - 1]!]], [1, 1], 'int32');
+      t0 = performance.now();
+      out = model.forward(ids, cache); // hands the old cache over
+      cache = out.cache;
+      logits = await out.logits.data() as Float32Array;
+      stepMs.push(performance.now() - t0);
+      tf.dispose([ids, out.logits, out.attentionScores]);
+      tokens.push(argmax(logits));
+    }
+    cache.dispose();
+    cache = null;
+    return { prefillMs, stepMs, tokens, prefillLogits, leakedTensors: tf.memory().numTensors - before };
+  } finally {
+    cache?.dispose();
+  }
+}
+
+interface ProfileRow { kernel: string; count: number; ms: number }
+interface Profile { wallMs: number; kernels: number; top: ProfileRow[] }
+
+/** Kernel times of one call, summed per kernel name, dearest first. */
+async function profileCall(f: () => Promise<void>): Promise<Profile> {
+  const t0 = performance.now();
+  const info = await tf.profile(async () => {
+    await f();
+    return [];
+  });
+  const wallMs = performance.now() - t0;
+  const by = new Map<string, ProfileRow>();
+  for (const k of info.kernels) {
+    const row = by.get(k.name) ?? { kernel: k.name, count: 0, ms: 0 };
+    row.count++;
+    row.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    by.set(k.name, row);
+  }
+  return { wallMs, kernels: info.kernels.length, top: [...by.values()].sort((a, b) => b.ms - a.ms).slice(0, 8) };
+}
+
+/** Profiles the prefill of the prompt and the decode step after it. */
+async function profileModel(model: CausalLM): Promise<{ prefill: Profile; decode: Profile }> {
+  const ids = tf.tensor2d([promptIds()], [1, PROMPT], 'int32');
+  const next = tf.tensor2d([[1]], [1, 1], 'int32');
+  let first: ReturnType<CausalLM['forward']> | undefined;
+  let out: ReturnType<CausalLM['forward']> | undefined;
+  try {
+    const prefill = await profileCall(async () => {
+      first = model.forward(ids, null);
+      await first.logits.data();
+    });
+    const decode = await profileCall(async () => {
+      out = model.forward(next, first!.cache);
+      await out.logits.data();
+    });
+    return { prefill, decode };
+  } finally {
+    tf.dispose([ids, next]);
+    for (const r of [first, out]) if (r) tf.dispose([r.logits, r.attentionScores]);
+    if (out) out.cache.dispose();
+    else first?.cache.dispose();
+  }
+}
+
+interface ModelResult {
+  loadMs: number; prefillMs: number[]; prefillTokensPerS: number; stepMs: number[]; medianStepMs: number;
+  meanStepMs: number; leakedTensors: number; tokens: number[];
+}
+
+interface BackendResult {
+  backend: string; skipped?: string; error?: string; plan?: Plan;
+  models?: Partial<Record<ModelName, ModelResult>>;
+  ratio?: { decode: number; prefill: number; pass: boolean };
+  check?: { prefillMaxAbsDiff: number; maxAbsLogit: number; sameTokens: boolean };
+  profile?: Partial<Record<ModelName, { prefill: Profile; decode: Profile }>>;
+}
+
+async function benchBackend(backend: string, hfDir: string, convertedDir: string): Promise<BackendResult> {
+  try {
+    await useBackend(backend as BackendName);
+  } catch (e) {
+    let reason = e instanceof Error ? e.message : String(e);
+    if (backend === 'webgpu') reason += '; without a GPU, try the environment variables at the top of benchmarks/sampler.ts';
+    console.log(`\n${backend}: skipped (${reason})`);
+    return { backend, skipped: reason };
+  }
+  const result: BackendResult = { backend, models: {} };
+  const loaded: Partial<Record<ModelName, CausalLM>> = {};
+  const baseline = tf.memory().numTensors;
+  try {
+    const loadMs: Partial<Record<ModelName, number>> = {};
+    for (const name of MODELS) {
+      const t0 = performance.now();
+      loaded[name] = name === 'converted' ? await loadModel(convertedDir) : await loadHfCheckpoint(hfDir);
+      loadMs[name] = performance.now() - t0;
+    }
+    console.log(`\n${backend}: loaded converted in ${fmt(loadMs.converted!)} ms, native in ${fmt(loadMs.native!)} ms`);
+    // Warm-up (first-call set-up) of the converted graph, then the native model's first run, which
+    // is its warm-up and the probe that sizes the run (a slight over-estimate: it includes set-up).
+    await generate(loaded.converted!, 1);
+    const probeRun = await generate(loaded.native!, 2);
+    const plan = planFor(backend, { prefillMs: probeRun.prefillMs, stepMs: median(probeRun.stepMs) });
+    result.plan = plan;
+    console.log(`${backend}: ${plan.sized}`);
+
+    const runs: Record<ModelName, Run[]> = { converted: [], native: [] };
+    for (let r = 0; r < plan.rounds; r++) {
+      const order: ModelName[] = r % 2 === 0 ? ['converted', 'native'] : ['native', 'converted'];
+      for (const name of order) runs[name].push(await generate(loaded[name]!, plan.steps));
+    }
+    for (const name of MODELS) {
+      const rs = runs[name];
+      const prefillMs = rs.map((x) => x.prefillMs);
+      const stepMs = rs.flatMap((x) => x.stepMs);
+      result.models![name] = {
+        loadMs: loadMs[name]!, prefillMs, prefillTokensPerS: PROMPT / (median(prefillMs) / 1000), stepMs,
+        medianStepMs: median(stepMs), meanStepMs: stepMs.reduce((a, b) => a + b, 0) / stepMs.length,
+        leakedTensors: rs.reduce((a, x) => a + x.leakedTensors, 0), tokens: rs[0]!.tokens,
+      };
+    }
+    const c = result.models!.converted!;
+    const n = result.models!.native!;
+    const decode = c.medianStepMs / n.medianStepMs;
+    result.ratio = { decode, prefill: median(c.prefillMs) / median(n.prefillMs), pass: decode <= TARGET.maxRatio };
+    const a = runs.converted[0]!.prefillLogits;
+    const b = runs.native[0]!.prefillLogits;
+    let diff = 0;
+    let big = 0;
+    for (let i = 0; i < a.length; i++) {
+      diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+      big = Math.max(big, Math.abs(b[i]!));
+    }
+    result.check = { prefillMaxAbsDiff: diff, maxAbsLogit: big, sameTokens: c.tokens.join() === n.tokens.join() };
+    if (args.profile) {
+      result.profile = {};
+      for (const name of MODELS) result.profile[name] = await profileModel(loaded[name]!);
+    }
+  } catch (e) {
+    result.error = e instanceof Error ? e.message : String(e);
+    console.log(`\n${backend}: failed (${result.error})`);
+  } finally {
+    for (const name of MODELS) loaded[name]?.dispose();
+    const left = tf.memory().numTensors - baseline;
+    if (left !== 0) console.warn(`WARNING: ${backend}: ${left} tensors left after disposing both models`);
+  }
+  printBackend(result);
+  return result;
+}
+
+function printBackend(r: BackendResult): void {
+  if (!r.models?.converted || !r.models.native || !r.plan) return;
+  const { rounds, steps } = r.plan;
+  console.log(`\n${r.backend}: prefill of ${PROMPT} tokens (B=1, median of ${rounds}) and ${steps} decode steps × ${rounds} `
+    + 'round(s), models alternating; each step awaits data() on the logits');
+  const cols = ['model', 'load ms', 'prefill ms', 'prefill tok/s', 'decode ms/tok (median/mean)', 'leaked'];
+  const lines = MODELS.map((name) => {
+    const m = r.models![name]!;
+    return [name, fmt(m.loadMs), fmt(median(m.prefillMs)), m.prefillTokensPerS.toFixed(1),
+      `${fmt(m.medianStepMs)}/${fmt(m.meanStepMs)}`, String(m.leakedTensors)];
+  });
+  const widths = cols.map((c, i) => Math.max(c.length, ...lines.map((l) => l[i]!.length)));
+  for (const line of [cols, ...lines]) console.log(line.map((cell, i) => cell.padStart(widths[i]! + 2)).join(''));
+  const ratio = r.ratio!;
+  console.log(`${r.backend}: converted/native decode ${ratio.decode.toFixed(2)}× (target ≤ ${TARGET.maxRatio}×) `
+    + `${ratio.pass ? 'PASS' : 'FAIL'}; prefill ${ratio.prefill.toFixed(2)}×`);
+  const ck = r.check!;
+  console.log(`${r.backend}: prefill logits max |converted − native| = ${ck.prefillMaxAbsDiff.toExponential(2)} `
+    + `(max |logit| ${ck.maxAbsLogit.toFixed(3)}); greedy tokens ${ck.sameTokens ? 'identical' : 'DIFFER'}`);
+  for (const name of MODELS) {
+    const m = r.models[name]!;
+    if (m.leakedTensors !== 0) console.warn(`WARNING: ${r.backend} ${name}: ${m.leakedTensors} tensors leaked over the runs`);
+  }
+  for (const name of MODELS) {
+    const p = r.profile?.[name];
+    if (!p) continue;
+    for (const phase of ['prefill', 'decode'] as const) {
+      const q = p[phase];
+      console.log(`${r.backend} ${name}, one profiled ${phase} call: ${q.kernels} kernels, ${fmt(q.wallMs)} ms wall; dearest:`);
+      for (const k of q.top) console.log(`    ${k.kernel.padEnd(22)} ×${String(k.count).padStart(4)}  ${fmt(k.ms).padStart(7)} ms`);
+    }
+  }
+}
+
+// ---- main ----
+
+const tempDirs: string[] = [];
+function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+process.on('SIGINT', () => {
+  removeTempDirs();
+  process.exit(130);
+});
+
+async function main(): Promise<void> {
+  const backends = args.backends!.split(',').map((b) => b.trim()).filter(Boolean);
+  const dtype = args.dtype as SafetensorsFloatDtype;
+  if (dtype !== 'BF16' && dtype !== 'F32') throw new Error(`--dtype must be BF16 or F32, got ${args.dtype}`);
+  const s = SHAPE;
+  console.log(`entropix model benchmark: backends ${backends.join(', ')}; random SmolLM2-135M-shaped Llama `
+    + `(${s.numLayers} layers, hidden ${s.hiddenSize}, ${s.numHeads}/${s.numKvHeads} heads × ${s.headDim}, `
+    + `intermediate ${s.intermediateSize}, vocab ${s.vocabSize}, tied), ${dtype} checkpoint, weights N(0, ${WEIGHT_STD}²)`);
+  console.log('The bundled model: not yet available (this benchmark will measure it once it exists).');
+  const started = Date.now();
+  const results: BackendResult[] = [];
+  let setup: { params: number; writeMs: number; convertMs: number } | undefined;
+  try {
+    const hfDir = mkdtempSync(join(tmpdir(), 'entropix-bench-hf-'));
+    tempDirs.push(hfDir);
+    const convRoot = mkdtempSync(join(tmpdir(), 'entropix-bench-converted-'));
+    tempDirs.push(convRoot);
+    const convertedDir = join(convRoot, 'model');
+    let t0 = performance.now();
+    const params = await writeRandomCheckpoint(hfDir, dtype);
+    const writeMs = performance.now() - t0;
+    console.log(`Checkpoint: ${(params / 1e6).toFixed(1)} M parameters written in ${(writeMs / 1000).toFixed(1)} s`);
+    t0 = performance.now();
+    await convertHfCheckpoint(hfDir, convertedDir);
+    const convertMs = performance.now() - t0;
+    console.log(`Conversion (convertHfCheckpoint, float32 shards): ${(convertMs / 1000).toFixed(1)} s`);
+    setup = { params, writeMs, convertMs };
+    for (const backend of backends) results.push(await benchBackend(backend, hfDir, convertedDir));
+  } finally {
+    removeTempDirs();
+  }
+
+  console.log(`\nConversion time: ${(setup!.convertMs / 1000).toFixed(1)} s`);
+  console.log('backend     converted ms/tok   native ms/tok   ratio   conv. tok/s   native tok/s');
+  for (const r of results) {
+    const c = r.models?.converted;
+    const n = r.models?.native;
+    if (!c || !n || !r.ratio) {
+      console.log(`${r.backend.padEnd(10)}  ${r.skipped ? `skipped (${r.skipped})` : `failed (${r.error})`}`);
+      continue;
+    }
+    console.log(`${r.backend.padEnd(10)}  ${fmt(c.medianStepMs).padStart(16)}  ${fmt(n.medianStepMs).padStart(14)}  `
+      + `${`${r.ratio.decode.toFixed(2)}×`.padStart(6)}  ${c.prefillTokensPerS.toFixed(1).padStart(12)}  `
+      + `${n.prefillTokensPerS.toFixed(1).padStart(13)}   ${r.ratio.pass ? 'PASS' : 'FAIL'}`);
+  }
+  console.log('bundled     not yet available');
+
+  const date = new Date().toISOString();
+  const file = join(__dirname, 'results', `model-${date.slice(0, 10)}-${backends.join('-')}${args.quick ? '-quick' : ''}.json`);
+  mkdirSync(join(__dirname, 'results'), { recursive: true });
+  writeFileSync(file, `${JSON.stringify({
+    command: process.argv.join(' '),
+    date,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
+    tfjs: tf.version_core,
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(ENTROPIX_|EGL_PLATFORM$)/.test(k))),
+    shapes: { ...SHAPE, checkpointDtype: dtype, convertedDtype: 'float32', weightStd: WEIGHT_STD, batch: 1, prompt: PROMPT },
+    setup,
+    target: { decodeRatioMax: TARGET.maxRatio },
+    bundledModel: 'not yet available',
+    seconds: (Date.now() - started) / 1000,
+    results,
+  }, (k, v) => (k === 'prefillLogits' ? undefined : v), 2)}\n`);
+  console.log(`Results written to ${file}`);
+}
+
+main().catch((e) => {
+  removeTempDirs();
+  console.error(e);
+  process.exitCode = 1;
+});
