@@ -122,9 +122,11 @@ export function buildLlamaGraph(
     const x2 = g.stridedSlice(x, [0, 0, 0, half], [0, 0, 0, hd], [1, 1, 1, 1], { beginMask: 7, endMask: 7 });
     return g.add(g.mul(x, cos), g.mul(g.concat([g.neg(x2), x1], 3), sin));
   };
-  /** [B, Hkv, S, hd] → [B, Hkv·g, S, hd], each kv head repeated g times in a row (llama.ts repeatHeads). */
-  const repeatHeads = (x: GraphTensor) =>
-    g.reshape(g.tile(g.expandDims(x, 2), [1, 1, groups, 1, 1]), dims(B, hq, S, hd));
+  /** [B, Hkv, S, hd] → [B, Hkv·g, S, hd], each kv head repeated g times in a row (llama.ts repeatHeads: concat, not tile). */
+  const repeatHeads = (x: GraphTensor) => {
+    const one = g.expandDims(x, 2);
+    return g.reshape(g.concat(new Array<GraphTensor>(groups).fill(one), 2), dims(B, hq, S, hd));
+  };
 
   let h = g.gather(w('model.embed_tokens.weight'), ids); // [B, T, D]
   let lastScores: GraphTensor | null = null;

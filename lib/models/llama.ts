@@ -221,10 +221,14 @@ export function llamaForward(
   return { logits, attentionScores: lastScores!, cache: new LlamaCache(owner, keys, values) };
 }
 
-/** [B, Hkv, S, hd] → [B, Hkv·g, S, hd], each kv head repeated g times in a row. */
+/**
+ * [B, Hkv, S, hd] → [B, Hkv·g, S, hd], each kv head repeated g times in a row. g copies joined by
+ * concat, not tf.tile: on wasm tile is ~25× slower for this (measured in benchmarks/README.md).
+ */
 function repeatHeads(x: Tensor4D, g: number): Tensor4D {
   const [b, h, s, d] = x.shape;
-  return tf.reshape(tf.tile(tf.reshape(x, [b, h, 1, s, d]), [1, 1, g, 1, 1]), [b, h * g, s, d]) as Tensor4D;
+  const one = tf.reshape(x, [b, h, 1, s, d]);
+  return tf.reshape(tf.concat(new Array<Tensor>(g).fill(one), 2), [b, h * g, s, d]) as Tensor4D;
 }
 
 /** Validates forward's arguments against the model; throws before anything is allocated. */
