@@ -105,7 +105,19 @@ export function buildLlamaGraph(
     const dim = (i: number) => g.stridedSlice(shape, [i], [i + 1], [1], { shrinkAxisMask: 1 });
     return { B: dim(0), T: dim(2), S: dim(3) };
   });
-  const dims = (...xs: (number | GraphTensor)[]) => g.pack(xs.map((x) => (typeof x === 'number' ? g.ints(x) : x)));
+  // Each distinct shape is packed once and shared: the graph executor pays per node.
+  const packed = new Map<string, GraphTensor>();
+  const tensorIds = new Map<GraphTensor, number>();
+  const dims = (...xs: (number | GraphTensor)[]) => {
+    const idOf = (t: GraphTensor) => tensorIds.get(t) ?? tensorIds.set(t, tensorIds.size).get(t)!;
+    const key = xs.map((x) => (typeof x === 'number' ? `${x}` : `t${idOf(x)}`)).join(',');
+    let shape = packed.get(key);
+    if (!shape) {
+      shape = g.pack(xs.map((x) => (typeof x === 'number' ? g.ints(x) : x)));
+      packed.set(key, shape);
+    }
+    return shape;
+  };
 
   const rmsNorm = (x: GraphTensor, name: string) =>
     g.mul(g.mul(x, g.rsqrt(g.add(g.mean(g.square(x), [-1], { keepDims: true }), g.floats(eps)))), w(name));
