@@ -9,8 +9,8 @@
 // The checkpoint (BF16 by default: 270 MB instead of 540 MB) and the converted model live in
 // temporary folders that are removed at the end, also on failure or Ctrl-C.
 // WebGPU needs a GPU Dawn can reach; see the environment variables at the top of benchmarks/sampler.ts.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
@@ -18,6 +18,7 @@ import { convertHfCheckpoint, loadHfCheckpoint, loadModel, tf, useBackend } from
 import type { BackendName, CausalLM, KVCache } from '../lib/node';
 import { writeSafetensors } from '../lib/models/safetensors';
 import type { SafetensorsFloatDtype, SafetensorsInput } from '../lib/models/safetensors';
+import { writeResults } from './record';
 
 /** SmolLM2-135M's shape (HuggingFaceTB/SmolLM2-135M config.json). */
 const SHAPE = {
@@ -412,23 +413,14 @@ async function main(): Promise<void> {
   }
   console.log('bundled     not yet available');
 
-  const date = new Date().toISOString();
-  const file = join(__dirname, 'results', `model-${date.slice(0, 10)}-${backends.join('-')}${args.quick ? '-quick' : ''}.json`);
-  mkdirSync(join(__dirname, 'results'), { recursive: true });
-  writeFileSync(file, `${JSON.stringify({
-    command: process.argv.join(' '),
-    date,
-    node: process.version,
-    platform: `${process.platform} ${process.arch}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
-    tfjs: tf.version_core,
-    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(ENTROPIX_|EGL_PLATFORM$)/.test(k))),
+  const file = writeResults('model', backends, !!args.quick, {
     shapes: { ...SHAPE, checkpointDtype: dtype, convertedDtype: 'float32', weightStd: WEIGHT_STD, batch: 1, prompt: PROMPT },
     setup,
     target: { decodeRatioMax: TARGET.maxRatio },
     bundledModel: 'not yet available',
     seconds: (Date.now() - started) / 1000,
     results,
-  }, (k, v) => (k === 'prefillLogits' ? undefined : v), 2)}\n`);
+  }, (k: string, v: unknown) => (k === 'prefillLogits' ? undefined : v));
   console.log(`Results written to ${file}`);
 }
 

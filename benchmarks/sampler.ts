@@ -7,13 +7,11 @@
 // WebGPU in Node needs a GPU Dawn can reach; on a machine without one, software OpenGL ES works:
 //   EGL_PLATFORM=surfaceless ENTROPIX_WEBGPU_FLAGS=backend=opengles \
 //   ENTROPIX_WEBGPU_FEATURE_LEVEL=compatibility npm run bench:sampler -- --backends webgpu
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
 import { computeMetrics, EntropixSampler, sampleTokens, tf, useBackend } from '../lib';
 import type { BackendName } from '../lib';
+import { writeResults } from './record';
 
 const HEADS = 32;
 const KEYS = 4096;
@@ -188,23 +186,13 @@ async function main(): Promise<void> {
     ? `\nTarget ${where}: step ≤ ${TARGET.maxRatio}× softmax: ${target.ratio.toFixed(1)}× ${target.pass ? 'PASS' : 'FAIL'}`
     : `\nTarget ${where}: not measured in this run`);
 
-  const date = new Date().toISOString();
-  const file = join(__dirname, 'results',
-    `sampler-${date.slice(0, 10)}-${backends.join('-')}${args.quick ? '-quick' : ''}.json`);
-  mkdirSync(join(__dirname, 'results'), { recursive: true });
-  writeFileSync(file, `${JSON.stringify({
-    command: process.argv.join(' '),
-    date,
-    node: process.version,
-    platform: `${process.platform} ${process.arch}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
-    tfjs: tf.version_core,
-    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(ENTROPIX_|EGL_PLATFORM$)/.test(k))),
+  const file = writeResults('sampler', backends, !!args.quick, {
     shapes: { logits: '[B, V] float32', attentionScores: `[B, ${HEADS}, ${KEYS}] float32`, logitScale: LOGIT_SCALE },
     kernelParams: KERNEL_PARAMS,
     target: { ...TARGET, measured: target },
     seconds: (Date.now() - started) / 1000,
     results,
-  }, null, 2)}\n`);
+  }, null);
   console.log(`Results written to ${file}`);
 }
 

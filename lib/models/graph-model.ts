@@ -8,7 +8,7 @@ import type { CausalLM, ForwardOptions, ForwardResult, GenerationDefaults, KVCac
 import { loadGraphModelFromDir } from './graph-loader';
 import { readGenerationDefaults } from './hf-checkpoint';
 import { ModelConfig, readHfConfig } from './hf-config';
-import { LlamaCache, LlamaShape, stepInputs, validateForward } from './llama';
+import { forwardShape, LlamaCache, LlamaShape, stepInputs, validateForward } from './llama';
 
 /** Loads a converted model directory. Nothing stays allocated when it throws. */
 export async function loadModel(dir: string): Promise<CausalLM> {
@@ -29,8 +29,7 @@ class ConvertedLlama implements CausalLM {
     readonly generationDefaults: GenerationDefaults,
     private readonly model: GraphModel,
   ) {
-    const window = config.slidingWindow ?? Infinity;
-    this.shape = { ...config, maxPositions: Math.min(config.maxPositions, window) };
+    this.shape = forwardShape(config);
     const layers = Array.from({ length: config.numLayers }, (_, i) => i);
     this.outputNames = ['logits', 'attention_scores',
       ...layers.map((i) => `present_key_${i}`), ...layers.map((i) => `present_value_${i}`)];

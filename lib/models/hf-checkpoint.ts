@@ -8,7 +8,7 @@ import { EntropixError } from '../errors';
 import { resolveSamplerConfig } from '../config';
 import type { CausalLM, ForwardOptions, ForwardResult, GenerationDefaults, KVCache } from './causal-lm';
 import { ModelConfig, readHfConfig } from './hf-config';
-import { LlamaCache, llamaForward, LlamaLayerWeights, LlamaShape, LlamaWeights, validateForward } from './llama';
+import { forwardShape, LlamaCache, llamaForward, LlamaLayerWeights, LlamaShape, LlamaWeights, validateForward } from './llama';
 import { readJsonFile, SafetensorsCheckpoint } from './safetensors';
 
 /** The Hugging Face tensor names of one layer, with the shape each must have. */
@@ -104,9 +104,7 @@ class NativeLlama implements CausalLM {
     readonly generationDefaults: GenerationDefaults,
     private readonly weights: LlamaWeights,
   ) {
-    // Mistral's sliding window: sequences longer than it are refused rather than computed wrongly.
-    const window = config.slidingWindow ?? Infinity;
-    this.shape = { ...config, maxPositions: Math.min(config.maxPositions, window) };
+    this.shape = forwardShape(config);
   }
 
   forward(inputIds: Tensor2D, cache?: KVCache | null, options: ForwardOptions = {}): ForwardResult {

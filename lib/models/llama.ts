@@ -16,6 +16,14 @@ export type LlamaShape = Pick<ModelConfig,
   ropeScaling?: RopeScaling | null;
 };
 
+/**
+ * The shape a model validates against: the config, with Mistral's sliding window as the limit on
+ * sequence length (longer sequences are refused rather than computed without the window).
+ */
+export function forwardShape(config: ModelConfig): LlamaShape {
+  return { ...config, maxPositions: Math.min(config.maxPositions, config.slidingWindow ?? Infinity) };
+}
+
 export interface RopeScaling {
   factor: number;
   lowFreqFactor: number;

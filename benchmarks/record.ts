@@ -1,0 +1,26 @@
+// Writing a benchmark's results: the machine and command that produced them, then the payload.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { tf } from '../lib';
+
+/** Writes results/<name>-<date>-<backends>[-quick].json and returns its path. */
+export function writeResults(
+  name: string, backends: string[], quick: boolean, payload: object,
+  replacer: ((key: string, value: unknown) => unknown) | null = null,
+): string {
+  const date = new Date().toISOString();
+  const dir = join(__dirname, 'results');
+  const file = join(dir, `${name}-${date.slice(0, 10)}-${backends.join('-')}${quick ? '-quick' : ''}.json`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, `${JSON.stringify({
+    command: process.argv.join(' '),
+    date,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
+    tfjs: tf.version_core,
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(ENTROPIX_|EGL_PLATFORM$)/.test(k))),
+    ...payload,
+  }, replacer as never, 2)}\n`);
+  return file;
+}
