@@ -86,3 +86,18 @@ export function gumbelNoise(seed: Seed, batch: number, samples: number, width: n
   }
   return out;
 }
+
+/**
+ * The seed of decoding step `step` (≥ 1) derived from a generation seed, per row when the seed is
+ * per row: each step draws fresh noise (never the same key twice), and row i's stream still
+ * depends only on its own seed.
+ */
+export function stepSeed(seed: Seed, step: number): Seed {
+  const derive = (s: number): number => {
+    f64[0] = s;
+    const lo = mix32(u32[0]! ^ mix32(step ^ 0x68e31da4));
+    const hi = mix32(u32[1]! ^ mix32(Math.imul(step, 0x9e3779b9) ^ 0x1b873593));
+    return (hi & 0xfffff) * 2 ** 32 + lo; // an integer below 2^52
+  };
+  return typeof seed === 'number' ? derive(seed) : seed.map(derive);
+}
