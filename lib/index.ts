@@ -14,3 +14,12 @@ export { DEFAULT_SAMPLER_CONFIG, REGIME_NAMES, resolveSamplerConfig } from './co
 export type { SamplerConfig, RegimeName, RegimeGate } from './config';
 export { EntropixSampler } from './sampler';
 export type { SampleStepOptions, SampleResult } from './sampler';
+export { generate } from './generate';
+export type { GenerateOptions, GenerateStep, FinishReason } from './generate';
+export { generateText, encodePrompts } from './generate-text';
+export type { GenerateTextOptions, TextStep } from './generate-text';
+export { tokenizerFromJson, createTextStream } from './tokenizer';
+export type { Tokenizer, TextStream } from './tokenizer';
+export { renderChatTemplate } from './chat-template';
+export type { ChatMessage } from './chat-template';
+export type { CausalLM, KVCache, ForwardResult, ForwardOptions, GenerationDefaults } from './models/causal-lm';

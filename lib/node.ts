@@ -5,5 +5,5 @@ export { loadHfCheckpoint } from './models/hf-checkpoint';
 export { convertHfCheckpoint } from './models/convert';
 export type { ConvertOptions } from './models/convert';
 export { loadModel } from './models/graph-model';
-export type { CausalLM, KVCache, ForwardResult, ForwardOptions, GenerationDefaults } from './models/causal-lm';
 export type { ModelConfig } from './models/hf-config';
+export { loadTokenizer, applyChatTemplate } from './tokenizer-files';

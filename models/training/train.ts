@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { useBackend } from '../../lib/backend';
 import { rmsNorm, rotaryAngles } from '../../lib/models/llama';
 import { SafetensorsCheckpoint, writeSafetensors } from '../../lib/models/safetensors';
+import { byteTokenizerConfig, byteTokenizerJson } from '../../lib/byte-tokenizer';
 import { END_OF_TEXT, VOCAB_SIZE, loadCorpus } from './corpus';
 
 interface Hyper {
@@ -82,7 +83,7 @@ function hfConfig(h: Hyper): object {
  * x·W with W stored [in, out]. On wasm a plain matmul runs ~40 GFLOP/s and one with a transposed
  * operand ~3 (measured), so the gradients transpose explicitly and multiply plainly.
  */
-const matMulPlain = tf.customGrad((x: Tensor, w: Tensor, save: tf.GradSaveFunc) => {
+const matMulPlain = tf.customGrad(((x: Tensor, w: Tensor, save: tf.GradSaveFunc) => {
   save([x, w]);
   return {
     value: tf.matMul(x as Tensor2D, w as Tensor2D),
@@ -91,7 +92,7 @@ const matMulPlain = tf.customGrad((x: Tensor, w: Tensor, save: tf.GradSaveFunc) 
       tf.matMul(tf.transpose(saved[0]!) as Tensor2D, dy as Tensor2D),
     ],
   };
-}) as (x: Tensor, w: Tensor) => Tensor;
+}) as never) as (x: Tensor, w: Tensor) => Tensor;
 
 /**
  * Rotate-half RoPE, x·cos + rotate_half(x)·sin, with rotate_half as a product with a signed
@@ -99,13 +100,13 @@ const matMulPlain = tf.customGrad((x: Tensor, w: Tensor, save: tf.GradSaveFunc) 
  */
 function applyRotaryFast(x: Tensor, cos: Tensor, sin: Tensor, rotate: Tensor2D, rotateT: Tensor2D): Tensor {
   const hd = x.shape[x.shape.length - 1]!;
-  const rot = tf.customGrad((v: Tensor, save: tf.GradSaveFunc) => {
+  const rot = tf.customGrad(((v: Tensor, save: tf.GradSaveFunc) => {
     save([]);
     return {
       value: tf.matMul(v.reshape([-1, hd]) as Tensor2D, rotate).reshape(v.shape),
       gradFunc: (dy: Tensor) => tf.matMul(dy.reshape([-1, hd]) as Tensor2D, rotateT).reshape(dy.shape),
     };
-  }) as (v: Tensor) => Tensor;
+  }) as never) as (v: Tensor) => Tensor;
   return tf.add(tf.mul(x, cos), tf.mul(rot(x), sin));
 }
 
@@ -133,13 +134,13 @@ function rotationMatrix(hd: number): Tensor2D {
 const swapLast = (x: Tensor) => tf.transpose(x, [0, 1, 3, 2]);
 
 /** Batched a·b ([B, H, m, k]·[B, H, k, n]); gradients as plain products of explicit transposes. */
-const batchMatMulPlain = tf.customGrad((a: Tensor, b: Tensor, save: tf.GradSaveFunc) => {
+const batchMatMulPlain = tf.customGrad(((a: Tensor, b: Tensor, save: tf.GradSaveFunc) => {
   save([a, b]);
   return {
     value: tf.matMul(a, b),
     gradFunc: (dy: Tensor, saved: Tensor[]) => [tf.matMul(dy, swapLast(saved[1]!)), tf.matMul(swapLast(saved[0]!), dy)],
   };
-}) as (a: Tensor, b: Tensor) => Tensor;
+}) as never) as (a: Tensor, b: Tensor) => Tensor;
 
 /** Training keeps every projection as [in, out] (Hugging Face stores [out, in]; export transposes). */
 function storedTransposed(name: string): boolean {
@@ -338,6 +339,11 @@ async function main(): Promise<void> {
     }));
     await writeSafetensors(path.join(exportDir, 'model.safetensors'), Object.fromEntries(hf));
     fs.writeFileSync(path.join(exportDir, 'config.json'), JSON.stringify(hfConfig(h), null, 2));
+    // The tokenizer travels with the checkpoint (the converter copies these files along).
+    fs.writeFileSync(path.join(exportDir, 'tokenizer.json'), JSON.stringify(byteTokenizerJson()));
+    fs.writeFileSync(path.join(exportDir, 'tokenizer_config.json'), JSON.stringify(byteTokenizerConfig(h.context), null, 2));
+    fs.writeFileSync(path.join(exportDir, 'generation_config.json'),
+      JSON.stringify({ bos_token_id: END_OF_TEXT, eos_token_id: END_OF_TEXT }, null, 2));
     fs.writeFileSync(path.join(exportDir, 'training.json'), JSON.stringify({ hyper: h, step, heldOutBpc: bpc, history }, null, 1));
   }
 }

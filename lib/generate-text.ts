@@ -1,0 +1,126 @@
+// generateText: prompts in, streamed text out, on top of generate() and a tokenizer.
+import { EntropixError } from './errors';
+import { FinishReason, generate, GenerateOptions, GenerateStep } from './generate';
+import { SamplerState } from './regimes';
+import { validateSeed } from './rng';
+import { createTextStream, Tokenizer } from './tokenizer';
+import { describe } from './validate';
+import type { CausalLM } from './models/causal-lm';
+
+export interface GenerateTextOptions extends GenerateOptions {
+  /**
+   * What happens when a row reaches the model's context before maxNewTokens: 'stop' (default)
+   * ends it with finishReason 'length'; 'slide' goes on from the last half-context of its tokens
+   * (a new prefill, so the model forgets what slid out).
+   */
+  contextOverflow?: 'stop' | 'slide';
+}
+
+export interface TextStep {
+  /** The text each row added at this step ('' for a finished row; a multi-byte character waits for its last byte). */
+  delta: string[];
+  /** Each row's generated text so far. */
+  text: string[];
+  step: GenerateStep;
+}
+
+/** Encodes prompts, checking them against the tokenizer and the model; throws EntropixError. */
+export function encodePrompts(model: CausalLM, tokenizer: Tokenizer, prompt: unknown): number[][] {
+  const prompts = typeof prompt === 'string' ? [prompt] : prompt;
+  if (!Array.isArray(prompts) || prompts.length === 0) {
+    throw new EntropixError('INVALID_ARGUMENT', `prompt must be a string or a non-empty array of strings, got ${describe(prompt)}`, 'prompt');
+  }
+  if (tokenizer.vocabSize > model.config.vocabSize) {
+    throw new EntropixError('INVALID_ARGUMENT',
+      `the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${model.config.vocabSize}: they do not belong together`, 'tokenizer');
+  }
+  return prompts.map((p: unknown, i) => {
+    const where = prompts.length === 1 ? 'prompt' : `prompt[${i}]`;
+    if (typeof p !== 'string') throw new EntropixError('INVALID_ARGUMENT', `${where} must be a string, got ${describe(p)}`, where);
+    if (p.length === 0) throw new EntropixError('INVALID_ARGUMENT', `${where} is empty`, where);
+    const ids = tokenizer.encode(p);
+    if (ids.length > model.config.maxPositions) {
+      throw new EntropixError('INVALID_ARGUMENT',
+        `${where} is ${ids.length} tokens long, longer than the model's context of ${model.config.maxPositions}`, where);
+    }
+    return ids;
+  });
+}
+
+/**
+ * Streams the generated text of each prompt. The tokenizer's eos ids stop rows too. Each yielded
+ * step carries the new text per row and all text so far, and the generate() step (over all rows).
+ */
+export async function* generateText(
+  model: CausalLM, tokenizer: Tokenizer, prompt: string | string[], options: GenerateTextOptions,
+): AsyncGenerator<TextStep, void, undefined> {
+  const ids = encodePrompts(model, tokenizer, prompt);
+  const overflow = options?.contextOverflow ?? 'stop';
+  if (overflow !== 'stop' && overflow !== 'slide') {
+    throw new EntropixError('INVALID_ARGUMENT', `options.contextOverflow must be 'stop' or 'slide', got ${describe(overflow)}`, 'options.contextOverflow');
+  }
+  const batch = ids.length;
+  const seeds = perRowSeeds(options?.seed, batch);
+  const stopTokenIds = [...new Set([...(options?.stopTokenIds ?? []), ...tokenizer.eosTokenIds])];
+  const streams = ids.map(() => createTextStream(tokenizer));
+  const text = ids.map(() => '');
+  const reasons: FinishReason[] = ids.map(() => null);
+  const keep = Math.max(1, Math.floor(model.config.maxPositions / 2));
+  let produced = 0;
+  for (let round = 0; produced < options.maxNewTokens; round++) {
+    const rows = reasons.flatMap((r, i) => (r === null ? [i] : []));
+    if (rows.length === 0) break;
+    const prompts = rows.map((i) => (round === 0 ? ids[i]! : ids[i]!.slice(-keep)));
+    const roundOptions: GenerateOptions = {
+      ...options, maxNewTokens: options.maxNewTokens - produced, stopTokenIds,
+      seed: seeds && rows.map((i) => seeds[i]! + round * 1_000_003),
+    };
+    for await (const sub of generate(model, prompts, roundOptions)) {
+      produced++;
+      const step = widen(sub, rows, batch);
+      const delta = step.tokenIds.map((id, row) => {
+        const j = rows.indexOf(row);
+        if (j < 0 || reasons[row] !== null) return '';
+        if (id >= 0) ids[row]!.push(id);
+        let added = id >= 0 ? streams[row]!.push([id]) : '';
+        const reason = sub.finishReason[j]!;
+        // A row that hit the context goes on in the next round when sliding and tokens remain.
+        const slides = reason === 'length' && overflow === 'slide' && produced < options.maxNewTokens;
+        if (reason !== null && !slides) {
+          reasons[row] = reason;
+          added += streams[row]!.flush();
+        }
+        text[row] += added;
+        return added;
+      });
+      for (let r = 0; r < batch; r++) {
+        step.done[r] = reasons[r] !== null;
+        step.finishReason[r] = reasons[r]!;
+      }
+      yield { delta, text: [...text], step };
+    }
+    if (overflow === 'stop') break;
+  }
+}
+
+/** One seed per row (a number seed n gives row i the seed n + i); undefined stays random. */
+function perRowSeeds(seed: unknown, batch: number): number[] | undefined {
+  if (seed === undefined) return undefined;
+  const s = validateSeed(seed, batch, 'options.seed');
+  return typeof s === 'number' ? Array.from({ length: batch }, (_, i) => s + i) : [...s];
+}
+
+/** A step over the rows of this round, spread back over the whole batch (other rows: −1, finished). */
+function widen(sub: GenerateStep, rows: number[], batch: number): GenerateStep {
+  const full = <T>(fill: T, pick: (j: number) => T): T[] =>
+    Array.from({ length: batch }, (_, r) => (rows.includes(r) ? pick(rows.indexOf(r)) : fill));
+  const metrics = {} as GenerateStep['metrics'];
+  for (const key of Object.keys(sub.metrics) as (keyof GenerateStep['metrics'])[]) {
+    metrics[key] = full(NaN, (j) => sub.metrics[key][j]!);
+  }
+  return {
+    tokenIds: full(-1, (j) => sub.tokenIds[j]!), states: full<number>(SamplerState.Base, (j) => sub.states[j]!),
+    logprobs: full(NaN, (j) => sub.logprobs[j]!), metrics,
+    done: full(true, (j) => sub.done[j]!), finishReason: full<FinishReason>(null, (j) => sub.finishReason[j]!),
+  };
+}

@@ -1,0 +1,60 @@
+// Loading a model directory's tokenizer (Node: reads files).
+import * as fs from 'node:fs/promises';
+import * as nodePath from 'node:path';
+import { EntropixError } from './errors';
+import { ChatMessage, renderChatTemplate } from './chat-template';
+import { Tokenizer, tokenizerFromJson } from './tokenizer';
+
+async function readJson(path: string, required: boolean): Promise<object | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch {
+    if (required) throw new EntropixError('INVALID_ARGUMENT', `${path} does not exist: the model directory has no tokenizer`, 'modelDir');
+    return null;
+  }
+  try {
+    const json = JSON.parse(text);
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not a JSON object');
+    return json;
+  } catch (e) {
+    throw new EntropixError('INVALID_ARGUMENT', `${path} is not valid JSON: ${(e as Error).message}`, 'modelDir');
+  }
+}
+
+const idList = (v: unknown): number[] =>
+  (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).filter((x): x is number => Number.isInteger(x));
+
+/**
+ * The tokenizer of a model directory: tokenizer.json (+ tokenizer_config.json). Its eos ids are the
+ * union of entropix.json's eosTokenIds, config.json's and generation_config.json's eos_token_id and
+ * tokenizer_config.json's eos_token.
+ */
+export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
+  if (typeof modelDir !== 'string' || modelDir.length === 0) {
+    throw new EntropixError('INVALID_ARGUMENT', 'modelDir must be a non-empty path', 'modelDir');
+  }
+  try {
+    if (!(await fs.stat(modelDir)).isDirectory()) throw new Error();
+  } catch {
+    throw new EntropixError('INVALID_ARGUMENT', `${modelDir} is not a directory`, 'modelDir');
+  }
+  const file = (name: string) => nodePath.join(modelDir, name);
+  const json = (await readJson(file('tokenizer.json'), true))!;
+  const config = (await readJson(file('tokenizer_config.json'), false)) ?? {};
+  const eos = [
+    ...idList((await readJson(file('entropix.json'), false) as { eosTokenIds?: unknown } | null)?.eosTokenIds),
+    ...idList((await readJson(file('config.json'), false) as { eos_token_id?: unknown } | null)?.eos_token_id),
+    ...idList((await readJson(file('generation_config.json'), false) as { eos_token_id?: unknown } | null)?.eos_token_id),
+  ];
+  return tokenizerFromJson(json, config, eos);
+}
+
+/** Formats chat messages with the model directory's chat template (tokenizer_config.json). */
+export async function applyChatTemplate(
+  modelDir: string, messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {},
+): Promise<string> {
+  const config = await readJson(nodePath.join(modelDir, 'tokenizer_config.json'), false);
+  if (config === null) throw new EntropixError('INVALID_ARGUMENT', `${modelDir} has no tokenizer_config.json, so no chat template`, 'chat');
+  return renderChatTemplate(config, messages, options);
+}
