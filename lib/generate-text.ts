@@ -4,7 +4,7 @@ import { FinishReason, generate, GenerateOptions, GenerateStep } from './generat
 import { SamplerState } from './regimes';
 import { validateSeed } from './rng';
 import { createTextStream, Tokenizer } from './tokenizer';
-import { describe } from './validate';
+import { describe, requireNumber } from './validate';
 import type { CausalLM } from './models/causal-lm';
 
 export interface GenerateTextOptions extends GenerateOptions {
@@ -54,6 +54,10 @@ export function encodePrompts(model: CausalLM, tokenizer: Tokenizer, prompt: unk
 export async function* generateText(
   model: CausalLM, tokenizer: Tokenizer, prompt: string | string[], options: GenerateTextOptions,
 ): AsyncGenerator<TextStep, void, undefined> {
+  if (typeof options !== 'object' || options === null) {
+    throw new EntropixError('INVALID_ARGUMENT', 'options must be an object with maxNewTokens', 'options');
+  }
+  requireNumber(options.maxNewTokens, 'options.maxNewTokens', { min: 1, integer: true });
   const ids = encodePrompts(model, tokenizer, prompt);
   const overflow = options?.contextOverflow ?? 'stop';
   if (overflow !== 'stop' && overflow !== 'slide') {
@@ -62,7 +66,8 @@ export async function* generateText(
   const batch = ids.length;
   const seeds = perRowSeeds(options?.seed, batch);
   const stopTokenIds = [...new Set([...(options?.stopTokenIds ?? []), ...tokenizer.eosTokenIds])];
-  const streams = ids.map(() => createTextStream(tokenizer));
+  // The prompt's last tokens as context: decoders that drop a leading space keep the first one.
+  const streams = ids.map((p) => createTextStream(tokenizer, p.slice(-4)));
   const text = ids.map(() => '');
   const reasons: FinishReason[] = ids.map(() => null);
   const keep = Math.max(1, Math.floor(model.config.maxPositions / 2));

@@ -38,6 +38,7 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
   if (typeof outDir !== 'string' || outDir.length === 0) {
     throw new EntropixError('INVALID_ARGUMENT', 'outDir must be a non-empty path', 'outDir');
   }
+  await checkTargetFree(nodePath.resolve(outDir));
   const config = await readHfConfig(srcDir);
   const ckpt = await SafetensorsCheckpoint.open(srcDir);
   const specs = llamaTensorSpecs(config);
@@ -99,6 +100,22 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
   } catch (e) {
     await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
     throw e;
+  }
+}
+
+/** Refuses, before any work, an outDir that exists and is not an empty directory (checked again at the rename). */
+async function checkTargetFree(target: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(target);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code !== 'ENOTDIR') throw e;
+    entries = ['(a file)'];
+  }
+  if (entries.length > 0) {
+    throw new EntropixError('INVALID_ARGUMENT', `cannot write the model to ${target}: it exists and is not an empty directory`, 'outDir');
   }
 }
 

@@ -1,0 +1,105 @@
+// The `entropix` command line, end to end as a spawned process, on the bundled model.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { tf } from '../lib';
+import { randomModel, SHAPE } from './helpers/llama-reference';
+import { writeCheckpoint } from './helpers/hf-writer';
+
+const ROOT = path.join(__dirname, '..');
+const MAIN = path.join(ROOT, 'lib', 'cli', 'main.ts');
+
+function entropix(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  // Run from source with tsx, so the test never sees a stale build.
+  const r = spawnSync(process.execPath, [require.resolve('tsx/cli'), MAIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-cli-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+test('generate streams the prompt and its continuation, and writes a trace and a plot that agree with it', () => {
+  const trace = path.join(tmp, 'trace.json');
+  const plot = path.join(tmp, 'plot.svg');
+  const args = ['generate', '--prompt', 'And God said', '--max-new-tokens', '48', '--seed', '7', '--trace', trace, '--plot', plot];
+  const r = entropix(args);
+  expect(r.stderr).toMatch(/tokens in [\d.]+ s .*wasm.*seed 7; regimes: /);
+  expect(r.status).toBe(0);
+  expect(r.stdout.startsWith('And God said')).toBe(true);
+  const t = JSON.parse(fs.readFileSync(trace, 'utf8'));
+  expect(t).toMatchObject({ version: 1, backend: 'wasm', sampler: 'entropix', seed: 7, prompts: ['And God said'] });
+  expect(t.tokens.length).toBeGreaterThan(0);
+  expect(t.tokens.length).toBeLessThanOrEqual(48);
+  // The streamed text is the prompt plus the trace's token texts, in order.
+  expect(r.stdout).toBe(`And God said${t.tokens.map((x: { text: string }) => x.text).join('')}\n`);
+  expect(t.texts[0]).toBe(t.tokens.map((x: { text: string }) => x.text).join(''));
+  for (const tok of t.tokens) {
+    expect(['flowing', 'treading', 'exploring', 'resampling', 'adaptive']).toContain(tok.regime);
+    for (const k of ['entropy', 'varentropy', 'attnEntropy', 'attnVarentropy', 'agreement', 'interactionStrength', 'logprob']) {
+      expect(typeof tok[k]).toBe('number');
+    }
+  }
+  expect(t.thresholds.lowEntropy).toBeGreaterThan(0);
+  const svg = fs.readFileSync(plot, 'utf8');
+  expect(svg.startsWith('<?xml')).toBe(true);
+  expect([...svg.matchAll(/class="token /g)]).toHaveLength(t.tokens.length);
+  // The same seed gives the same text.
+  expect(entropix(args).stdout).toBe(r.stdout);
+}, 60_000);
+
+test('--color colours tokens by regime; plain and greedy samplers report the base state', () => {
+  const colored = entropix(['generate', '--prompt', 'Amen', '--max-new-tokens', '12', '--seed', '1', '--color', '--quiet']);
+  expect(colored.status).toBe(0);
+  expect(colored.stdout).toMatch(/\x1b\[3\dm/);
+  const trace = path.join(tmp, 'greedy.json');
+  const greedy = entropix(['generate', '--prompt', 'Amen', '--max-new-tokens', '12', '--sampler', 'greedy', '--trace', trace, '--quiet']);
+  expect(greedy.status).toBe(0);
+  const t = JSON.parse(fs.readFileSync(trace, 'utf8'));
+  expect(t.thresholds).toBeNull();
+  expect(t.tokens.every((x: { regime: string }) => x.regime === 'base')).toBe(true);
+  expect(entropix(['generate', '--prompt', 'Amen', '--max-new-tokens', '12', '--sampler', 'greedy', '--quiet']).stdout).toBe(greedy.stdout);
+}, 60_000);
+
+test.each([
+  ['an unknown model path', ['--model', '/nonexistent/model'], /no model at \/nonexistent\/model/],
+  ['a directory without model.json', ['--model', os.tmpdir()], /has no model\.json/],
+  ['an empty prompt', ['--prompt', ''], /prompt is empty/],
+  ['a prompt longer than the context', ['--prompt', 'x'.repeat(300)], /longer than the model's context/],
+  ['--max-new-tokens 0', ['--max-new-tokens', '0'], /--max-new-tokens must be a positive integer/],
+  ['--max-new-tokens 2.5', ['--max-new-tokens', '2.5'], /--max-new-tokens must be a positive integer/],
+])('refuses %s with one line on stderr and no stack trace', (_, extra, message) => {
+  const args = ['generate', '--prompt', 'And', ...extra];
+  const r = entropix(args);
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(/^entropix: error: /);
+  // --verbose adds the stack.
+  expect(entropix([...args, '--verbose']).stderr).toMatch(/\n\s+at /);
+});
+
+test('an unknown backend or option is a usage error (exit 2)', () => {
+  const r = entropix(['generate', '--prompt', 'And', '--backend', 'tpu']);
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/Invalid values|backend/);
+  expect(entropix(['generate', '--prompt', 'x', '--frobnicate']).status).toBe(2);
+});
+
+test('convert writes a loadable model with a progress bar', async () => {
+  const { arrays, weights } = randomModel(SHAPE, 2);
+  tf.dispose(weights as unknown as tf.TensorContainer);
+  const src = path.join(tmp, 'hf');
+  await writeCheckpoint(src, arrays);
+  const out = path.join(tmp, 'converted');
+  const r = entropix(['convert', src, out, '--dtype', 'float16']);
+  expect(r.status).toBe(0);
+  expect(r.stderr).toMatch(/100% \d+\/\d+/);
+  expect(fs.existsSync(path.join(out, 'model.json'))).toBe(true);
+  const again = entropix(['convert', src, out]);
+  expect(again.status).toBe(1);
+  expect(again.stderr).toMatch(/^entropix: error: cannot write the model to .*: it exists/);
+}, 60_000);
