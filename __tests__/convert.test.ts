@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, useBackend, EntropixError } from '../lib';
 import type { CausalLM, ForwardResult, KVCache } from '../lib/models/causal-lm';
-import { convertHfCheckpoint } from '../lib/models/convert';
+import { convertHfCheckpoint, naturalClarifyingToken } from '../lib/models/convert';
 import { loadModel } from '../lib/models/graph-model';
 import { loadHfCheckpoint } from '../lib/models/hf-checkpoint';
 import { writeSafetensors } from '../lib/models/safetensors';
@@ -312,5 +312,35 @@ describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s',
     const one = ids2d([[1]]);
     expect(() => a.forward(one, null)).toThrow(EntropixError);
     one.dispose();
+  });
+});
+
+describe('naturalClarifyingToken', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-clarify-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const write = (json: unknown) => fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
+
+  test('finds a pause piece in BPE and Unigram vocabularies, the most natural first; none without one', async () => {
+    write({ model: { type: 'BPE', vocab: { a: 0, '...': 7, 'Ġ...': 9 } } });
+    expect(await naturalClarifyingToken(dir)).toBe(9);
+    write({ model: { type: 'Unigram', vocab: [['<unk>', 0], ['▁the', -1], ['▁...', -5]] } });
+    expect(await naturalClarifyingToken(dir)).toBe(2);
+    write({ model: { type: 'BPE', vocab: { a: 0, b: 1 } } });
+    expect(await naturalClarifyingToken(dir)).toBeNull();
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), '{broken');
+    expect(await naturalClarifyingToken(dir)).toBeNull();
+  });
+
+  test('conversion writes it into entropix.json', async () => {
+    const src = path.join(dir, 'src');
+    const { arrays, weights } = randomModel(SHAPE, 4);
+    tf.dispose(weights as unknown as tf.TensorContainer);
+    await writeCheckpoint(src, arrays);
+    fs.writeFileSync(path.join(src, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab: { x: 0, '…': 5 } } }));
+    await convertHfCheckpoint(src, path.join(dir, 'out'));
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'out', 'entropix.json'), 'utf8'))).toEqual({ sampler: { clarifyingTokenId: 5 }, eosTokenIds: [2, 3] });
   });
 });

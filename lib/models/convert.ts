@@ -86,7 +86,8 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
     }
     await fs.copyFile(nodePath.join(srcDir, 'config.json'), nodePath.join(stage, 'config.json'));
     const entropix = await sourceEntropixJson(srcDir);
-    const json = entropix ?? { sampler: {}, eosTokenIds: config.eosTokenIds };
+    const clarifying = await naturalClarifyingToken(srcDir);
+    const json = entropix ?? { sampler: clarifying === null ? {} : { clarifyingTokenId: clarifying }, eosTokenIds: config.eosTokenIds };
     await fs.writeFile(nodePath.join(stage, 'entropix.json'), JSON.stringify(json, null, 2));
     try {
       await fs.rename(stage, target);
@@ -117,6 +118,32 @@ async function checkTargetFree(target: string): Promise<void> {
   if (entries.length > 0) {
     throw new EntropixError('INVALID_ARGUMENT', `cannot write the model to ${target}: it exists and is not an empty directory`, 'outDir');
   }
+}
+
+/**
+ * Pieces that read as a pause, most natural first: what Entropix's treading regime inserts
+ * ("..." is Entropix's own choice for Llama 3). Byte-level BPE writes a leading space as "Ġ",
+ * SentencePiece as "▁".
+ */
+const CLARIFYING_PIECES = ['Ġ...', '▁...', '...', 'Ġ…', '▁…', '…'];
+
+/** The id of a natural clarifying token in the source's tokenizer.json vocabulary, or null. */
+export async function naturalClarifyingToken(dir: string): Promise<number | null> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await fs.readFile(nodePath.join(dir, 'tokenizer.json'), 'utf8'));
+  } catch {
+    return null; // no (readable) tokenizer: no clarifying token
+  }
+  const model = (json as { model?: { vocab?: unknown } })?.model;
+  const ids = new Map<string, number>();
+  if (Array.isArray(model?.vocab)) {
+    model!.vocab.forEach((entry, id) => { if (Array.isArray(entry) && typeof entry[0] === 'string') ids.set(entry[0], id); }); // Unigram
+  } else if (model?.vocab && typeof model.vocab === 'object') {
+    for (const [piece, id] of Object.entries(model.vocab)) if (Number.isInteger(id)) ids.set(piece, id as number); // BPE, WordPiece
+  }
+  for (const piece of CLARIFYING_PIECES) if (ids.has(piece)) return ids.get(piece)!;
+  return null;
 }
 
 /** The checkpoint's own entropix.json, if it has one (kept as it is). */

@@ -242,6 +242,17 @@ async function evaluate(w: Record<string, Variable>, h: Hyper, tokens: Uint16Arr
   return nats / count / Math.LN2;
 }
 
+/** The baseline: held-out bytes coded with the training set's byte frequencies (add-one smoothed). */
+function unigramBitsPerCharacter(train: Uint16Array, heldOut: Uint16Array): number {
+  const counts = new Float64Array(VOCAB_SIZE).fill(1);
+  let total = VOCAB_SIZE;
+  for (const t of train) if (t < END_OF_TEXT) { counts[t]!++; total++; }
+  let bits = 0;
+  let n = 0;
+  for (const t of heldOut) if (t < END_OF_TEXT) { bits -= Math.log2(counts[t]! / total); n++; }
+  return bits / n;
+}
+
 function learningRate(h: Hyper, step: number): number {
   if (step < h.warmup) return (h.lr * (step + 1)) / h.warmup;
   const progress = Math.min(1, (step - h.warmup) / Math.max(1, h.steps - h.warmup));
@@ -329,7 +340,8 @@ async function main(): Promise<void> {
   }
   if (exportDir) {
     const bpc = await evaluate(weights, h, corpus.heldOut);
-    console.log(`held-out bits per character (all ${corpus.heldOut.length} tokens): ${bpc.toFixed(4)}`);
+    const unigram = unigramBitsPerCharacter(corpus.train, corpus.heldOut);
+    console.log(`held-out bits per character (all ${corpus.heldOut.length} tokens): ${bpc.toFixed(4)}; unigram baseline ${unigram.toFixed(4)}`);
     fs.mkdirSync(exportDir, { recursive: true });
     const hf = await Promise.all(Object.entries(weights).map(async ([name, v]) => {
       const t = storedTransposed(name) ? tf.transpose(v) : v;
@@ -344,7 +356,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(exportDir, 'tokenizer_config.json'), JSON.stringify(byteTokenizerConfig(h.context), null, 2));
     fs.writeFileSync(path.join(exportDir, 'generation_config.json'),
       JSON.stringify({ bos_token_id: END_OF_TEXT, eos_token_id: END_OF_TEXT }, null, 2));
-    fs.writeFileSync(path.join(exportDir, 'training.json'), JSON.stringify({ hyper: h, step, heldOutBpc: bpc, history }, null, 1));
+    fs.writeFileSync(path.join(exportDir, 'training.json'), JSON.stringify({ hyper: h, step, heldOutBpc: bpc, unigramBpc: unigram, history }, null, 1));
   }
 }
 
