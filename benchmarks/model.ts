@@ -1,6 +1,8 @@
 // Model benchmark: prefill tokens/s and decode ms/token of the converted graph (loadModel) against
 // the native tf-ops model (loadHfCheckpoint), measured alternately in the same run on the same
-// backend, for a randomly initialised SmolLM2-135M-shaped Llama written as an HF checkpoint.
+// backend, for a randomly initialised SmolLM2-135M-shaped Llama written as an HF checkpoint, and
+// for the bundled model (models/kjv-tiny; the native model loads the same weights, read back from
+// the converted graph into a temporary HF checkpoint).
 //
 //   npm run bench:model -- [--backends wasm,cpu,webgpu] [--quick] [--rounds N] [--steps N]
 //                          [--budget SECONDS] [--dtype BF16|F32] [--profile]
@@ -9,7 +11,7 @@
 // The checkpoint (BF16 by default: 270 MB instead of 540 MB) and the converted model live in
 // temporary folders that are removed at the end, also on failure or Ctrl-C.
 // WebGPU needs a GPU Dawn can reach; see the environment variables at the top of benchmarks/sampler.ts.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +21,29 @@ import type { BackendName, CausalLM, KVCache } from '../lib/node';
 import { writeSafetensors } from '../lib/models/safetensors';
 import type { SafetensorsFloatDtype, SafetensorsInput } from '../lib/models/safetensors';
 import { writeResults } from './record';
+
+const BUNDLED_DIR = join(__dirname, '..', 'models', 'kjv-tiny');
+
+/**
+ * A Hugging Face checkpoint (config.json + F32 model.safetensors) from a converted directory: the
+ * graph keeps the HF tensor names and layout, so the native model can load the same weights.
+ */
+async function hfFromConverted(convertedDir: string, outDir: string): Promise<void> {
+  const modelJson = JSON.parse(readFileSync(join(convertedDir, 'model.json'), 'utf8')) as {
+    weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  };
+  const tensors: Record<string, SafetensorsInput> = {};
+  for (const group of modelJson.weightsManifest) {
+    const bytes = Buffer.concat(group.paths.map((p) => readFileSync(join(convertedDir, p))));
+    const decoded = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), group.weights);
+    for (const [name, t] of Object.entries(decoded)) {
+      tensors[name] = { dtype: 'F32', shape: t.shape, data: Float32Array.from(await t.data()) };
+      t.dispose();
+    }
+  }
+  writeFileSync(join(outDir, 'config.json'), readFileSync(join(convertedDir, 'config.json')));
+  await writeSafetensors(join(outDir, 'model.safetensors'), tensors);
+}
 
 /** SmolLM2-135M's shape (HuggingFaceTB/SmolLM2-135M config.json). */
 const SHAPE = {
@@ -151,7 +176,8 @@ function argmax(xs: Float32Array | Int32Array | Uint8Array): number {
 }
 
 /** The fixed prompt: token ids spread over the vocabulary. */
-const promptIds = (): number[] => Array.from({ length: PROMPT }, (_, i) => (i * 7919 + 17) % SHAPE.vocabSize);
+let promptVocab = SHAPE.vocabSize; // the model under test's vocabulary
+const promptIds = (): number[] => Array.from({ length: PROMPT }, (_, i) => (i * 7919 + 17) % promptVocab);
 
 interface Run { prefillMs: number; stepMs: number[]; tokens: number[]; prefillLogits: Float32Array; leakedTensors: number }
 
@@ -374,9 +400,9 @@ async function main(): Promise<void> {
   console.log(`entropix model benchmark: backends ${backends.join(', ')}; random SmolLM2-135M-shaped Llama `
     + `(${s.numLayers} layers, hidden ${s.hiddenSize}, ${s.numHeads}/${s.numKvHeads} heads × ${s.headDim}, `
     + `intermediate ${s.intermediateSize}, vocab ${s.vocabSize}, tied), ${dtype} checkpoint, weights N(0, ${WEIGHT_STD}²)`);
-  console.log('The bundled model: not yet available (this benchmark will measure it once it exists).');
   const started = Date.now();
   const results: BackendResult[] = [];
+  const bundled: BackendResult[] = [];
   let setup: { params: number; writeMs: number; convertMs: number } | undefined;
   try {
     const hfDir = mkdtempSync(join(tmpdir(), 'entropix-bench-hf-'));
@@ -394,30 +420,36 @@ async function main(): Promise<void> {
     console.log(`Conversion (convertHfCheckpoint, float32 shards): ${(convertMs / 1000).toFixed(1)} s`);
     setup = { params, writeMs, convertMs };
     for (const backend of backends) results.push(await benchBackend(backend, hfDir, convertedDir));
+    // The bundled model: its converted graph against the native model on the same weights.
+    console.log(`\nThe bundled model (${BUNDLED_DIR}): converted graph vs native model on its weights`);
+    const bundledHf = mkdtempSync(join(tmpdir(), 'entropix-bench-bundled-'));
+    tempDirs.push(bundledHf);
+    await hfFromConverted(BUNDLED_DIR, bundledHf);
+    promptVocab = JSON.parse(readFileSync(join(BUNDLED_DIR, 'config.json'), 'utf8')).vocab_size;
+    for (const backend of backends) bundled.push(await benchBackend(backend, bundledHf, BUNDLED_DIR));
   } finally {
     removeTempDirs();
   }
 
   console.log(`\nConversion time: ${(setup!.convertMs / 1000).toFixed(1)} s`);
-  console.log('backend     converted ms/tok   native ms/tok   ratio   conv. tok/s   native tok/s');
-  for (const r of results) {
+  console.log('model     backend     converted ms/tok   native ms/tok   ratio   conv. tok/s   native tok/s');
+  for (const r of [...results.map((x) => ({ ...x, label: 'random' })), ...bundled.map((x) => ({ ...x, label: 'bundled' }))]) {
     const c = r.models?.converted;
     const n = r.models?.native;
     if (!c || !n || !r.ratio) {
-      console.log(`${r.backend.padEnd(10)}  ${r.skipped ? `skipped (${r.skipped})` : `failed (${r.error})`}`);
+      console.log(`${r.label.padEnd(8)}  ${r.backend.padEnd(10)}  ${r.skipped ? `skipped (${r.skipped})` : `failed (${r.error})`}`);
       continue;
     }
-    console.log(`${r.backend.padEnd(10)}  ${fmt(c.medianStepMs).padStart(16)}  ${fmt(n.medianStepMs).padStart(14)}  `
+    console.log(`${r.label.padEnd(8)}  ${r.backend.padEnd(10)}  ${fmt(c.medianStepMs).padStart(16)}  ${fmt(n.medianStepMs).padStart(14)}  `
       + `${`${r.ratio.decode.toFixed(2)}×`.padStart(6)}  ${c.prefillTokensPerS.toFixed(1).padStart(12)}  `
       + `${n.prefillTokensPerS.toFixed(1).padStart(13)}   ${r.ratio.pass ? 'PASS' : 'FAIL'}`);
   }
-  console.log('bundled     not yet available');
 
   const file = writeResults('model', backends, !!args.quick, {
     shapes: { ...SHAPE, checkpointDtype: dtype, convertedDtype: 'float32', weightStd: WEIGHT_STD, batch: 1, prompt: PROMPT },
     setup,
     target: { decodeRatioMax: TARGET.maxRatio },
-    bundledModel: 'not yet available',
+    bundledModel: { dir: 'models/kjv-tiny', results: bundled },
     seconds: (Date.now() - started) / 1000,
     results,
   }, (k: string, v: unknown) => (k === 'prefillLogits' ? undefined : v));
