@@ -212,7 +212,7 @@ describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s',
     const h = -1e9;
     expect(Array.from(await s.bias.data(), (v) => v + 0)).toEqual([h, 0, 0, h, h, 0, 0, 0, 0, 0, 0, h, 0, 0, 0, 0]);
     expect((await s.cos.data())[0]).toBeCloseTo(Math.cos(1), 6);
-    // Every tensor stepInputs returns (lib/models/llama.ts, being changed in parallel, added ids/idsOk).
+    // Every tensor stepInputs returns.
     tf.dispose([input, mask, ...Object.values(s)]);
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -222,7 +222,11 @@ describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s',
     const arrays = await checkpoint(src, 13, { modelType: 'qwen2', tied: true, bias: true });
     await convertHfCheckpoint(src, path.join(root, 'qwen-out'));
     const manifest = JSON.parse(fs.readFileSync(path.join(root, 'qwen-out', 'model.json'), 'utf8')).weightsManifest[0].weights;
-    expect(manifest.map((w: { name: string }) => w.name)).not.toContain('lm_head.weight');
+    // Projections are stored [in, out]; the tied lm_head as the embedding's transpose, [D, V].
+    const shapes = new Map(manifest.map((w: { name: string; shape: number[] }) => [w.name, w.shape]));
+    expect(shapes.get('lm_head.weight')).toEqual([SHAPE.hiddenSize, SHAPE.vocabSize]);
+    expect(shapes.get('model.embed_tokens.weight')).toEqual([SHAPE.vocabSize, SHAPE.hiddenSize]);
+    expect(shapes.get('model.layers.0.mlp.down_proj.weight')).toEqual([SHAPE.intermediateSize, SHAPE.hiddenSize]);
     const converted = await loadModel(path.join(root, 'qwen-out'));
     const native = await loadHfCheckpoint(src);
     const c = await run(converted, [ids], null);

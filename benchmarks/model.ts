@@ -21,6 +21,7 @@ import type { BackendName, CausalLM, KVCache } from '../lib/node';
 import { writeSafetensors } from '../lib/models/safetensors';
 import type { SafetensorsFloatDtype, SafetensorsInput } from '../lib/models/safetensors';
 import { writeResults } from './record';
+import { isProjectionWeight } from '../lib/models/llama';
 
 const BUNDLED_DIR = join(__dirname, '..', 'models', 'kjv-tiny');
 
@@ -37,8 +38,10 @@ async function hfFromConverted(convertedDir: string, outDir: string): Promise<vo
     const bytes = Buffer.concat(group.paths.map((p) => readFileSync(join(convertedDir, p))));
     const decoded = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), group.weights);
     for (const [name, t] of Object.entries(decoded)) {
-      tensors[name] = { dtype: 'F32', shape: t.shape, data: Float32Array.from(await t.data()) };
-      t.dispose();
+      // The graph stores projections [in, out]; Hugging Face checkpoints hold [out, in].
+      const hf = isProjectionWeight(name) ? tf.transpose(t) : t;
+      tensors[name] = { dtype: 'F32', shape: hf.shape, data: Float32Array.from(await hf.data()) };
+      tf.dispose([t, hf]);
     }
   }
   writeFileSync(join(outDir, 'config.json'), readFileSync(join(convertedDir, 'config.json')));

@@ -28,15 +28,17 @@ export function randomModel(shape: LlamaShape, seed: number, withBias = false): 
     lmHead: mat(v, d, 1),
   };
   const t2 = (m: number[][]) => tf.tensor2d(m);
+  // Models hold projections as [in, out] (lib/models/llama.ts).
+  const t2T = (m: number[][]) => tf.tensor2d(m[0]!.map((_, j) => m.map((row) => row[j]!)));
   const t1 = (x: number[] | undefined) => (x ? tf.tensor1d(x) : undefined);
   const weights: LlamaWeights = {
     embed: t2(arrays.embed),
     layers: arrays.layers.map((l) => ({
-      inputNorm: t1(l.inputNorm)!, q: t2(l.q), k: t2(l.k), v: t2(l.v), o: t2(l.o), postNorm: t1(l.postNorm)!,
-      gate: t2(l.gate), up: t2(l.up), down: t2(l.down), qBias: t1(l.qBias), kBias: t1(l.kBias), vBias: t1(l.vBias),
+      inputNorm: t1(l.inputNorm)!, q: t2T(l.q), k: t2T(l.k), v: t2T(l.v), o: t2T(l.o), postNorm: t1(l.postNorm)!,
+      gate: t2T(l.gate), up: t2T(l.up), down: t2T(l.down), qBias: t1(l.qBias), kBias: t1(l.kBias), vBias: t1(l.vBias),
     })),
     finalNorm: t1(arrays.finalNorm)!,
-    lmHead: t2(arrays.lmHead),
+    lmHead: t2T(arrays.lmHead),
   };
   return { arrays, weights };
 }

@@ -6,7 +6,7 @@ export const REGIME_COLORS: Record<RegimeLabel, string> = {
   flowing: '#2e7d32', treading: '#f9a825', exploring: '#00838f', resampling: '#c62828', adaptive: '#6a1b9a', base: '#546e7a',
 };
 
-const MARGIN = { left: 64, right: 170, top: 40, bottom: 52 };
+const MARGIN = { left: 64, right: 170, top: 60, bottom: 52 };
 
 /** XML-escaped text; characters XML 1.0 cannot hold become U+FFFD. */
 export function escapeXml(text: string): string {
@@ -63,12 +63,14 @@ function regions(th: Thresholds, s: PlotScales): string[] {
 }
 
 function thresholdLines(th: Thresholds, s: PlotScales, top: number, bottom: number, left: number, right: number): string[] {
-  const v = (value: number, label: string) => `<line x1="${f(s.x(value))}" y1="${top}" x2="${f(s.x(value))}" y2="${bottom}" class="threshold"/>`
-    + `<text x="${f(s.x(value) + 3)}" y="${top - 4}" font-size="10" fill="#555">${label}</text>`;
+  // Entropy labels above the plot on alternating rows (close thresholds would overlap);
+  // varentropy labels inside the plot's right edge.
+  const v = (value: number, label: string, row: number) => `<line x1="${f(s.x(value))}" y1="${top}" x2="${f(s.x(value))}" y2="${bottom}" class="threshold"/>`
+    + `<text x="${f(s.x(value))}" y="${top - 4 - 12 * row}" font-size="10" fill="#555" text-anchor="middle">${label}</text>`;
   const h = (value: number, label: string) => `<line x1="${left}" y1="${f(s.y(value))}" x2="${right}" y2="${f(s.y(value))}" class="threshold"/>`
-    + `<text x="${right + 4}" y="${f(s.y(value) + 3)}" font-size="10" fill="#555">${label}</text>`;
+    + `<text x="${right - 4}" y="${f(s.y(value) - 4)}" font-size="10" fill="#555" text-anchor="end">${label}</text>`;
   return [
-    v(th.lowEntropy, `low ${th.lowEntropy}`), v(th.mediumEntropy, `medium ${th.mediumEntropy}`), v(th.highEntropy, `high ${th.highEntropy}`),
+    v(th.lowEntropy, `low ${th.lowEntropy}`, 0), v(th.mediumEntropy, `medium ${th.mediumEntropy}`, 1), v(th.highEntropy, `high ${th.highEntropy}`, 0),
     h(th.lowVarentropy, `low ${th.lowVarentropy}`), h(th.highVarentropy, `high ${th.highVarentropy}`),
   ];
 }

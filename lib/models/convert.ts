@@ -5,7 +5,7 @@ import * as nodePath from 'node:path';
 import { EntropixError } from '../errors';
 import { readHfConfig } from './hf-config';
 import { BuiltGraphModel, floatsToHalfBytes, writeGraphModel } from './graphdef';
-import { buildLlamaGraph, checkGraphDType, GraphWeight, llamaTensorSpecs } from './llama-graph';
+import { buildLlamaGraph, checkGraphDType, GraphWeight, graphWeightSpecs, llamaTensorSpecs } from './llama-graph';
 import { readJsonFile, SafetensorsCheckpoint } from './safetensors';
 
 export interface ConvertOptions {
@@ -52,23 +52,26 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
   }
   // The graph is built over zero-filled stand-ins (views of one scratch buffer), so the only full
   // copy of the weights is the shards themselves; each tensor is then read from the checkpoint
-  // and written into the shards at its place, one at a time.
-  const sizes = new Map(specs.map(({ name, shape }) => [name, shape.reduce((a, b) => a * b, 1)]));
+  // and written into the shards at its place (transposed where the graph stores [in, out]), one
+  // at a time.
+  const weights = graphWeightSpecs(config);
+  const sizes = new Map(weights.map(({ name, shape }) => [name, shape.reduce((a, b) => a * b, 1)]));
   const scratch = new Float32Array(Math.max(...sizes.values()));
   const built = buildLlamaGraph(config, (name): GraphWeight => {
-    const spec = specs.find((t) => t.name === name);
+    const spec = weights.find((t) => t.name === name);
     if (!spec) throw new EntropixError('INVALID_ARGUMENT', `checkpoint ${srcDir} has no tensor named ${JSON.stringify(name)}`, name);
     return { data: scratch.subarray(0, sizes.get(name)!), shape: spec.shape };
   }, dtype, options.shardBytes === undefined ? {} : { shardBytes: options.shardBytes });
   const offsets = weightOffsets(built);
-  for (const [i, { name }] of specs.entries()) {
+  for (const [i, { name, source, transpose, shape }] of weights.entries()) {
     const at = offsets.get(name);
     if (at === undefined) throw new EntropixError('INVALID_ARGUMENT', `the graph does not use tensor ${name}`, name);
-    const data = await ckpt.read(name);
+    const read = await ckpt.read(source);
+    const data = transpose ? transposed(read, shape[1]!, shape[0]!) : read;
     writeAt(built.weightData, at, dtype === 'float16'
       ? floatsToHalfBytes(data)
       : new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    options.onProgress?.(i + 1, specs.length);
+    options.onProgress?.(i + 1, weights.length);
   }
 
   const target = nodePath.resolve(outDir);
@@ -102,6 +105,13 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
     await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
     throw e;
   }
+}
+
+/** The transpose of a row-major [rows, cols] matrix. */
+function transposed(x: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c]!;
+  return out;
 }
 
 /** Refuses, before any work, an outDir that exists and is not an empty directory (checked again at the rename). */

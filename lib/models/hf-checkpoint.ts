@@ -8,7 +8,7 @@ import { EntropixError } from '../errors';
 import { resolveSamplerConfig } from '../config';
 import type { CausalLM, ForwardOptions, ForwardResult, GenerationDefaults, KVCache } from './causal-lm';
 import { ModelConfig, readHfConfig } from './hf-config';
-import { forwardShape, LlamaCache, llamaForward, LlamaLayerWeights, LlamaShape, LlamaWeights, validateForward } from './llama';
+import { forwardShape, isProjectionWeight, LlamaCache, llamaForward, LlamaLayerWeights, LlamaShape, LlamaWeights, validateForward } from './llama';
 import { readJsonFile, SafetensorsCheckpoint } from './safetensors';
 
 /** The Hugging Face tensor names of one layer, with the shape each must have. */
@@ -48,7 +48,12 @@ export async function loadHfCheckpoint(dir: string): Promise<CausalLM> {
   const ckpt = await SafetensorsCheckpoint.open(dir);
   const made: Tensor[] = [];
   const load = async (name: string, shape: number[]) => {
-    const t = await readTensor(ckpt, name, shape);
+    let t = await readTensor(ckpt, name, shape);
+    if (isProjectionWeight(name)) {
+      const stored = t;
+      t = tf.transpose(stored); // held as [in, out] (see llama.ts)
+      stored.dispose();
+    }
     made.push(t);
     return t;
   };
@@ -64,7 +69,13 @@ export async function loadHfCheckpoint(dir: string): Promise<CausalLM> {
       layers.push(layer as unknown as LlamaLayerWeights);
     }
     const finalNorm = await load('model.norm.weight', [d]) as Tensor1D;
-    const lmHead = config.tieWordEmbeddings ? embed : await load('lm_head.weight', [v, d]) as Tensor2D;
+    let lmHead: Tensor2D;
+    if (config.tieWordEmbeddings) {
+      lmHead = tf.transpose(embed); // a [D, V] copy: x·W is much faster than x·Wᵀ on wasm
+      made.push(lmHead);
+    } else {
+      lmHead = await load('lm_head.weight', [v, d]) as Tensor2D;
+    }
     const defaults = await readGenerationDefaults(dir, config);
     return new NativeLlama(config, defaults, { embed, layers, finalNorm, lmHead });
   } catch (e) {

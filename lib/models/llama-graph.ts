@@ -7,11 +7,14 @@
 //          float32 [B, Hkv, P, hd] per layer (P may be 0).
 // Outputs: logits [B, V] (last position); attention_scores [B, Hq, S] (last layer, last query
 //          row, q·k/√hd before mask); present_key_{i}, present_value_{i} [B, Hkv, S, hd].
-// Weights keep their Hugging Face names and [out, in] layout (MatMul transpose_b).
+// Weights keep their Hugging Face names; projections (and lm_head) are stored transposed, [in, out],
+// so every MatMul is a plain x·W (5–10× faster than x·Wᵀ on wasm). A tied lm_head is stored as
+// its own transposed copy of the embedding.
 import { EntropixError } from '../errors';
 import { GraphBuilder, GraphTensor } from './graphdef';
 import type { BuiltGraphModel, BuildOptions } from './graphdef';
 import type { ModelConfig } from './hf-config';
+import { isProjectionWeight } from './llama';
 
 export type LlamaGraphDType = 'float32' | 'float16';
 
@@ -56,6 +59,26 @@ export function llamaTensorSpecs(c: ModelConfig): LlamaTensorSpec[] {
   }
   specs.push({ name: 'model.norm.weight', shape: [d] });
   if (!c.tieWordEmbeddings) specs.push({ name: 'lm_head.weight', shape: [v, d] });
+  return specs;
+}
+
+/** A tensor of the graph: its name and graph shape, and where its values come from in the checkpoint. */
+export interface GraphWeightSpec {
+  name: string;
+  shape: number[];
+  source: string;
+  transpose: boolean;
+}
+
+/** The graph's weights for `config`, from the checkpoint's tensors (llamaTensorSpecs). */
+export function graphWeightSpecs(c: ModelConfig): GraphWeightSpec[] {
+  const specs = llamaTensorSpecs(c).map(({ name, shape }) => {
+    const transpose = isProjectionWeight(name);
+    return { name, shape: transpose ? [shape[1]!, shape[0]!] : shape, source: name, transpose };
+  });
+  if (c.tieWordEmbeddings) {
+    specs.push({ name: 'lm_head.weight', shape: [c.hiddenSize, c.vocabSize], source: 'model.embed_tokens.weight', transpose: true });
+  }
   return specs;
 }
 
@@ -121,9 +144,9 @@ export function buildLlamaGraph(
 
   const rmsNorm = (x: GraphTensor, name: string) =>
     g.mul(g.mul(x, g.rsqrt(g.add(g.mean(g.square(x), [-1], { keepDims: true }), g.floats(eps)))), w(name));
-  /** x [B, T, in] · Wᵀ (+ bias) → [B, T, out]. */
+  /** x [B, T, in] · W (+ bias) → [B, T, out], W stored [in, out]. */
   const linear = (x: GraphTensor, inSize: number, outSize: number, name: string, biasName?: string) => {
-    let y = g.matMul(g.reshape(x, [-1, inSize]), w(name), { transposeB: true });
+    let y = g.matMul(g.reshape(x, [-1, inSize]), w(name));
     if (biasName) y = g.add(y, w(biasName));
     return g.reshape(y, dims(B, T, outSize));
   };
@@ -175,8 +198,7 @@ export function buildLlamaGraph(
     });
   }
   const last = g.stridedSlice(h, [0, -1, 0], [0, 0, 0], [1, 1, 1], { beginMask: 0b101, endMask: 0b101, shrinkAxisMask: 0b010 });
-  const head = config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-  const logits = g.matMul(rmsNorm(last, 'model.norm.weight'), w(head), { transposeB: true });
+  const logits = g.matMul(rmsNorm(last, 'model.norm.weight'), w('lm_head.weight'));
   g.output('logits', logits);
   g.output('attention_scores', lastScores!);
   return g.build(buildOptions);

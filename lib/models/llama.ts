@@ -1,7 +1,8 @@
 // The Llama-family decoder (Llama 2/3, SmolLM, TinyLlama, Mistral, Qwen2) with tf ops: the native
-// reference the converted graph is tested against. Hugging Face conventions throughout: weights
-// [out, in], RMSNorm, rotary embeddings in the rotate-half layout, grouped-query attention,
-// SwiGLU MLP, tied or separate lm_head, optional q/k/v biases (Qwen2).
+// reference the converted graph is tested against. Hugging Face conventions throughout (RMSNorm, rotary embeddings in the rotate-half layout, grouped-query attention,
+// SwiGLU MLP, tied or separate lm_head, optional q/k/v biases: Qwen2), except that projection
+// weights are held transposed, [in, out]: on wasm x·W runs 5–10× faster than x·Wᵀ (measured in
+// benchmarks/README.md), so loaders transpose once instead of every step.
 import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../tf';
 import { EntropixError } from '../errors';
@@ -50,25 +51,25 @@ export function ropeInverseFrequencies(headDim: number, theta: number, scaling?:
 
 export interface LlamaLayerWeights {
   inputNorm: Tensor1D; // [D]
-  q: Tensor2D; // [Hq·hd, D]
-  k: Tensor2D; // [Hkv·hd, D]
-  v: Tensor2D; // [Hkv·hd, D]
-  o: Tensor2D; // [D, Hq·hd]
+  q: Tensor2D; // [D, Hq·hd]
+  k: Tensor2D; // [D, Hkv·hd]
+  v: Tensor2D; // [D, Hkv·hd]
+  o: Tensor2D; // [Hq·hd, D]
   oBias?: Tensor1D; // llama's attention_bias
   qBias?: Tensor1D;
   kBias?: Tensor1D;
   vBias?: Tensor1D;
   postNorm: Tensor1D; // [D]
-  gate: Tensor2D; // [I, D]
-  up: Tensor2D; // [I, D]
-  down: Tensor2D; // [D, I]
+  gate: Tensor2D; // [D, I]
+  up: Tensor2D; // [D, I]
+  down: Tensor2D; // [I, D]
 }
 
 export interface LlamaWeights {
   embed: Tensor2D; // [V, D]
   layers: LlamaLayerWeights[];
   finalNorm: Tensor1D; // [D]
-  lmHead: Tensor2D; // [V, D]; the embedding itself when tied
+  lmHead: Tensor2D; // [D, V]; the embedding's transpose when tied
 }
 
 /** Keys and values per layer, [B, Hkv, S, hd], for the S positions seen so far. */
@@ -125,13 +126,18 @@ export function rmsNorm(x: Tensor, weight: Tensor1D, eps: number): Tensor {
   return tf.mul(tf.mul(x, scale), weight);
 }
 
-/** x [.., in] · Wᵀ with W [out, in] (+ bias). */
+/** x [.., in] · W with W [in, out] (+ bias). */
 function linear(x: Tensor, w: Tensor2D, bias?: Tensor1D): Tensor {
   const shape = x.shape;
   const flat = tf.reshape(x, [-1, shape[shape.length - 1]!]) as Tensor2D;
-  let y: Tensor = tf.matMul(flat, w, false, true);
+  let y: Tensor = tf.matMul(flat, w);
   if (bias) y = tf.add(y, bias);
-  return tf.reshape(y, [...shape.slice(0, -1), w.shape[0]]);
+  return tf.reshape(y, [...shape.slice(0, -1), w.shape[1]]);
+}
+
+/** Projection weights (and lm_head), which models hold as [in, out], not Hugging Face's [out, in]. */
+export function isProjectionWeight(name: string): boolean {
+  return /(_proj\.weight|^lm_head\.weight)$/.test(name);
 }
 
 export interface StepInputs {
