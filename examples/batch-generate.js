@@ -16,7 +16,7 @@ async function main() {
   let last;
   const started = Date.now();
   // One seed per row: row i's text depends only on seeds[i], alone or in any batch.
-  for await (const { text, step } of generateText(model, tokenizer, PROMPTS, { maxNewTokens: 160, seed: [1, 2, 3] })) {
+  for await (const { text, step } of generateText(model, tokenizer, PROMPTS, { maxNewTokens: 160, seed: [1, 2, 3], contextOverflow: 'slide' })) {
     step.states.forEach((s, row) => {
       if (step.tokenIds[row] < 0) return;
       const name = s === SamplerState.Base ? 'base' : REGIME_NAMES[s];

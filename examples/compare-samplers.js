@@ -15,7 +15,7 @@ async function run(model, tokenizer, sampler, tokens) {
   const counts = Object.fromEntries([...REGIME_NAMES, 'base'].map((r) => [r, 0]));
   let logprob = 0, n = 0, texts = [];
   const seeds = PROMPTS.map((_, i) => 100 + i);
-  for await (const { text, step } of generateText(model, tokenizer, PROMPTS, { maxNewTokens: tokens, sampler, seed: seeds })) {
+  for await (const { text, step } of generateText(model, tokenizer, PROMPTS, { maxNewTokens: tokens, sampler, seed: seeds, contextOverflow: 'slide' })) {
     step.tokenIds.forEach((id, row) => {
       if (id < 0) return;
       const s = step.states[row];
