@@ -2,12 +2,19 @@
 import * as path from 'node:path';
 import { tf, useBackend } from '../lib';
 import { generateText, GenerateTextOptions, TextStep } from '../lib/generate-text';
+import { generate, GenerateStep } from '../lib/generate';
 import { loadModel } from '../lib/models/graph-model';
 import { loadTokenizer } from '../lib/tokenizer-files';
 import type { CausalLM } from '../lib/models/causal-lm';
 import type { Tokenizer } from '../lib/tokenizer';
 
 const MODEL = path.join(__dirname, '..', 'models', 'kjv-tiny');
+
+async function collectSteps(it: AsyncIterable<GenerateStep>): Promise<GenerateStep[]> {
+  const steps: GenerateStep[] = [];
+  for await (const s of it) steps.push(s);
+  return steps;
+}
 
 async function collect(it: AsyncIterable<TextStep>): Promise<TextStep[]> {
   const steps: TextStep[] = [];
@@ -49,6 +56,13 @@ describe('generateText on the bundled model (wasm)', () => {
       expect(text).toBe(tokenizer.decode(steps.map((s) => s.step.tokenIds[row]!)));
     }
     expect((await run())[59]!.text).toEqual(steps[59]!.text);
+  });
+
+  test('without sliding, generateText draws exactly what generate() draws for the same seed', async () => {
+    const prompts = ['Amen', 'And Jesus said'];
+    const text = await collect(generateText(endless, endlessTokenizer, prompts, { maxNewTokens: 30, seed: 9 }));
+    const ids = await collectSteps(generate(endless, prompts.map((p) => tokenizer.encode(p)), { maxNewTokens: 30, seed: 9 }));
+    expect(text.map((s) => s.step.tokenIds)).toEqual(ids.map((s) => s.tokenIds));
   });
 
   test('a batch row equals its single-row run with the same per-row seed', async () => {

@@ -78,7 +78,8 @@ export async function* generateText(
     const prompts = rows.map((i) => (round === 0 ? ids[i]! : ids[i]!.slice(-keep)));
     const roundOptions: GenerateOptions = {
       ...options, maxNewTokens: options.maxNewTokens - produced, stopTokenIds,
-      seed: seeds && rows.map((i) => seeds[i]! + round * 1_000_003),
+      // The first round is plain generate() (all rows); later rounds give each row a seed of its own.
+      seed: round === 0 ? options.seed : seeds && rows.map((i) => seeds[i]! + round * 1_000_003),
     };
     for await (const sub of generate(model, prompts, roundOptions)) {
       produced++;
@@ -108,7 +109,7 @@ export async function* generateText(
   }
 }
 
-/** One seed per row (a number seed n gives row i the seed n + i); undefined stays random. */
+/** One seed per row for the rounds after the first (a number seed n gives row i n + i); undefined stays random. */
 function perRowSeeds(seed: unknown, batch: number): number[] | undefined {
   if (seed === undefined) return undefined;
   const s = validateSeed(seed, batch, 'options.seed');
