@@ -144,11 +144,12 @@ export function buildLlamaGraph(
 
   const rmsNorm = (x: GraphTensor, name: string) =>
     g.mul(g.mul(x, g.rsqrt(g.add(g.mean(g.square(x), [-1], { keepDims: true }), g.floats(eps)))), w(name));
-  /** x [B, T, in] · W (+ bias) → [B, T, out], W stored [in, out]. */
-  const linear = (x: GraphTensor, inSize: number, outSize: number, name: string, biasName?: string) => {
-    let y = g.matMul(g.reshape(x, [-1, inSize]), w(name));
-    if (biasName) y = g.add(y, w(biasName));
-    return g.reshape(y, dims(B, T, outSize));
+  // The residual stream is kept flat, [B·T, D], so projections need no reshapes (the executor
+  // pays per node); only attention views it as heads.
+  /** x [B·T, in] · W (+ bias) → [B·T, out], W stored [in, out]. */
+  const linear = (x: GraphTensor, name: string, biasName?: string) => {
+    const y = g.matMul(x, w(name));
+    return biasName ? g.add(y, w(biasName)) : y;
   };
   const heads = (x: GraphTensor, n: number) => g.transpose(g.reshape(x, dims(B, T, n, hd)), [0, 2, 1, 3]);
   const half = hd / 2;
@@ -163,7 +164,7 @@ export function buildLlamaGraph(
     return g.reshape(g.concat(new Array<GraphTensor>(groups).fill(one), 2), dims(B, hq, S, hd));
   };
 
-  let h = g.gather(w('model.embed_tokens.weight'), ids); // [B, T, D]
+  let h = g.reshape(g.gather(w('model.embed_tokens.weight'), ids), [-1, d]); // [B·T, D]
   let lastScores: GraphTensor | null = null;
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}.`;
@@ -172,9 +173,9 @@ export function buildLlamaGraph(
       const qb = config.attentionBias ? `${p}self_attn.q_proj.bias` : undefined;
       const kb = config.attentionBias ? `${p}self_attn.k_proj.bias` : undefined;
       const vb = config.attentionBias ? `${p}self_attn.v_proj.bias` : undefined;
-      const q = rotary(heads(linear(x, d, hq * hd, `${p}self_attn.q_proj.weight`, qb), hq));
-      const kNew = rotary(heads(linear(x, d, hkv * hd, `${p}self_attn.k_proj.weight`, kb), hkv));
-      const vNew = heads(linear(x, d, hkv * hd, `${p}self_attn.v_proj.weight`, vb), hkv);
+      const q = rotary(heads(linear(x, `${p}self_attn.q_proj.weight`, qb), hq));
+      const kNew = rotary(heads(linear(x, `${p}self_attn.k_proj.weight`, kb), hkv));
+      const vNew = heads(linear(x, `${p}self_attn.v_proj.weight`, vb), hkv);
       const k = g.concat([pastKeys[i]!, kNew], 2);
       const v = g.concat([pastValues[i]!, vNew], 2);
       g.output(`present_key_${i}`, k);
@@ -188,16 +189,15 @@ export function buildLlamaGraph(
           { beginMask: 0b1011, endMask: 0b1011, shrinkAxisMask: 0b0100 });
       }
       const attn = g.batchMatMul(g.softmax(g.add(scores, bias)), vAll); // [B, Hq, T, hd]
-      const merged = g.reshape(g.transpose(attn, [0, 2, 1, 3]), dims(B, T, hq * hd));
-      h = g.add(h, linear(merged, hq * hd, d, `${p}self_attn.o_proj.weight`,
-        config.attentionOutputBias ? `${p}self_attn.o_proj.bias` : undefined));
+      const merged = g.reshape(g.transpose(attn, [0, 2, 1, 3]), [-1, hq * hd]);
+      h = g.add(h, linear(merged, `${p}self_attn.o_proj.weight`, config.attentionOutputBias ? `${p}self_attn.o_proj.bias` : undefined));
       const y = rmsNorm(h, `${p}post_attention_layernorm.weight`);
-      const gate = linear(y, d, config.intermediateSize, `${p}mlp.gate_proj.weight`);
-      const up = linear(y, d, config.intermediateSize, `${p}mlp.up_proj.weight`);
-      h = g.add(h, linear(g.mul(g.mul(gate, g.sigmoid(gate)), up), config.intermediateSize, d, `${p}mlp.down_proj.weight`));
+      const gate = linear(y, `${p}mlp.gate_proj.weight`);
+      const up = linear(y, `${p}mlp.up_proj.weight`);
+      h = g.add(h, linear(g.mul(g.mul(gate, g.sigmoid(gate)), up), `${p}mlp.down_proj.weight`));
     });
   }
-  const last = g.stridedSlice(h, [0, -1, 0], [0, 0, 0], [1, 1, 1], { beginMask: 0b101, endMask: 0b101, shrinkAxisMask: 0b010 });
+  const last = g.stridedSlice(g.reshape(h, dims(B, T, d)), [0, -1, 0], [0, 0, 0], [1, 1, 1], { beginMask: 0b101, endMask: 0b101, shrinkAxisMask: 0b010 });
   const logits = g.matMul(rmsNorm(last, 'model.norm.weight'), w('lm_head.weight'));
   g.output('logits', logits);
   g.output('attention_scores', lastScores!);

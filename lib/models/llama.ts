@@ -126,13 +126,10 @@ export function rmsNorm(x: Tensor, weight: Tensor1D, eps: number): Tensor {
   return tf.mul(tf.mul(x, scale), weight);
 }
 
-/** x [.., in] · W with W [in, out] (+ bias). */
+/** x [N, in] · W with W [in, out] (+ bias). */
 function linear(x: Tensor, w: Tensor2D, bias?: Tensor1D): Tensor {
-  const shape = x.shape;
-  const flat = tf.reshape(x, [-1, shape[shape.length - 1]!]) as Tensor2D;
-  let y: Tensor = tf.matMul(flat, w);
-  if (bias) y = tf.add(y, bias);
-  return tf.reshape(y, [...shape.slice(0, -1), w.shape[1]]);
+  const y = tf.matMul(x as Tensor2D, w);
+  return bias ? tf.add(y, bias) : y;
 }
 
 /** Projection weights (and lm_head), which models hold as [in, out], not Hugging Face's [out, in]. */
@@ -202,7 +199,8 @@ export function llamaForward(
 
   const { ids, idsOk, cos, sin, bias } = stepInputs(shape, past, inputIds, attentionMask);
 
-  let h: Tensor = tf.gather(w.embed, ids); // [B, T, D]
+  // The residual stream is kept flat, [B·T, D]; attention views it as heads.
+  let h: Tensor = tf.reshape(tf.gather(w.embed, ids), [batch * steps, shape.hiddenSize]);
   const keys: Tensor4D[] = [];
   const values: Tensor4D[] = [];
   let lastScores: Tensor3D | null = null;
@@ -224,13 +222,13 @@ export function llamaForward(
       lastScores = tf.reshape(tf.slice(scores, [0, 0, steps - 1, 0], [-1, -1, 1, -1]), [batch, hq, total]) as Tensor3D;
     }
     const attn = tf.matMul(tf.softmax(tf.add(scores, bias)), vAll); // [B, Hq, T, hd]
-    const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [batch, steps, hq * hd]);
+    const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [batch * steps, hq * hd]);
     h = tf.add(h, linear(merged, layer.o, layer.oBias));
     const y = rmsNorm(h, layer.postNorm, shape.rmsNormEps);
     const gate = linear(y, layer.gate);
     h = tf.add(h, linear(tf.mul(tf.mul(gate, tf.sigmoid(gate)), linear(y, layer.up)), layer.down));
   });
-  const last = tf.reshape(tf.slice(h, [0, steps - 1, 0], [-1, 1, -1]), [batch, shape.hiddenSize]);
+  const last = tf.reshape(tf.slice(tf.reshape(h, [batch, steps, shape.hiddenSize]), [0, steps - 1, 0], [-1, 1, -1]), [batch, shape.hiddenSize]);
   const logits = tf.mul(linear(rmsNorm(last, w.finalNorm, shape.rmsNormEps), w.lmHead), idsOk) as Tensor2D;
   return { logits, attentionScores: lastScores!, cache: new LlamaCache(owner, keys, values) };
 }
