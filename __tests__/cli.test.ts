@@ -103,3 +103,20 @@ test('convert writes a loadable model with a progress bar', async () => {
   expect(again.status).toBe(1);
   expect(again.stderr).toMatch(/^entropix: error: cannot write the model to .*: it exists/);
 }, 60_000);
+
+test('Ctrl-C (SIGINT) aborts a generation cleanly: one line, exit 1', async () => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [require.resolve('tsx/cli'), MAIN, 'generate', '--prompt', 'And', '--max-new-tokens', '100000', '--seed', '1'],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve) => child.stdout.on('data', (d) => {
+    stdout += d;
+    if (stdout.length > 40) resolve();
+  }));
+  child.kill('SIGINT');
+  expect(await exit).toBe(1);
+  expect(stderr.trim()).toBe('entropix: error: generation was aborted');
+}, 60_000);

@@ -187,6 +187,19 @@ describe.each(['wasm', 'cpu'] as const)('generate on %s', (backend) => {
     await expectRejected(() => collect(generate(model, [[1]], { maxNewTokens: 5, signal: controller.signal })), 'ABORTED');
   });
 
+  test('an abort from a timer arrives while generating (the loop lets the event loop run)', async () => {
+    const controller = new AbortController();
+    const before = tf.memory().numTensors;
+    setTimeout(() => controller.abort(), 30);
+    let seen = 0;
+    await expectRejected(async () => {
+      for await (const _ of generate(noEos(model), [[1, 2]], { maxNewTokens: 1100, signal: controller.signal })) seen++;
+    }, 'ABORTED');
+    expect(seen).toBeGreaterThan(0);
+    expect(seen).toBeLessThan(1100);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   test('leaving the loop early releases every tensor', async () => {
     const before = tf.memory().numTensors;
     for await (const step of generate(noEos(model), [[1, 2]], { maxNewTokens: 50 })) {

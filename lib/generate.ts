@@ -198,6 +198,9 @@ export async function* generate(
       if (o.signal?.aborted) throw aborted();
       const step = decodeTable(values, batch, done, reasons, stop, n === limit ? 'length' : null);
       yield step;
+      // On cpu/wasm data() resolves at once, so without this the loop would never let timers,
+      // I/O or signals run: an abort from a button, a timeout or Ctrl-C could not arrive.
+      await nextMacrotask();
       if (o.signal?.aborted) throw aborted();
       if (done.every((d) => d)) return;
     }
@@ -205,6 +208,23 @@ export async function* generate(
     release(mask, fed, pending);
     (cache as KVCache | null)?.dispose();
   }
+}
+
+/** Resolves after the event loop has had a turn (setImmediate in Node, a message in browsers). */
+function nextMacrotask(): Promise<void> {
+  const g = globalThis as { setImmediate?: (f: () => void) => void; MessageChannel?: typeof MessageChannel };
+  if (g.setImmediate) return new Promise((resolve) => g.setImmediate!(resolve));
+  if (g.MessageChannel) {
+    return new Promise((resolve) => {
+      const channel = new g.MessageChannel!();
+      channel.port1.onmessage = () => {
+        channel.port1.close();
+        resolve();
+      };
+      channel.port2.postMessage(null);
+    });
+  }
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function release(...tensors: (Tensor | null)[]): void {
