@@ -1,7 +1,9 @@
-// ANSI colours for streamed tokens, one per regime (--color).
+// ANSI colours for streamed tokens, one per regime (--color). Browser-safe: plain strings.
 import { SamplerState } from '../regimes';
+import { regimeName } from './trace';
 
-const CODES: Record<SamplerState, string> = {
+/** SGR foreground codes; Base (plain sampling, greedy, no usable logit) stays uncoloured. */
+export const ANSI_CODES: Readonly<Record<SamplerState, string>> = {
   [SamplerState.Flowing]: '\x1b[32m', // green: argmax, the model is sure
   [SamplerState.Treading]: '\x1b[33m', // yellow: uncertain but consistent
   [SamplerState.Exploring]: '\x1b[36m', // cyan: widened sampling
@@ -9,14 +11,19 @@ const CODES: Record<SamplerState, string> = {
   [SamplerState.Adaptive]: '\x1b[35m', // magenta: adaptive best-of-n
   [SamplerState.Base]: '',
 };
-const RESET = '\x1b[0m';
+export const ANSI_RESET = '\x1b[0m';
 
+/**
+ * One token's text in its regime's colour, reset right after it, so a colour never leaks into the
+ * next token or past the end of the stream. Base, unknown states and empty text are returned as is.
+ */
 export function colorize(text: string, state: SamplerState): string {
-  const code = CODES[state] ?? '';
-  return code && text ? `${code}${text}${RESET}` : text;
+  const code = ANSI_CODES[state] ?? '';
+  return code && text ? `${code}${text}${ANSI_RESET}` : text;
 }
 
+/** "flowing treading exploring resampling adaptive", each word in its colour. */
 export function colorLegend(): string {
   return [SamplerState.Flowing, SamplerState.Treading, SamplerState.Exploring, SamplerState.Resampling, SamplerState.Adaptive]
-    .map((s) => colorize(SamplerState[s]!.toLowerCase(), s)).join(' ');
+    .map((s) => colorize(regimeName(s), s)).join(' ');
 }

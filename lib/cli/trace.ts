@@ -1,21 +1,39 @@
 // The per-token trace the CLI writes with --trace: ids, text, regime and every metric.
+// Browser-safe: plain data and JSON, no node: imports.
 import type { SamplerConfig } from '../config';
-import { REGIME_NAMES } from '../config';
 import { SamplerState } from '../regimes';
 
 export type RegimeLabel = 'flowing' | 'treading' | 'exploring' | 'resampling' | 'adaptive' | 'base';
-export const REGIME_LABELS: readonly RegimeLabel[] = [...REGIME_NAMES, 'base'];
+/** Every label, in SamplerState order (Flowing 0 … Adaptive 4, Base 5). */
+export const REGIME_LABELS: readonly RegimeLabel[] = ['flowing', 'treading', 'exploring', 'resampling', 'adaptive', 'base'];
 
+const LABEL_OF_STATE: Record<SamplerState, RegimeLabel> = {
+  [SamplerState.Flowing]: 'flowing',
+  [SamplerState.Treading]: 'treading',
+  [SamplerState.Exploring]: 'exploring',
+  [SamplerState.Resampling]: 'resampling',
+  [SamplerState.Adaptive]: 'adaptive',
+  [SamplerState.Base]: 'base',
+};
+
+/**
+ * One generated token. The six metrics and `logprob` are NaN on a row that had no usable logit
+ * (all -Inf or NaN); in the JSON written by traceToJson every non-finite number is null, so a
+ * reader of a trace file must expect `number | null` for those fields.
+ */
 export interface TraceToken {
   row: number;
-  /** Generated position within the row, from 0. */
+  /** Generation step (the same for every row of a batch step), from 0. */
   step: number;
+  /** −1 on a row that had no usable logit (finish reason 'invalid'). */
   tokenId: number;
   /** The text this token added to the stream ('' while a multi-byte character is incomplete). */
   text: string;
   state: SamplerState;
   regime: RegimeLabel;
+  /** log p(token) under the raw logits (temperature 1). */
   logprob: number;
+  /** Entropy and varentropy of the next-token distribution, in bits. */
   entropy: number;
   varentropy: number;
   attnEntropy: number;
@@ -32,7 +50,7 @@ export interface Trace {
   backend: string;
   sampler: 'entropix' | 'plain' | 'greedy';
   seed: number | number[] | null;
-  /** The regime thresholds in force (null for plain sampling and greedy). */
+  /** The regime thresholds in force (null for plain sampling and greedy: no regimes). */
   thresholds: Thresholds | null;
   prompts: string[];
   texts: string[];
@@ -40,17 +58,28 @@ export interface Trace {
   tokens: TraceToken[];
 }
 
+/** The label of a sampler state; anything that is not a SamplerState counts as 'base'. */
 export function regimeName(state: SamplerState): RegimeLabel {
-  return REGIME_LABELS[state] ?? 'base';
+  return LABEL_OF_STATE[state] ?? 'base';
 }
 
+export function isRegimeLabel(x: unknown): x is RegimeLabel {
+  return typeof x === 'string' && (REGIME_LABELS as readonly string[]).includes(x);
+}
+
+/** Tokens per regime label (every label present, 0 when absent); unknown labels are ignored. */
 export function regimeCounts(tokens: readonly TraceToken[]): Record<RegimeLabel, number> {
   const counts = Object.fromEntries(REGIME_LABELS.map((r) => [r, 0])) as Record<RegimeLabel, number>;
-  for (const t of tokens) counts[t.regime]++;
+  for (const t of tokens) if (isRegimeLabel(t.regime)) counts[t.regime]++;
   return counts;
 }
 
-/** JSON of the trace; a NaN or infinite metric (a row with no usable logit) is written as null. */
+/**
+ * The trace as JSON (one trailing newline). JSON has no NaN or Infinity, and JSON.stringify would
+ * write them as null anyway, without saying so; here that is the documented contract: every
+ * non-finite number (a NaN metric of a row that had no usable logit, a -Infinity log-probability)
+ * is written as null. Nothing is dropped: the token stays, with its field set to null.
+ */
 export function traceToJson(trace: Trace): string {
-  return `${JSON.stringify(trace, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)}\n`;
+  return `${JSON.stringify(trace, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)}\n`;
 }
