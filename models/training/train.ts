@@ -1,7 +1,7 @@
 // Trains the bundled byte-level Llama on the King James Bible with TF.js (wasm, one thread),
 // resumably, and exports a Hugging Face-style checkpoint that our converter turns into models/.
 //
-//   npx tsx models/training/train.ts --corpus kjv.txt --run .train/kjv [--steps 3000] [--export dir]
+//   npm run train -- --corpus kjv.txt --run .train/kjv [--steps 1800] [--export dir] [--profile]
 //
 // Every --save-every steps the weights, the Adam moments and the step go to the run folder; start
 // the same command again to continue. The maths is the same as lib/models/llama.ts (RMSNorm,
@@ -36,9 +36,9 @@ function args(): { corpus: string; run: string; exportDir?: string; saveEvery: n
   return {
     corpus, run, exportDir: get('export'), saveEvery: num('save-every', 50),
     hyper: {
-      hidden: num('hidden', 256), layers: num('layers', 4), heads: num('heads', 4), kvHeads: num('kv-heads', 2), headDim: num('head-dim', 32),
+      hidden: num('hidden', 256), layers: num('layers', 4), heads: num('heads', 4), kvHeads: num('kv-heads', 4), headDim: num('head-dim', 32),
       intermediate: num('intermediate', 768), context: num('context', 128), batch: num('batch', 32),
-      steps: num('steps', 3000), lr: num('lr', 3e-3), warmup: num('warmup', 100), seed: num('seed', 1),
+      steps: num('steps', 1800), lr: num('lr', 3e-3), warmup: num('warmup', 100), seed: num('seed', 1),
     },
   };
 }
