@@ -48,39 +48,82 @@ export function tokenizerFromJson(tokenizerJson: object, tokenizerConfig: object
 }
 
 export interface TextStream {
-  /** Adds generated ids; returns the text they complete (a character split over tokens waits for its last one). */
+  /** Adds generated ids; returns the new text they make final (a character split over tokens waits for its last one). */
   push(ids: number[]): string;
-  /** Whatever is still held back (an incomplete character decodes to U+FFFD). */
+  /** Whatever is still held back (an incomplete character comes out as U+FFFD). */
   flush(): string;
 }
 
+/** Ids kept in front of the undecided ones, so decoders that drop a leading space (SentencePiece's) behave as on the whole text. */
+const CONTEXT_IDS = 4;
+/** How far back from the end a push looks for ids whose text is all out (a held space + an incomplete character). */
+const SLIDE_SEARCH_IDS = 8;
+/** Held-back ids after which the stream gives up waiting (only endless invalid UTF-8 gets there). */
+const MAX_PENDING_IDS = 32;
 /**
- * Incremental decoding: each push decodes only a few recent tokens, always with at least one
- * token of context in front (decoders that drop a leading space, like SentencePiece's, then
- * behave as on the whole text), and holds back text that ends in U+FFFD (an incomplete UTF-8
- * sequence). `context`: ids before the first pushed one (e.g. the prompt's last few tokens).
+ * Endings that Hugging Face's clean_up_tokenization_spaces may still rewrite once more text
+ * follows (" ." → ".", " n't" → "n't", " 's" → "'s", …): held back like an incomplete character.
+ */
+const CLEANUP_PREFIX = /(?: | '| 'v| 'r| n| n')$/;
+
+/** How much of `text` can no longer change when more ids follow. */
+function settledLength(text: string): number {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0xfffd) end--; // an incomplete UTF-8 sequence
+  if (end < text.length) return end; // what completes it is not ASCII, so no clean-up pattern
+  const m = CLEANUP_PREFIX.exec(text.slice(-3));
+  return m === null ? end : end - m[0].length;
+}
+
+function commonPrefixLength(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+/**
+ * Incremental decoding. Each push decodes a short window: up to CONTEXT_IDS ids whose text is
+ * already out (`context`, then the stream's own), followed by the ids whose text is not all out
+ * yet; it returns the window's new text up to its settled end, holding back a trailing U+FFFD
+ * (an incomplete UTF-8 sequence) and a trailing fragment that clean-up could still rewrite. The
+ * pushes and the flush add up to the decode of all pushed ids (given after `context`); the cost
+ * of a push does not grow with the length of the history. `context`: ids before the first pushed
+ * one (e.g. the prompt's last few tokens), never emitted.
  */
 export function createTextStream(tokenizer: Tokenizer, context: number[] = []): TextStream {
-  const ids = [...context];
-  let prefixOffset = 0; // start of the context the next decode includes
-  let readOffset = ids.length; // ids before this were emitted
-  const pending = (): { prefix: string; full: string } => ({
-    prefix: tokenizer.decode(ids.slice(prefixOffset, readOffset)),
-    full: tokenizer.decode(ids.slice(prefixOffset)),
-  });
+  let window = context.slice(-CONTEXT_IDS);
+  let contextLength = window.length; // leading window ids whose text is out (or not ours)
+  let out = tokenizer.decode(window); // the window's text that is out, as the window decodes
+
+  const step = (force: boolean): string => {
+    const text = tokenizer.decode(window);
+    // Decoded text only grows at its end; should a decoder rewrite what is out, go on from where they agree.
+    const from = text.startsWith(out) ? out.length : commonPrefixLength(text, out);
+    const end = force ? text.length : Math.max(from, settledLength(text));
+    out = text.slice(0, end);
+    // Slide: the longest window prefix (among the last few) whose text is all out becomes the context.
+    for (let j = window.length; j > contextLength && j >= window.length - SLIDE_SEARCH_IDS; j--) {
+      const head = j === window.length ? text : tokenizer.decode(window.slice(0, j));
+      if (head.length <= end && text.startsWith(head)) {
+        const kept = window.slice(Math.max(0, j - CONTEXT_IDS), j);
+        out = tokenizer.decode(kept) + text.slice(head.length, end);
+        window = [...kept, ...window.slice(j)];
+        contextLength = kept.length;
+        break;
+      }
+    }
+    return text.slice(from, end);
+  };
+
   return {
-    push(newIds) {
-      ids.push(...newIds);
-      const { prefix, full } = pending();
-      if (full.length <= prefix.length || full.endsWith('\uFFFD')) return '';
-      prefixOffset = readOffset;
-      readOffset = ids.length;
-      return full.slice(prefix.length);
+    push(ids) {
+      if (ids.length === 0) return '';
+      const waited = window.length - contextLength; // ids held back since earlier pushes
+      window.push(...ids);
+      return step(waited > MAX_PENDING_IDS);
     },
     flush() {
-      const { prefix, full } = pending();
-      prefixOffset = readOffset = ids.length;
-      return full.length > prefix.length ? full.slice(prefix.length) : '';
+      return window.length > contextLength ? step(true) : '';
     },
   };
 }
