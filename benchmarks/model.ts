@@ -15,7 +15,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { convertHfCheckpoint, loadHfCheckpoint, loadModel, tf, useBackend } from '../lib/node';
 import type { BackendName, CausalLM, KVCache } from '../lib/node';
 import { writeSafetensors } from '../lib/models/safetensors';

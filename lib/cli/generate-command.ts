@@ -83,11 +83,13 @@ export async function runGenerate(a: GenerateArgs): Promise<void> {
     const started = Date.now();
     let generated = 0;
     let stepIndex = 0;
+    const finished = new Set<number>();
     for await (const { delta, text, step } of generateText(model, tokenizer, prompts, {
       maxNewTokens: a.maxNewTokens, sampler, seed, signal: controller.signal, contextOverflow: 'slide',
     })) {
       step.tokenIds.forEach((tokenId, row) => {
-        if (tokenId < 0 && step.finishReason[row] !== 'invalid') return;
+        if (finished.has(row)) return; // a row reports −1 after the step it finished at
+        if (step.done[row]) finished.add(row);
         generated++;
         tokens.push({
           row, step: stepIndex, tokenId, text: delta[row]!, state: step.states[row]!,
