@@ -1,5 +1,5 @@
 import { tf, useBackend, EntropixError } from '../lib';
-import { isTensor } from '../lib/validate';
+import { isTensor } from '../lib/core/validate';
 
 async function refusal(p: Promise<unknown>): Promise<EntropixError> {
   try {

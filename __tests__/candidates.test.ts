@@ -1,6 +1,6 @@
 import { tf, useBackend } from '../lib';
-import { topCandidates } from '../lib/candidates';
-import { MASKED } from '../lib/special-values';
+import { topCandidates } from '../lib/sampling/candidates';
+import { MASKED } from '../lib/sampling/special-values';
 
 describe.each(['cpu', 'wasm'] as const)('topCandidates on %s', (backend) => {
   beforeAll(() => useBackend(backend));

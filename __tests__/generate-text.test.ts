@@ -1,12 +1,12 @@
 // generateText on the bundled model (models/kjv-tiny, the converted graph) with its byte tokenizer.
 import * as path from 'node:path';
 import { tf, useBackend } from '../lib';
-import { generateText, GenerateTextOptions, TextStep } from '../lib/generate-text';
-import { generate, GenerateStep } from '../lib/generate';
+import { generateText, GenerateTextOptions, TextStep } from '../lib/decoding/generate-text';
+import { generate, GenerateStep } from '../lib/decoding/generate';
 import { loadModel } from '../lib/models/graph-model';
-import { loadTokenizer } from '../lib/tokenizer-files';
+import { loadTokenizer } from '../lib/text/tokenizer-files';
 import type { CausalLM } from '../lib/models/causal-lm';
-import type { Tokenizer } from '../lib/tokenizer';
+import type { Tokenizer } from '../lib/text/tokenizer';
 
 const MODEL = path.join(__dirname, '..', 'models', 'kjv-tiny');
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, useBackend, EntropixSampler, SamplerState, computeMetrics } from '../lib';
-import { generate, GenerateOptions, GenerateStep } from '../lib/generate';
+import { generate, GenerateOptions, GenerateStep } from '../lib/decoding/generate';
 import { loadHfCheckpoint } from '../lib/models/hf-checkpoint';
 import type { CausalLM } from '../lib/models/causal-lm';
 import { randomModel, SHAPE } from './helpers/llama-reference';

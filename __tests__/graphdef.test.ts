@@ -6,7 +6,7 @@ import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { tf, useBackend } from '../lib';
 import {
   GraphBuilder, GraphTensor, writeGraphModel, widenBfloat16, widenFloat16, BuiltGraphModel, DEFAULT_SHARD_BYTES,
-} from '../lib/models/graphdef';
+} from '../lib/graphdef/graphdef';
 import { loadGraphModelFromDir, graphModelDirHandler } from '../lib/models/graph-loader';
 import { expectRefused } from './helpers/tensors';
 

@@ -1,6 +1,6 @@
 import { tf, useBackend, EntropixSampler, SamplerState, DEFAULT_SAMPLER_CONFIG, SamplerConfig, Metrics } from '../lib';
-import { compileRegimes, decideRegimes } from '../lib/regimes';
-import { resolveSamplerConfig } from '../lib/config';
+import { compileRegimes, decideRegimes } from '../lib/sampling/regimes';
+import { resolveSamplerConfig } from '../lib/sampling/config';
 import { bestOfN, referenceDistribution, RefParams } from './helpers/reference';
 import { expectFits, histogram } from './helpers/stats';
 import { countReads, expectRefused } from './helpers/tensors';

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createTextStream, renderChatTemplate, tokenizerFromJson, Tokenizer } from '../lib';
-import { applyChatTemplate, loadTokenizer } from '../lib/tokenizer-files';
-import { byteTokenizerConfig, byteTokenizerJson, END_OF_TEXT_ID } from '../lib/byte-tokenizer';
+import { applyChatTemplate, loadTokenizer } from '../lib/text/tokenizer-files';
+import { byteTokenizerConfig, byteTokenizerJson, END_OF_TEXT_ID } from '../lib/text/byte-tokenizer';
 
 const bytes = (s: string) => Array.from(Buffer.from(s, 'utf8'));
 const SAMPLES = ['In the beginning God created the heaven and the earth.', 'héllo wörld 😀 — ½ ∑', ' two  spaces\tand\nlines\n', 'a'];

@@ -1,4 +1,4 @@
-import { SamplerState } from '../lib/regimes';
+import { SamplerState } from '../lib/sampling/regimes';
 import { ANSI_RESET, colorize, colorLegend } from '../lib/cli/colors';
 import { escapeXml, plotScales, plotSvg, regimeAt, REGIME_COLORS } from '../lib/cli/plot';
 import { REGIME_LABELS, regimeCounts, regimeName, Thresholds, Trace, TraceToken, traceToJson } from '../lib/cli/trace';

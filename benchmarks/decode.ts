@@ -9,8 +9,8 @@ import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { EntropixSampler, loadModel, tf, useBackend } from '../lib/node';
 import type { BackendName, CausalLM } from '../lib/node';
-import { generate, GenerateOptions } from '../lib/generate';
-import { loadTokenizer } from '../lib/tokenizer-files';
+import { generate, GenerateOptions } from '../lib/decoding/generate';
+import { loadTokenizer } from '../lib/text/tokenizer-files';
 import { writeResults } from './record';
 
 const { values: args } = parseArgs({

@@ -6,4 +6,4 @@ export { convertHfCheckpoint } from './models/convert';
 export type { ConvertOptions } from './models/convert';
 export { loadModel } from './models/graph-model';
 export type { ModelConfig } from './models/hf-config';
-export { loadTokenizer, applyChatTemplate } from './tokenizer-files';
+export { loadTokenizer, applyChatTemplate } from './text/tokenizer-files';

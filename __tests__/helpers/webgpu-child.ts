@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { convertHfCheckpoint, loadHfCheckpoint, loadModel, tf, useBackend } from '../../lib/node';
 import type { BackendName, CausalLM } from '../../lib/node';
-import { generate } from '../../lib/generate';
+import { generate } from '../../lib/decoding/generate';
 import { randomModel, SHAPE } from './llama-reference';
 import { writeCheckpoint } from './hf-writer';
 

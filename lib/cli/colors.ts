@@ -1,5 +1,5 @@
 // ANSI colours for streamed tokens, one per regime (--color). Browser-safe: plain strings.
-import { SamplerState } from '../regimes';
+import { SamplerState } from '../sampling/regimes';
 import { regimeName } from './trace';
 
 /** SGR foreground codes; Base (plain sampling, greedy, no usable logit) stays uncoloured. */

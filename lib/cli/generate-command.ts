@@ -2,14 +2,14 @@
 // and optionally writes a per-token trace (JSON) and the entropy/varentropy plot (SVG).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BackendName, useBackend } from '../backend';
-import { resolveSamplerConfig } from '../config';
-import { EntropixError } from '../errors';
-import { generateText } from '../generate-text';
-import type { GenerateOptions } from '../generate';
+import { BackendName, useBackend } from '../core/backend';
+import { resolveSamplerConfig } from '../sampling/config';
+import { EntropixError } from '../core/errors';
+import { generateText } from '../decoding/generate-text';
+import type { GenerateOptions } from '../decoding/generate';
 import { loadModel } from '../models/graph-model';
-import { EntropixSampler } from '../sampler';
-import { applyChatTemplate, loadTokenizer } from '../tokenizer-files';
+import { EntropixSampler } from '../sampling/sampler';
+import { applyChatTemplate, loadTokenizer } from '../text/tokenizer-files';
 import { colorize, colorLegend } from './colors';
 import { plotSvg } from './plot';
 import { regimeCounts, regimeName, Trace, TraceToken, traceToJson } from './trace';

@@ -3,8 +3,8 @@
 // and convert (a Hugging Face checkpoint to a TF.js graph model).
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_NAMES } from '../backend';
-import { EntropixError } from '../errors';
+import { BACKEND_NAMES } from '../core/backend';
+import { EntropixError } from '../core/errors';
 import { runConvert } from './convert-command';
 import { DEFAULT_MODEL_DIR, runGenerate, SAMPLER_CHOICES } from './generate-command';
 

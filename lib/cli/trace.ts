@@ -1,7 +1,7 @@
 // The per-token trace the CLI writes with --trace: ids, text, regime and every metric.
 // Browser-safe: plain data and JSON, no node: imports.
-import type { SamplerConfig } from '../config';
-import { SamplerState } from '../regimes';
+import type { SamplerConfig } from '../sampling/config';
+import { SamplerState } from '../sampling/regimes';
 
 export type RegimeLabel = 'flowing' | 'treading' | 'exploring' | 'resampling' | 'adaptive' | 'base';
 /** Every label, in SamplerState order (Flowing 0 … Adaptive 4, Base 5). */

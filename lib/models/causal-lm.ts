@@ -1,7 +1,7 @@
 // What every model behind the decoder provides: logits and the last layer's attention scores for
 // the last position, with a KV cache.
 import type { Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
-import type { SamplerConfig } from '../config';
+import type { SamplerConfig } from '../sampling/config';
 import type { ModelConfig } from './hf-config';
 
 export interface KVCache {

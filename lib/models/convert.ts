@@ -2,9 +2,9 @@
 // TF.js graph model directory that loadModel reads. Node only.
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
-import { EntropixError } from '../errors';
+import { EntropixError } from '../core/errors';
 import { readHfConfig } from './hf-config';
-import { BuiltGraphModel, floatsToHalfBytes, writeGraphModel } from './graphdef';
+import { BuiltGraphModel, floatsToHalfBytes, writeGraphModel } from '../graphdef/graphdef';
 import { buildLlamaGraph, checkGraphDType, GraphWeight, graphWeightSpecs, llamaTensorSpecs } from './llama-graph';
 import { readJsonFile, SafetensorsCheckpoint } from './safetensors';
 

@@ -6,8 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tfconv from '@tensorflow/tfjs-converter';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { tf } from '../tf';
-import { EntropixError } from '../errors';
+import { tf } from '../core/tf';
+import { EntropixError } from '../core/errors';
 
 type ModelArtifacts = tf.io.ModelArtifacts;
 type WeightsManifestEntry = tf.io.WeightsManifestEntry;

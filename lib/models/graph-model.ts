@@ -2,8 +2,8 @@
 // entropix.json) as a CausalLM running the converted graph. Node only (reads local files).
 import type { Tensor, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { tf } from '../tf';
-import { EntropixError } from '../errors';
+import { tf } from '../core/tf';
+import { EntropixError } from '../core/errors';
 import type { CausalLM, ForwardOptions, ForwardResult, GenerationDefaults, KVCache } from './causal-lm';
 import { loadGraphModelFromDir } from './graph-loader';
 import { readGenerationDefaults } from './hf-checkpoint';

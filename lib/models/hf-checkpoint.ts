@@ -3,9 +3,9 @@
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
-import { tf } from '../tf';
-import { EntropixError } from '../errors';
-import { resolveSamplerConfig } from '../config';
+import { tf } from '../core/tf';
+import { EntropixError } from '../core/errors';
+import { resolveSamplerConfig } from '../sampling/config';
 import type { CausalLM, ForwardOptions, ForwardResult, GenerationDefaults, KVCache } from './causal-lm';
 import { ModelConfig, readHfConfig } from './hf-config';
 import { forwardShape, isProjectionWeight, LlamaCache, llamaForward, LlamaLayerWeights, LlamaShape, LlamaWeights, validateForward } from './llama';

@@ -3,8 +3,8 @@
 // correctly is refused by name instead of producing wrong tokens later. Defaults are
 // transformers' own for each config class.
 import * as nodePath from 'path';
-import { EntropixError } from '../errors';
-import { describe, requireNumber, NumberRule } from '../validate';
+import { EntropixError } from '../core/errors';
+import { describe, requireNumber, NumberRule } from '../core/validate';
 import { readJsonFile } from './safetensors';
 
 export type HfModelType = 'llama' | 'mistral' | 'qwen2';

@@ -10,9 +10,9 @@
 // Weights keep their Hugging Face names; projections (and lm_head) are stored transposed, [in, out],
 // so every MatMul is a plain x·W (5–10× faster than x·Wᵀ on wasm). A tied lm_head is stored as
 // its own transposed copy of the embedding.
-import { EntropixError } from '../errors';
-import { GraphBuilder, GraphTensor } from './graphdef';
-import type { BuiltGraphModel, BuildOptions } from './graphdef';
+import { EntropixError } from '../core/errors';
+import { GraphBuilder, GraphTensor } from '../graphdef/graphdef';
+import type { BuiltGraphModel, BuildOptions } from '../graphdef/graphdef';
 import type { ModelConfig } from './hf-config';
 import { isProjectionWeight } from './llama';
 

@@ -4,9 +4,9 @@
 // weights are held transposed, [in, out]: on wasm x·W runs 5–10× faster than x·Wᵀ (measured in
 // benchmarks/README.md), so loaders transpose once instead of every step.
 import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
-import { tf } from '../tf';
-import { EntropixError } from '../errors';
-import { requireTensor } from '../validate';
+import { tf } from '../core/tf';
+import { EntropixError } from '../core/errors';
+import { requireTensor } from '../core/validate';
 import type { ModelConfig } from './hf-config';
 
 /** The shape parameters the maths needs (a subset of ModelConfig). */

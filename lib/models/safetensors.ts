@@ -6,8 +6,8 @@ import { randomBytes } from 'crypto';
 import { promises as fs } from 'fs';
 import type { FileHandle } from 'fs/promises';
 import * as nodePath from 'path';
-import { EntropixError } from '../errors';
-import { describe } from '../validate';
+import { EntropixError } from '../core/errors';
+import { describe } from '../core/validate';
 import { bf16BytesToFloat32, f16BytesToFloat32, floatBitsToBf16, floatBitsToHalf } from './half';
 
 /** The dtypes a header may declare (the format's list). Only the float ones can be read. */

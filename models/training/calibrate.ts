@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { computeMetrics, EntropixSampler, loadModel, REGIME_NAMES, SamplerState, tf, useBackend } from '../../lib/node';
 import type { KVCache, SamplerConfig } from '../../lib/node';
-import { generate } from '../../lib/generate';
+import { generate } from '../../lib/decoding/generate';
 import { END_OF_TEXT, loadCorpus } from './corpus';
 
 const { values: args } = parseArgs({

@@ -9,13 +9,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs-core';
-import { tf } from '../../lib/tf';
+import { tf } from '../../lib/core/tf';
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops'; // x.reshape(...) in this script
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { useBackend } from '../../lib/backend';
+import { useBackend } from '../../lib/core/backend';
 import { rmsNorm, rotaryAngles } from '../../lib/models/llama';
 import { SafetensorsCheckpoint, writeSafetensors } from '../../lib/models/safetensors';
-import { byteTokenizerConfig, byteTokenizerJson } from '../../lib/byte-tokenizer';
+import { byteTokenizerConfig, byteTokenizerJson } from '../../lib/text/byte-tokenizer';
 import { END_OF_TEXT, VOCAB_SIZE, loadCorpus } from './corpus';
 
 interface Hyper {

@@ -1,5 +1,5 @@
 import type { Tensor2D } from '@tensorflow/tfjs-core';
-import { tf } from './tf';
+import { tf } from '../core/tf';
 
 /** int32 [B, 1]: 0 … B−1, the row half of a gatherND index (tf.gather with batchDims is broken on wasm). */
 export function rowIdColumn(batch: number): Tensor2D {

@@ -5,7 +5,7 @@
 //   finite, so products such as p·x never meet 0·Inf;
 // - +Inf becomes FLOAT32_MAX: the softmax limit, where all mass goes to the +Inf entries;
 // - finite values at or below MASKED count as masked too (HF's finfo.min masks, for example).
-import { tf } from './tf';
+import { tf } from '../core/tf';
 import type { Tensor } from '@tensorflow/tfjs-core';
 
 /** The value a masked entry is given. Its square still fits in float32. */

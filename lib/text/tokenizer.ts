@@ -1,7 +1,7 @@
 // Tokenizers behind one interface: Hugging Face tokenizer.json through @huggingface/tokenizers
 // (pure JS, browser-safe), and incremental decoding for streaming.
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { EntropixError } from './errors';
+import { EntropixError } from '../core/errors';
 
 export interface Tokenizer {
   /** Token ids of `text`, with the tokenizer's own special tokens added (e.g. a BOS), as Hugging Face does by default. */

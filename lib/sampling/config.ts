@@ -2,8 +2,8 @@
 // (entropix.json). Defaults are Entropix's own (xjdr-alt/entropix, torch sampler's SamplerConfig:
 // thresholds 0.1 / 0.1 / 3.0 / 5.0 / 5.0 and the adaptive coefficients), with the fixes and
 // names described in the README.
-import { EntropixError } from './errors';
-import { describe, requireNumber } from './validate';
+import { EntropixError } from '../core/errors';
+import { describe, requireNumber } from '../core/validate';
 
 export type RegimeName = 'flowing' | 'treading' | 'exploring' | 'resampling' | 'adaptive';
 export const REGIME_NAMES: readonly RegimeName[] = ['flowing', 'treading', 'exploring', 'resampling', 'adaptive'];

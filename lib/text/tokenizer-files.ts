@@ -1,7 +1,7 @@
 // Loading a model directory's tokenizer (Node: reads files).
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
-import { EntropixError } from './errors';
+import { EntropixError } from '../core/errors';
 import { ChatMessage, renderChatTemplate } from './chat-template';
 import { Tokenizer, tokenizerFromJson } from './tokenizer';
 

@@ -1,8 +1,8 @@
 // Seeded noise for the categorical draw, made on the host and uploaded (a write, never a read).
 // Row i's stream depends only on (seed, i) — or on its own seed when one is given per row — so a
 // row draws the same tokens alone or inside any batch, on every backend.
-import { EntropixError } from './errors';
-import { describe } from './validate';
+import { EntropixError } from '../core/errors';
+import { describe } from '../core/validate';
 
 /** One seed for the whole batch (row i uses stream i), or one seed per row (each uses stream 0). */
 export type Seed = number | readonly number[];

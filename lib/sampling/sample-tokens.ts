@@ -1,17 +1,17 @@
-// The sampling kernel: temperature → min-p → top-k → top-p → exact draw, with per-row parameters,
+// sampleTokens, the sampling step: temperature → min-p → top-k → top-p → exact draw, with per-row parameters,
 // as one fixed sequence of tf ops (no value is read back to the host).
 //
 // Candidates are each row's k highest logits, sorted (candidates.ts; k = the static cap). Every
 // filter keeps a prefix of that list, so all of them work on [B, k] instead of [B, V]. Only top-p
 // needs a mass over the whole vocabulary, and only on rows whose top-k is off (fullVocabularyMass).
 import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
-import { tf } from './tf';
-import { EntropixError } from './errors';
+import { tf } from '../core/tf';
+import { EntropixError } from '../core/errors';
 import { Candidates, topCandidates } from './candidates';
 import { gumbelNoise, Seed, validateSeed } from './rng';
 import { REAL_THRESHOLD, sanitizeScores } from './special-values';
-import { requireDim, requireNumber, requireTensor } from './validate';
-import { rowIdColumn } from './rows';
+import { requireDim, requireNumber, requireTensor } from '../core/validate';
+import { rowIdColumn } from './row-index';
 
 /** A parameter for all rows (a number) or one per row (a Tensor1D [B], float32 or int32). */
 export type RowParam = number | Tensor1D;

@@ -5,7 +5,7 @@
 // small matrices applied to the metric table [B, 7] (see metricTable): bounds [R, 7] and parameter
 // weights [7, Q·R], with a handful of ops on [B, R] tensors — no branch on data, no read-back.
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
-import { tf } from './tf';
+import { tf } from '../core/tf';
 import { RegimeGate, RegimeName, SamplerConfig } from './config';
 
 export enum SamplerState {

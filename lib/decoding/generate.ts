@@ -3,16 +3,16 @@
 // table (token, state, log-probability, six metrics), started before the next step is queued so
 // the two overlap where the backend runs asynchronously.
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
-import { tf } from './tf';
-import { EntropixError } from './errors';
-import { EntropixSampler } from './sampler';
-import { computeMetrics, Metrics } from './metrics';
-import { sampleTokens, SamplingParams } from './kernels';
-import { SamplerState } from './regimes';
-import { randomSeed, Seed, stepSeed, validateSeed } from './rng';
-import { sanitizeScores } from './special-values';
-import { describe, requireNumber } from './validate';
-import type { CausalLM, KVCache } from './models/causal-lm';
+import { tf } from '../core/tf';
+import { EntropixError } from '../core/errors';
+import { EntropixSampler } from '../sampling/sampler';
+import { computeMetrics, Metrics } from '../sampling/metrics';
+import { sampleTokens, SamplingParams } from '../sampling/sample-tokens';
+import { SamplerState } from '../sampling/regimes';
+import { randomSeed, Seed, stepSeed, validateSeed } from '../sampling/rng';
+import { sanitizeScores } from '../sampling/special-values';
+import { describe, requireNumber } from '../core/validate';
+import type { CausalLM, KVCache } from '../models/causal-lm';
 
 export interface GenerateOptions {
   maxNewTokens: number;

@@ -1,6 +1,6 @@
 // Chat templates: tokenizer_config.json's Jinja template rendered with @huggingface/jinja.
 import { Template } from '@huggingface/jinja';
-import { EntropixError } from './errors';
+import { EntropixError } from '../core/errors';
 
 export interface ChatMessage {
   role: string;

@@ -1,16 +1,16 @@
-// EntropixSampler: metrics → regimes → kernel, one fixed sequence of tf ops per step.
+// EntropixSampler: metrics → regimes → sampleTokens (sample-tokens.ts), one fixed sequence of tf ops per step.
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
-import { tf } from './tf';
+import { tf } from '../core/tf';
 import { resolveSamplerConfig, SamplerConfig } from './config';
-import { EntropixError } from './errors';
+import { EntropixError } from '../core/errors';
 import { topCandidates } from './candidates';
-import { drawTokens } from './kernels';
-import { rowIdColumn } from './rows';
+import { drawTokens } from './sample-tokens';
+import { rowIdColumn } from './row-index';
 import { Metrics, metricTable, validateMetricInputs } from './metrics';
 import { compileRegimes, decideRegimes, RegimeTable } from './regimes';
 import { gumbelNoise, randomSeed, Seed, validateSeed } from './rng';
 import { REAL_THRESHOLD, sanitizeScores } from './special-values';
-import { requireDim, requireTensor } from './validate';
+import { requireDim, requireTensor } from '../core/validate';
 
 export interface SampleStepOptions {
   /** int32 [B]: each row's previous token (treading emits the clarifying token only once in a row). */

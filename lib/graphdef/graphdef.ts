@@ -3,8 +3,8 @@
 // model can be converted without Python. The attribute names are the ones the converter's op
 // mappers read (tfjs-converter/src/operations/op_list/*); TF's own type attributes (T, Tidx, …)
 // are written too, so the graph stays a faithful GraphDef.
-import { EntropixError } from '../errors';
-import { floatBitsToHalf } from './half';
+import { EntropixError } from '../core/errors';
+import { floatBitsToHalf } from '../models/half';
 
 /** The dtypes a GraphModel tensor can have here. */
 export type GraphDType = 'float32' | 'int32' | 'bool';

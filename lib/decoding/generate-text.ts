@@ -1,11 +1,11 @@
 // generateText: prompts in, streamed text out, on top of generate() and a tokenizer.
-import { EntropixError } from './errors';
+import { EntropixError } from '../core/errors';
 import { FinishReason, generate, GenerateOptions, GenerateStep } from './generate';
-import { SamplerState } from './regimes';
-import { validateSeed } from './rng';
-import { createTextStream, Tokenizer } from './tokenizer';
-import { describe, requireNumber } from './validate';
-import type { CausalLM } from './models/causal-lm';
+import { SamplerState } from '../sampling/regimes';
+import { validateSeed } from '../sampling/rng';
+import { createTextStream, Tokenizer } from '../text/tokenizer';
+import { describe, requireNumber } from '../core/validate';
+import type { CausalLM } from '../models/causal-lm';
 
 export interface GenerateTextOptions extends GenerateOptions {
   /**

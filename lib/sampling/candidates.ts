@@ -7,7 +7,7 @@
 // lies in a kept block: a block holding one of them has a maximum at least that token's logit,
 // which beats every block holding none of them.
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import { tf } from './tf';
+import { tf } from '../core/tf';
 
 /** A type (not an interface), so that it is a TensorContainer for tf.tidy and tf.dispose. */
 export type Candidates = {

@@ -1,10 +1,10 @@
 // Entropix's uncertainty metrics, one value per row, computed on the device.
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import { tf } from './tf';
-import { EntropixError } from './errors';
+import { tf } from '../core/tf';
+import { EntropixError } from '../core/errors';
 import { above, REAL_THRESHOLD, sanitizeScores } from './special-values';
-import { requireDim, requireTensor } from './validate';
-import { rowIdColumn } from './rows';
+import { requireDim, requireTensor } from '../core/validate';
+import { rowIdColumn } from './row-index';
 
 /** A type (not an interface) so that `tf.dispose(metrics)` type-checks as a TensorContainer. */
 export type Metrics = {
