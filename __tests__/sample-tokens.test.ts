@@ -2,13 +2,15 @@ import { tf, useBackend, sampleTokens, SamplingParams } from '../lib';
 import { referenceDistribution, RefParams } from './helpers/reference';
 import { expectFits, histogram } from './helpers/stats';
 import { countReads, expectRefused } from './helpers/tensors';
+import { expectCpuDrawsAsWasm } from './helpers/backends';
 
-const DRAWS = 6000;
+const DRAWS = 6000; // per distribution, on wasm
+const CPU_ROWS = 300; // the cpu backend draws the same tokens as wasm on these rows (same seeds)
 
-/** Draws DRAWS tokens for one logit row, as a batch of identical rows (row i uses stream i). */
-function drawMany(logits: number[], params: SamplingParams, seed: number, cap?: number): Int32Array {
+/** Draws `rows` tokens for one logit row, as a batch of identical rows (row i uses stream i). */
+function drawMany(logits: number[], params: SamplingParams, seed: number, cap?: number, rows = DRAWS): Int32Array {
   return tf.tidy(() => {
-    const x = tf.tile(tf.tensor2d([logits]), [DRAWS, 1]) as tf.Tensor2D;
+    const x = tf.tile(tf.tensor2d([logits]), [rows, 1]) as tf.Tensor2D;
     return sampleTokens(x, params, seed, { candidateCap: cap }).dataSync() as Int32Array;
   });
 }
@@ -20,74 +22,87 @@ function full(p: Partial<RefParams>): RefParams {
 /** Distinct logits with a realistic spread: 40 tokens. */
 const LOGITS = Array.from({ length: 40 }, (_, i) => 3 * Math.cos(1.7 * i + 0.3) - 0.05 * i);
 
-describe.each(['cpu', 'wasm'] as const)('sampleTokens on %s', (backend) => {
-  beforeAll(() => useBackend(backend));
+type DistributionCase = [name: string, logits: number[], params: Partial<RefParams>, seed: number, cap: number];
+const DISTRIBUTIONS: DistributionCase[] = [
+  ['plain T=1', LOGITS, {}, 1234, 256],
+  ['T=0.5', LOGITS, { temperature: 0.5 }, 1234, 256],
+  ['T=2', LOGITS, { temperature: 2 }, 1234, 256],
+  ['top-k 5', LOGITS, { topK: 5 }, 1234, 256],
+  ['top-p 0.8 (top-k off: whole-vocabulary mass)', LOGITS, { topP: 0.8 }, 1234, 256],
+  ['min-p 0.1', LOGITS, { minP: 0.1 }, 1234, 256],
+  ['min-p → top-k → top-p, T=1.3', LOGITS, { temperature: 1.3, minP: 0.02, topK: 12, topP: 0.7 }, 1234, 256],
+  ['top-p with a cap narrower than the nucleus', LOGITS, { topP: 0.95 }, 1234, 8],
+  ['top-k above the cap acts as the cap', LOGITS, { topK: 30 }, 1234, 10],
+  ['a vocabulary larger than the cap, top-k off, top-p on',
+    Array.from({ length: 3000 }, (_, i) => 2 * Math.sin(0.37 * i) - i * 1e-4), { topP: 0.5, temperature: 0.8 }, 77, 64],
+  // V a multiple of 16 with many rows takes the two-stage candidate search; float32 values, so
+  // that the reference ranks them exactly as the tensor does.
+  ['the two-stage candidate search (V a multiple of 16, many rows)',
+    Array.from({ length: 1024 }, (_, i) => Math.fround(2.5 * Math.sin(0.91 * i + 0.2) - i * 2e-4)),
+    { temperature: 1.2, topP: 0.9, minP: 0.001 }, 31, 16],
+];
 
-  describe('matches the exact distribution', () => {
-    const cases: [string, Partial<RefParams>, number][] = [
-      ['plain T=1', {}, 256],
-      ['T=0.5', { temperature: 0.5 }, 256],
-      ['T=2', { temperature: 2 }, 256],
-      ['top-k 5', { topK: 5 }, 256],
-      ['top-p 0.8 (top-k off: whole-vocabulary mass)', { topP: 0.8 }, 256],
-      ['min-p 0.1', { minP: 0.1 }, 256],
-      ['min-p → top-k → top-p, T=1.3', { temperature: 1.3, minP: 0.02, topK: 12, topP: 0.7 }, 256],
-      ['top-p with a cap narrower than the nucleus', { topP: 0.95 }, 8],
-      ['top-k above the cap acts as the cap', { topK: 30 }, 10],
-    ];
-    test.each(cases)('%s', (_, params, cap) => {
-      const tokens = drawMany(LOGITS, params, 1234, cap);
-      expectFits(histogram(tokens, LOGITS.length), referenceDistribution(LOGITS, full(params), cap));
-    });
-
-    test('a vocabulary larger than the cap, top-k off, top-p on', () => {
-      const logits = Array.from({ length: 3000 }, (_, i) => 2 * Math.sin(0.37 * i) - i * 1e-4);
-      const params = { topP: 0.5, temperature: 0.8 };
-      const tokens = drawMany(logits, params, 77, 64);
-      const expected = referenceDistribution(logits, full(params), 64);
-      expectFits(histogram(tokens, logits.length), expected);
-    });
+/** Per-row parameters as tensors: `per` rows for each setting, in order. */
+const ROW_SETTINGS: RefParams[] = [
+  full({ temperature: 0.7, topK: 3 }),
+  full({ temperature: 1.5, topP: 0.6 }),
+  full({ minP: 0.3 }),
+  full({ temperature: 0, topK: 9 }),
+];
+function drawPerRow(per: number): Int32Array {
+  const rows = ROW_SETTINGS.length * per;
+  const col = (f: (s: RefParams) => number, dtype: 'float32' | 'int32' = 'float32') =>
+    tf.tensor1d(Array.from({ length: rows }, (_, r) => f(ROW_SETTINGS[Math.floor(r / per)]!)), dtype);
+  return tf.tidy(() => {
+    const params = {
+      temperature: col((s) => s.temperature),
+      topK: col((s) => s.topK, 'int32'),
+      topP: col((s) => s.topP),
+      minP: col((s) => s.minP),
+    };
+    const x = tf.tile(tf.tensor2d([LOGITS]), [rows, 1]) as tf.Tensor2D;
+    return sampleTokens(x, params, 99).dataSync() as Int32Array;
   });
+}
 
-  test('the two-stage candidate search (V a multiple of 16, many rows) draws exactly too', () => {
-    // float32 values, so that the reference ranks them exactly as the tensor does.
-    const logits = Array.from({ length: 1024 }, (_, i) => Math.fround(2.5 * Math.sin(0.91 * i + 0.2) - i * 2e-4));
-    const params = { temperature: 1.2, topP: 0.9, minP: 0.001 };
-    const tokens = drawMany(logits, params, 31, 16);
-    expectFits(histogram(tokens, logits.length), referenceDistribution(logits, full(params), 16));
+// The statistics run on wasm; the cpu backend must then draw the very same tokens.
+describe('sampleTokens matches the exact distribution (wasm)', () => {
+  beforeAll(() => useBackend('wasm'));
+
+  test.each(DISTRIBUTIONS)('%s', (_, logits, params, seed, cap) => {
+    const tokens = drawMany(logits, params, seed, cap);
+    expectFits(histogram(tokens, logits.length), referenceDistribution(logits, full(params), cap));
   });
 
   test('per-row parameters as tensors: each row follows its own', () => {
-    const settings: RefParams[] = [
-      full({ temperature: 0.7, topK: 3 }),
-      full({ temperature: 1.5, topP: 0.6 }),
-      full({ minP: 0.3 }),
-      full({ temperature: 0, topK: 9 }),
-    ];
     const per = 2000;
-    const rows = settings.length * per;
-    const col = (f: (s: RefParams) => number, dtype: 'float32' | 'int32' = 'float32') =>
-      tf.tensor1d(Array.from({ length: rows }, (_, r) => f(settings[Math.floor(r / per)]!)), dtype);
-    const tokens = tf.tidy(() => {
-      const params = {
-        temperature: col((s) => s.temperature),
-        topK: col((s) => s.topK, 'int32'),
-        topP: col((s) => s.topP),
-        minP: col((s) => s.minP),
-      };
-      const x = tf.tile(tf.tensor2d([LOGITS]), [rows, 1]) as tf.Tensor2D;
-      return sampleTokens(x, params, 99).dataSync();
-    });
-    settings.forEach((s, g) => {
+    const tokens = drawPerRow(per);
+    ROW_SETTINGS.forEach((s, g) => {
       const mine = tokens.slice(g * per, (g + 1) * per);
       expectFits(histogram(mine, LOGITS.length), referenceDistribution(LOGITS, s));
     });
   });
+});
+
+describe(`sampleTokens on cpu draws what wasm draws (${CPU_ROWS} rows per case)`, () => {
+  test.each(DISTRIBUTIONS)('%s', async (_, logits, params, seed, cap) => {
+    await expectCpuDrawsAsWasm(() => drawMany(logits, params, seed, cap, CPU_ROWS));
+  });
+
+  test('per-row parameters as tensors', async () => {
+    await expectCpuDrawsAsWasm(() => drawPerRow(CPU_ROWS / ROW_SETTINGS.length));
+  });
+});
+
+describe.each(['cpu', 'wasm'] as const)('sampleTokens on %s', (backend) => {
+  beforeAll(() => useBackend(backend));
+  // Deterministic checks: fewer rows on the slow cpu backend.
+  const rows = backend === 'cpu' ? CPU_ROWS : DRAWS;
 
   test('temperature ≤ 0 and a tiny top-p give the argmax', () => {
     const argmax = LOGITS.indexOf(Math.max(...LOGITS));
     for (const params of [{ temperature: 0 }, { temperature: -1 }, { topP: 1e-9 }]) {
-      expect(Array.from(drawMany(LOGITS, params, 5)).every((t) => t === argmax)).toBe(true);
+      expect(Array.from(drawMany(LOGITS, params, 5, undefined, rows)).every((t) => t === argmax)).toBe(true);
     }
   });
 

@@ -1,0 +1,27 @@
+// Running a piece of a test on another backend. Statistics run on wasm (fast); the cpu backend,
+// the slow reference, is checked against wasm on fewer rows: the noise is made on the host from
+// (seed, row), so the same seeds give the same tokens on every backend.
+import { tf, useBackend } from '../../lib';
+import type { BackendName } from '../../lib';
+
+/** Runs fn with `backend` current, then makes the previous backend current again. */
+export async function onBackend<T>(backend: BackendName, fn: () => T | Promise<T>): Promise<T> {
+  const previous = tf.getBackend() as BackendName;
+  await useBackend(backend);
+  try {
+    return await fn();
+  } finally {
+    await useBackend(previous);
+  }
+}
+
+/** Asserts that `draw` gives the same tokens on cpu as on wasm. */
+export async function expectCpuDrawsAsWasm(draw: () => ArrayLike<number> | Promise<ArrayLike<number>>): Promise<void> {
+  const wasm = Array.from(await onBackend('wasm', draw));
+  const cpu = Array.from(await onBackend('cpu', draw));
+  expect(cpu.length).toBe(wasm.length);
+  const differ = cpu.map((t, i) => (t === wasm[i] ? -1 : i)).filter((i) => i >= 0);
+  if (differ.length > 0) {
+    throw new Error(`cpu and wasm draw different tokens at ${differ.length} of ${cpu.length} rows, first ${differ.slice(0, 5)}`);
+  }
+}
