@@ -4,9 +4,12 @@ import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { EntropixError } from '../core/errors';
 import { readHfConfig } from './hf-config';
-import { BuiltGraphModel, floatsToHalfBytes, writeGraphModel } from '../graphdef/graphdef';
+import { floatsToHalfBytes, weightOffsets, writeAt } from '../graphdef/shards';
+import { writeGraphFiles } from '../graphdef/write';
+import { readJsonFileIfExists, stageThenRename } from '../core/files';
+import { isObject } from '../core/validate';
 import { buildLlamaGraph, checkGraphDType, GraphWeight, graphWeightSpecs, llamaTensorSpecs } from './llama-graph';
-import { readJsonFile, SafetensorsCheckpoint } from './safetensors';
+import { SafetensorsCheckpoint } from './safetensors';
 
 export interface ConvertOptions {
   /**
@@ -74,12 +77,8 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
     options.onProgress?.(i + 1, weights.length);
   }
 
-  const target = nodePath.resolve(outDir);
-  const parent = nodePath.dirname(target);
-  const tag = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const stage = nodePath.join(parent, `.${nodePath.basename(target)}.convert-${tag}`);
-  try {
-    await writeGraphModel(stage, built);
+  await stageThenRename(outDir, async (stage) => {
+    await writeGraphFiles(stage, built);
     for (const file of SIDE_FILES) {
       try {
         await fs.copyFile(nodePath.join(srcDir, file), nodePath.join(stage, file));
@@ -88,23 +87,11 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
       }
     }
     await fs.copyFile(nodePath.join(srcDir, 'config.json'), nodePath.join(stage, 'config.json'));
-    const entropix = await sourceEntropixJson(srcDir);
+    const entropix = await readJsonFileIfExists(nodePath.join(srcDir, 'entropix.json'));
     const clarifying = await naturalClarifyingToken(srcDir);
     const json = entropix ?? { sampler: clarifying === null ? {} : { clarifyingTokenId: clarifying }, eosTokenIds: config.eosTokenIds };
     await fs.writeFile(nodePath.join(stage, 'entropix.json'), JSON.stringify(json, null, 2));
-    try {
-      await fs.rename(stage, target);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'EISDIR') {
-        throw new EntropixError('INVALID_ARGUMENT', `cannot write the model to ${target}: it exists and is not an empty directory`, 'outDir');
-      }
-      throw e;
-    }
-  } catch (e) {
-    await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
-    throw e;
-  }
+  }, { argument: 'outDir' });
 }
 
 /** The transpose of a row-major [rows, cols] matrix. */
@@ -141,11 +128,11 @@ const CLARIFYING_PIECES = ['Ġ...', '▁...', '...', 'Ġ…', '▁…', '…'];
 export async function naturalClarifyingToken(dir: string): Promise<number | null> {
   let json: unknown;
   try {
-    json = JSON.parse(await fs.readFile(nodePath.join(dir, 'tokenizer.json'), 'utf8'));
+    json = await readJsonFileIfExists(nodePath.join(dir, 'tokenizer.json'));
   } catch {
-    return null; // no (readable) tokenizer: no clarifying token
+    return null; // no readable tokenizer: no clarifying token
   }
-  const model = (json as { model?: { vocab?: unknown } })?.model;
+  const model = isObject(json) && isObject(json.model) ? json.model as { vocab?: unknown } : undefined;
   const ids = new Map<string, number>();
   if (Array.isArray(model?.vocab)) {
     model!.vocab.forEach((entry, id) => { if (Array.isArray(entry) && typeof entry[0] === 'string') ids.set(entry[0], id); }); // Unigram
@@ -154,46 +141,4 @@ export async function naturalClarifyingToken(dir: string): Promise<number | null
   }
   for (const piece of CLARIFYING_PIECES) if (ids.has(piece)) return ids.get(piece)!;
   return null;
-}
-
-/** The checkpoint's own entropix.json, if it has one (kept as it is). */
-async function sourceEntropixJson(dir: string): Promise<unknown> {
-  const path = nodePath.join(dir, 'entropix.json');
-  try {
-    await fs.access(path);
-  } catch {
-    return null;
-  }
-  return readJsonFile(path);
-}
-
-const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
-const QUANTIZED_BYTES: Record<string, number> = { float16: 2 };
-
-/** Each weight's byte offset in the concatenated shards (manifest order, as build cuts them). */
-function weightOffsets(built: BuiltGraphModel): Map<string, number> {
-  const offsets = new Map<string, number>();
-  let at = 0;
-  for (const w of built.modelJson.weightsManifest.flatMap((g) => g.weights)) {
-    offsets.set(w.name, at);
-    const per = w.quantization ? QUANTIZED_BYTES[w.quantization.dtype] : BYTES[w.dtype];
-    at += w.shape.reduce((a, b) => a * b, 1) * per!;
-  }
-  return offsets;
-}
-
-/** Copies `bytes` into the shards starting at byte `at` of their concatenation. */
-function writeAt(shards: Uint8Array[], at: number, bytes: Uint8Array): void {
-  let from = 0;
-  for (const shard of shards) {
-    if (from === bytes.byteLength) return;
-    if (at >= shard.byteLength) {
-      at -= shard.byteLength;
-      continue;
-    }
-    const n = Math.min(shard.byteLength - at, bytes.byteLength - from);
-    shard.set(bytes.subarray(from, from + n), at);
-    from += n;
-    at = 0;
-  }
 }

@@ -9,7 +9,8 @@ import { resolveSamplerConfig } from '../sampling/config';
 import type { CausalLM, ForwardOptions, ForwardResult, GenerationDefaults, KVCache } from './causal-lm';
 import { ModelConfig, readHfConfig } from './hf-config';
 import { forwardShape, isProjectionWeight, LlamaCache, llamaForward, LlamaLayerWeights, LlamaShape, LlamaWeights, validateForward } from './llama';
-import { readJsonFile, SafetensorsCheckpoint } from './safetensors';
+import { SafetensorsCheckpoint } from './safetensors';
+import { readJsonFile } from '../core/files';
 
 /** The Hugging Face tensor names of one layer, with the shape each must have. */
 function layerTensors(c: ModelConfig, i: number): Record<keyof LlamaLayerWeights, [string, number[]] | null> {

@@ -11,8 +11,8 @@
 // so every MatMul is a plain x·W (5–10× faster than x·Wᵀ on wasm). A tied lm_head is stored as
 // its own transposed copy of the embedding.
 import { EntropixError } from '../core/errors';
-import { GraphBuilder, GraphTensor } from '../graphdef/graphdef';
-import type { BuiltGraphModel, BuildOptions } from '../graphdef/graphdef';
+import { GraphBuilder, GraphTensor } from '../graphdef/builder';
+import type { BuiltGraphModel, BuildOptions } from '../graphdef/json';
 import type { ModelConfig } from './hf-config';
 import { isProjectionWeight } from './llama';
 
