@@ -56,6 +56,8 @@ export interface Trace {
   texts: string[];
   finishReasons: (string | null)[];
   tokens: TraceToken[];
+  /** Present when the generation was interrupted (Ctrl-C, SIGTERM): the tokens are those so far. */
+  aborted?: true;
 }
 
 /** The label of a sampler state; anything that is not a SamplerState counts as 'base'. */
