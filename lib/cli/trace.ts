@@ -45,6 +45,8 @@ export interface Trace {
   texts: string[];
   finishReasons: (string | null)[];
   tokens: TraceToken[];
+  /** Present when the generation was interrupted (Ctrl-C, SIGTERM): the tokens are those so far. */
+  aborted?: true;
 }
 
 /** Tokens per state name (every name present, 0 when absent); unknown names are ignored. */

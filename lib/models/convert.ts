@@ -23,6 +23,11 @@ export interface ConvertOptions {
   onProgress?: (done: number, total: number) => void;
   /** Bytes per weight shard file (default 4 MiB, as tensorflowjs_converter). */
   shardBytes?: number;
+  /**
+   * Aborting stops the conversion at its next tensor or file (EntropixError 'ABORTED') and removes
+   * everything staged: outDir is left as it was.
+   */
+  signal?: AbortSignal;
 }
 
 /** Copied next to the model when the checkpoint has them. */
@@ -36,8 +41,18 @@ const SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generation_confi
  * failure leaves nothing in outDir.
  */
 export async function convertHfCheckpoint(srcDir: string, outDir: string, options: ConvertOptions = {}): Promise<void> {
+  if (typeof options !== 'object' || options === null) {
+    throw new EntropixError('INVALID_ARGUMENT', `options must be an object, got ${options === null ? 'null' : typeof options}`, 'options');
+  }
   const dtype = options.dtype ?? 'float32';
   checkGraphDType(dtype);
+  const signal = options.signal;
+  if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) {
+    throw new EntropixError('INVALID_ARGUMENT', 'options.signal must be an AbortSignal', 'options.signal');
+  }
+  const checkAborted = () => {
+    if (signal?.aborted) throw new EntropixError('ABORTED', 'the conversion was aborted', 'options.signal');
+  };
   if (typeof outDir !== 'string' || outDir.length === 0) {
     throw new EntropixError('INVALID_ARGUMENT', 'outDir must be a non-empty path', 'outDir');
   }
@@ -75,10 +90,12 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
       ? floatsToHalfBytes(data)
       : new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     options.onProgress?.(i + 1, weights.length);
+    checkAborted();
   }
 
   await stageThenRename(outDir, async (stage) => {
     await writeGraphFiles(stage, built);
+    checkAborted();
     for (const file of SIDE_FILES) {
       try {
         await fs.copyFile(nodePath.join(srcDir, file), nodePath.join(stage, file));
@@ -91,6 +108,7 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
     const clarifying = await naturalClarifyingToken(srcDir);
     const json = entropix ?? { sampler: clarifying === null ? {} : { clarifyingTokenId: clarifying }, eosTokenIds: config.eosTokenIds };
     await fs.writeFile(nodePath.join(stage, 'entropix.json'), JSON.stringify(json, null, 2));
+    checkAborted();
   }, { argument: 'outDir' });
 }
 
