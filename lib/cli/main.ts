@@ -7,6 +7,7 @@ import { BACKEND_NAMES } from '../core/backend';
 import { EntropixError } from '../core/errors';
 import { runConvert } from './convert-command';
 import { DEFAULT_MODEL_DIR, runGenerate, SAMPLER_CHOICES } from './generate-command';
+import { silenceCpuBanner } from './tfjs-banner';
 
 /** One line for the user; the stack only with --verbose. Exit code 1 (2 for usage errors). */
 function fail(error: unknown, verbose: boolean): never {
@@ -19,6 +20,7 @@ function fail(error: unknown, verbose: boolean): never {
 
 export async function main(argv: string[]): Promise<void> {
   const verbose = argv.includes('--verbose');
+  silenceCpuBanner();
   try {
     await yargs(argv)
       .scriptName('entropix')
