@@ -15,13 +15,19 @@ export async function onBackend<T>(backend: BackendName, fn: () => T | Promise<T
   }
 }
 
+/** Asserts that two backends drew the same tokens. */
+export function expectSameTokens(cpu: ArrayLike<number>, wasm: ArrayLike<number>): void {
+  const a = Array.from(cpu);
+  const b = Array.from(wasm);
+  expect(a.length).toBe(b.length);
+  const differ = a.map((t, i) => (t === b[i] ? -1 : i)).filter((i) => i >= 0);
+  if (differ.length > 0) {
+    throw new Error(`cpu and wasm draw different tokens at ${differ.length} of ${a.length} rows, first ${differ.slice(0, 5)}`);
+  }
+}
+
 /** Asserts that `draw` gives the same tokens on cpu as on wasm. */
 export async function expectCpuDrawsAsWasm(draw: () => ArrayLike<number> | Promise<ArrayLike<number>>): Promise<void> {
-  const wasm = Array.from(await onBackend('wasm', draw));
-  const cpu = Array.from(await onBackend('cpu', draw));
-  expect(cpu.length).toBe(wasm.length);
-  const differ = cpu.map((t, i) => (t === wasm[i] ? -1 : i)).filter((i) => i >= 0);
-  if (differ.length > 0) {
-    throw new Error(`cpu and wasm draw different tokens at ${differ.length} of ${cpu.length} rows, first ${differ.slice(0, 5)}`);
-  }
+  const wasm = await onBackend('wasm', draw);
+  expectSameTokens(await onBackend('cpu', draw), wasm);
 }

@@ -7,6 +7,7 @@ import { BACKEND_NAMES } from '../core/backend';
 import { EntropixError } from '../core/errors';
 import { runConvert } from './convert-command';
 import { DEFAULT_MODEL_DIR, runGenerate, SAMPLER_CHOICES } from './generate-command';
+import { silenceCpuBanner } from './tfjs-banner';
 
 /** Options that take one value each: given twice, or with a value that is not a number, is a usage error. */
 const SINGLE_VALUED = ['model', 'backend', 'max-new-tokens', 'seed', 'sampler', 'temperature', 'top-k', 'top-p', 'min-p', 'trace', 'plot', 'dtype'];
@@ -38,6 +39,7 @@ function fail(error: unknown, verbose: boolean): never {
 
 export async function main(argv: string[]): Promise<void> {
   const verbose = argv.includes('--verbose');
+  silenceCpuBanner();
   try {
     await yargs(argv)
       .scriptName('entropix')
