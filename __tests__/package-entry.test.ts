@@ -2,23 +2,30 @@
 // yargs, the main entry needs no Node built-in, and every shipped module is reachable from an entry.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import { builtinModules } from 'module';
 import * as path from 'path';
 
 const ROOT = path.join(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
-  peerDependencies: Record<string, string>; peerDependenciesMeta: Record<string, { optional?: boolean }>;
-  dependencies: Record<string, string>; exports: Record<string, { default?: string }>; bin: Record<string, string>;
+  peerDependencies: Record<string, string>;
+  peerDependenciesMeta: Record<string, { optional?: boolean }>;
+  dependencies: Record<string, string>;
+  exports: Record<string, { default?: string }>;
+  bin: Record<string, string>;
 };
 
 /** Relative modules a file loads at run time, and the packages (bare specifiers) it loads. */
 function runtimeImports(file: string): { local: string[]; bare: string[] } {
-  const src = fs.readFileSync(file, 'utf8')
+  const src = fs
+    .readFileSync(file, 'utf8')
     .replace(/^\s*(import|export)\s+type\b[^;]*;/gms, '') // erased by tsc
     .replace(/\/\*[\s\S]*?\*\/|^\s*\/\/.*$/gm, '');
   const specs = [
-    ...src.matchAll(/\bfrom\s+['"]([^'"]+)['"]/g), ...src.matchAll(/\brequire\(\s*['"]([^'"]+)['"]\s*\)/g),
-    ...src.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g), ...src.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm),
+    ...src.matchAll(/\bfrom\s+['"]([^'"]+)['"]/g),
+    ...src.matchAll(/\brequire\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ...src.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ...src.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm),
   ].map((m) => m[1]!);
   return { local: specs.filter((s) => s.startsWith('.')), bare: specs.filter((s) => !s.startsWith('.')) };
 }
@@ -34,7 +41,9 @@ function closure(entries: string[], ext: '.ts' | '.js'): { files: Set<string>; b
     for (const p of packages) if (!bare.has(p)) bare.set(p, path.relative(ROOT, file));
     for (const spec of local) {
       const base = path.resolve(path.dirname(file), spec);
-      const target = [base + ext, path.join(base, `index${ext}`), base].find((f) => fs.existsSync(f) && fs.statSync(f).isFile());
+      const target = [base + ext, path.join(base, `index${ext}`), base].find(
+        (f) => fs.existsSync(f) && fs.statSync(f).isFile(),
+      );
       if (!target) throw new Error(`${file}: cannot resolve ${spec}`);
       visit(target);
     }
@@ -44,7 +53,7 @@ function closure(entries: string[], ext: '.ts' | '.js'): { files: Set<string>; b
 }
 
 const isYargs = (spec: string): boolean => spec === 'yargs' || spec.startsWith('yargs/');
-const NODE_BUILTINS = new Set(require('module').builtinModules as string[]);
+const NODE_BUILTINS = new Set(builtinModules);
 const isBuiltin = (spec: string): boolean => spec.startsWith('node:') || NODE_BUILTINS.has(spec.split('/')[0]!);
 
 describe('entry points (source)', () => {
@@ -78,7 +87,6 @@ function distState(): string | null {
 }
 const distProblem = distState();
 if (distProblem && process.env.CI !== 'true') {
-  // eslint-disable-next-line no-console
   console.warn(`SKIPPED dist checks: ${distProblem}; run \`npm run build\` first.`);
 }
 const distTest = distProblem && process.env.CI !== 'true' ? test.skip : test;
@@ -97,35 +105,55 @@ describe('dist', () => {
       require('yargs'); // the control: the filter does see yargs once it is loaded
       out.control = Object.keys(require.cache).filter(yargs).length > 0;
       console.log(JSON.stringify(out));`;
-    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!);
+    const out = JSON.parse(
+      execFileSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!,
+    );
     expect(out).toEqual({ index: [], node: [], control: true });
   });
 
   distTest('holds only modules reachable from an entry point or the CLI (no training-only code)', () => {
     const entries = [...Object.values(pkg.exports).map((e) => e.default), ...Object.values(pkg.bin)]
-      .filter((e): e is string => typeof e === 'string').map((e) => path.join(ROOT, e));
+      .filter((e): e is string => typeof e === 'string')
+      .map((e) => path.join(ROOT, e));
     expect(entries.length).toBe(3);
     const reachable = closure(entries, '.js').files;
     // A type-only module (its .d.ts is what counts) compiles to boilerplate that nothing requires.
-    const typeOnly = (f: string) => fs.readFileSync(f, 'utf8').replace(/^\/\/.*$/gm, '')
-      .replace('"use strict";', '').replace('Object.defineProperty(exports, "__esModule", { value: true });', '').trim() === '';
+    const typeOnly = (f: string) =>
+      fs
+        .readFileSync(f, 'utf8')
+        .replace(/^\/\/.*$/gm, '')
+        .replace('"use strict";', '')
+        .replace('Object.defineProperty(exports, "__esModule", { value: true });', '')
+        .trim() === '';
     const shipped = (fs.readdirSync(DIST, { recursive: true }) as string[])
-      .filter((f) => f.endsWith('.js')).map((f) => path.join(DIST, f)).filter((f) => !typeOnly(f));
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => path.join(DIST, f))
+      .filter((f) => !typeOnly(f));
     expect(shipped.filter((f) => !reachable.has(f)).map((f) => path.relative(ROOT, f))).toEqual([]);
     expect(fs.existsSync(path.join(DIST, 'text', 'byte-tokenizer.js'))).toBe(false);
     // Every runtime package dist loads is a dependency, a peer, or a Node built-in.
     const declared = new Set([...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies)]);
     const packageName = (s: string) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!);
-    const undeclared = [...closure(entries, '.js').bare].filter(([s]) => !isBuiltin(s) && !declared.has(packageName(s)));
+    const undeclared = [...closure(entries, '.js').bare].filter(
+      ([s]) => !isBuiltin(s) && !declared.has(packageName(s)),
+    );
     expect(undeclared).toEqual([]);
   });
 });
 
 describe('package.json', () => {
   test('every optional peer has a version range', () => {
-    const optional = Object.entries(pkg.peerDependenciesMeta).filter(([, m]) => m.optional).map(([name]) => name);
-    expect(optional.sort()).toEqual(['@tensorflow/tfjs-backend-webgl', '@tensorflow/tfjs-backend-webgpu',
-      '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu']);
-    for (const name of optional) expect([name, pkg.peerDependencies[name]]).toEqual([name, expect.stringMatching(/^\^\d+\.\d+\.\d+$/)]);
+    const optional = Object.entries(pkg.peerDependenciesMeta)
+      .filter(([, m]) => m.optional)
+      .map(([name]) => name);
+    expect(optional.sort()).toEqual([
+      '@tensorflow/tfjs-backend-webgl',
+      '@tensorflow/tfjs-backend-webgpu',
+      '@tensorflow/tfjs-node',
+      '@tensorflow/tfjs-node-gpu',
+      'webgpu',
+    ]);
+    for (const name of optional)
+      expect([name, pkg.peerDependencies[name]]).toEqual([name, expect.stringMatching(/^\^\d+\.\d+\.\d+$/)]);
   });
 });

@@ -1,14 +1,29 @@
 // The public signatures a user meets: plain tf.Tensor inputs (as GraphModel.execute returns them)
 // with ranks checked at run time, sampleTokens' optional seed, and the types of the main entry.
 import {
-  tf, useBackend, computeMetrics, sampleTokens, EntropixSampler, EntropixError, SamplerState, REGIME_NAMES,
+  tf,
+  useBackend,
+  computeMetrics,
+  sampleTokens,
+  EntropixSampler,
+  EntropixError,
+  SamplerState,
+  REGIME_NAMES,
 } from '../lib';
 import type {
-  ModelConfig, HfModelType, Llama3RopeScaling, GenerateStep, RegimeName, StateName, RegimeThresholds, RowParam,
+  ModelConfig,
+  HfModelType,
+  Llama3RopeScaling,
+  GenerateStep,
+  RegimeName,
+  StateName,
+  RegimeThresholds,
+  RowParam,
 } from '../lib';
 
 /** What GraphModel.execute gives: a Tensor of unknown rank. */
-const plain = (values: number[][] | number[][][], dtype: 'float32' | 'int32' = 'float32'): tf.Tensor => tf.tensor(values, undefined, dtype);
+const plain = (values: number[][] | number[][][], dtype: 'float32' | 'int32' = 'float32'): tf.Tensor =>
+  tf.tensor(values, undefined, dtype);
 
 function refusal(f: () => unknown): EntropixError {
   const before = tf.memory().numTensors;
@@ -26,9 +41,15 @@ describe('public signatures', () => {
   beforeAll(() => useBackend('cpu'));
 
   test('computeMetrics, sampleTokens and EntropixSampler.sample take plain Tensors', () => {
-    const logits = plain([[0, 5, 1, -2], [3, 0, 0, 0]]);
+    const logits = plain([
+      [0, 5, 1, -2],
+      [3, 0, 0, 0],
+    ]);
     const scores = plain([[[1, 2, 3]], [[0, 0, 1]]]);
-    const keyMask = plain([[1, 1, 1], [0, 1, 1]]);
+    const keyMask = plain([
+      [1, 1, 1],
+      [0, 1, 1],
+    ]);
     const lastTokens = tf.tensor([1, 2], undefined, 'int32');
     const temperature: RowParam = tf.tensor([0, 0]);
     const m = computeMetrics(logits, scores, { keyMask });
@@ -52,8 +73,9 @@ describe('public signatures', () => {
     const intColumn = plain([[1]], 'int32');
     expect(refusal(() => sampleTokens(logits, { temperature: column })).message).toMatch(/temperature/);
     expect(refusal(() => computeMetrics(logits, scores, { keyMask: flat })).message).toMatch(/keyMask/);
-    expect(refusal(() => new EntropixSampler().sample(logits, scores, { lastTokens: intColumn })).message)
-      .toMatch(/lastTokens/);
+    expect(refusal(() => new EntropixSampler().sample(logits, scores, { lastTokens: intColumn })).message).toMatch(
+      /lastTokens/,
+    );
     tf.dispose([flat, scores, logits, column, intColumn]);
   });
 
@@ -76,12 +98,28 @@ describe('public signatures', () => {
   });
 
   test('the types a user handles come from the main entry', () => {
-    const config: Pick<ModelConfig, 'modelType' | 'vocabSize'> = { modelType: 'llama' satisfies HfModelType, vocabSize: 8 };
+    const config: Pick<ModelConfig, 'modelType' | 'vocabSize'> = {
+      modelType: 'llama' satisfies HfModelType,
+      vocabSize: 8,
+    };
     const scaling: Llama3RopeScaling['type'] = 'llama3';
     const step: Pick<GenerateStep, 'states'> = { states: [SamplerState.Flowing, SamplerState.Base] };
     const names: RegimeName[] = [...REGIME_NAMES];
     const state: StateName = 'base';
-    const th: RegimeThresholds = { lowEntropy: 0.1, lowVarentropy: 0.1, mediumEntropy: 3, highEntropy: 5, highVarentropy: 5 };
-    expect([config.vocabSize, scaling, step.states, names.length, state, th.highEntropy]).toEqual([8, 'llama3', [0, 5], 5, 'base', 5]);
+    const th: RegimeThresholds = {
+      lowEntropy: 0.1,
+      lowVarentropy: 0.1,
+      mediumEntropy: 3,
+      highEntropy: 5,
+      highVarentropy: 5,
+    };
+    expect([config.vocabSize, scaling, step.states, names.length, state, th.highEntropy]).toEqual([
+      8,
+      'llama3',
+      [0, 5],
+      5,
+      'base',
+      5,
+    ]);
   });
 });
