@@ -32,7 +32,7 @@ export interface GenerateStep {
   /** −1 for a row that finished at an earlier step (or had no usable logit: 'invalid'). */
   tokenIds: number[];
   /** SamplerState per row (Base for plain sampling and greedy). */
-  states: number[];
+  states: SamplerState[];
   /** log p(token) under the raw logits (temperature 1); NaN for −1. */
   logprobs: number[];
   metrics: {

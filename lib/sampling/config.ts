@@ -24,8 +24,14 @@ export interface RegimeGate {
   maxInteraction?: number;
 }
 const GATE_KEYS: readonly (keyof RegimeGate)[] = [
-  'minAttnEntropy', 'maxAttnEntropy', 'minAttnVarentropy', 'maxAttnVarentropy',
-  'minAgreement', 'maxAgreement', 'minInteraction', 'maxInteraction',
+  'minAttnEntropy',
+  'maxAttnEntropy',
+  'minAttnVarentropy',
+  'maxAttnVarentropy',
+  'minAgreement',
+  'maxAgreement',
+  'minInteraction',
+  'maxInteraction',
 ];
 
 /** The thresholds (bits) lowEntropy … highVarentropy are the regime conditions' (states.ts). */

@@ -24,7 +24,7 @@ export type Metrics = {
 
 export interface MetricsOptions {
   /** [B, T]: 1 (any value > 0) marks a real key, 0 an empty or padded slot. */
-  keyMask?: Tensor2D;
+  keyMask?: Tensor;
 }
 
 const LN2 = Math.LN2;
@@ -48,7 +48,7 @@ export function validateMetricInputs(logits: unknown, attentionScores: unknown, 
 
 /** Computes all six metrics. The caller owns (and disposes) the returned tensors. */
 export function computeMetrics(
-  logits: Tensor2D,
+  logits: Tensor, // [B, V]: the rank is checked at run time, so a plain Tensor (GraphModel.execute) will do
   attentionScores: Tensor,
   options: MetricsOptions = {},
 ): Metrics {
@@ -57,11 +57,11 @@ export function computeMetrics(
   }
   validateMetricInputs(logits, attentionScores, options.keyMask);
   return tf.tidy(() => {
-    const clean = sanitizeScores(logits);
+    const clean = sanitizeScores(logits as Tensor2D);
     const top = tf.topk(clean, 1);
     const rowIds = rowIdColumn(clean.shape[0]);
     return metricTable(
-      clean, top.values as Tensor2D, top.indices as Tensor2D, rowIds, attentionScores, options.keyMask).metrics;
+      clean, top.values as Tensor2D, top.indices as Tensor2D, rowIds, attentionScores, options.keyMask as Tensor2D | undefined).metrics;
   });
 }
 

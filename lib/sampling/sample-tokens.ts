@@ -8,13 +8,13 @@ import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import { Candidates, topCandidates } from './candidates';
-import { gumbelNoise, Seed, validateSeed } from './rng';
+import { gumbelNoise, randomSeed, Seed, validateSeed } from './rng';
 import { REAL_THRESHOLD, sanitizeScores } from './special-values';
 import { requireDim, requireNumber, requireTensor } from '../core/validate';
 import { rowIdColumn } from './row-index';
 
-/** A parameter for all rows (a number) or one per row (a Tensor1D [B], float32 or int32). */
-export type RowParam = number | Tensor1D;
+/** A parameter for all rows (a number) or one per row (a tensor [B], float32 or int32; rank checked at run time). */
+export type RowParam = number | Tensor;
 
 export interface SamplingParams {
   /** ≤ 0: argmax. Default 1. */
@@ -217,16 +217,17 @@ export function validateCandidateCap(cap: unknown, name = 'candidateCap'): numbe
 
 /**
  * Samples one token per row of logits [B, V] (float32) with per-row temperature, min-p, top-k and
- * top-p, drawing exactly from what remains. Same seed and inputs → same tokens. The caller owns
- * the returned int32 [B] tensor; −1 marks a row with no usable logit (all NaN/−Inf).
+ * top-p, drawing exactly from what remains. Same seed and inputs → same tokens; seed omitted: a
+ * random one. The caller owns the returned int32 [B] tensor; −1 marks a row with no usable logit
+ * (all NaN/−Inf). logits may be any Tensor: its rank is checked at run time.
  */
 export function sampleTokens(
-  logits: Tensor2D, params: SamplingParams, seed: Seed, options: SampleOptions = {},
+  logits: Tensor, params: SamplingParams, seed?: Seed, options: SampleOptions = {},
 ): Tensor1D {
   const x = requireTensor(logits, 'logits', [2], ['float32']);
   const [batch, vocab] = x.shape as [number, number];
   const validated = validateSamplingParams(params, batch);
-  const rowSeed = validateSeed(seed, batch);
+  const rowSeed = validateSeed(seed ?? randomSeed(), batch);
   const cap = validateCandidateCap(options?.candidateCap, 'options.candidateCap');
   const k = Math.min(cap, vocab);
   return tf.tidy(() => {

@@ -14,9 +14,9 @@ import { requireDim, requireTensor } from '../core/validate';
 
 export interface SampleStepOptions {
   /** int32 [B]: each row's previous token (treading emits the clarifying token only once in a row). */
-  lastTokens?: Tensor1D;
+  lastTokens?: Tensor;
   /** [B, T]: 1 marks a real key in attentionScores. */
-  keyMask?: Tensor2D;
+  keyMask?: Tensor;
   /** One seed, or one per row; omitted: a random one. */
   seed?: Seed;
 }
@@ -39,9 +39,10 @@ export class EntropixSampler {
   /**
    * One Entropix step for a batch: logits [B, V] float32, the last layer's attention scores
    * [B, H, T] or [B, H, Q, T] (pre-softmax q·k/√d; the last query row is used). Every row gets its
-   * own regime. The caller owns every returned tensor (`tf.dispose(result)`).
+   * own regime. The caller owns every returned tensor (`tf.dispose(result)`). Ranks are checked at
+   * run time, so plain Tensors (as GraphModel.execute returns) need no cast.
    */
-  sample(logits: Tensor2D, attentionScores: Tensor, options: SampleStepOptions = {}): SampleResult {
+  sample(logits: Tensor, attentionScores: Tensor, options: SampleStepOptions = {}): SampleResult {
     if (typeof options !== 'object' || options === null) {
       throw new EntropixError('INVALID_ARGUMENT', 'options must be an object', 'options');
     }
@@ -53,16 +54,16 @@ export class EntropixSampler {
     }
     const seed = validateSeed(options.seed ?? randomSeed(), batch, 'options.seed');
     const regimes = this.table;
-    const k = Math.min(this.config.candidateCap, logits.shape[1]);
+    const k = Math.min(this.config.candidateCap, logits.shape[1]!);
     const clarifyingId = this.config.clarifyingTokenId;
 
     return tf.tidy(() => {
-      const clean = sanitizeScores(logits);
+      const clean = sanitizeScores(logits as Tensor2D);
       const cand = topCandidates(clean, k);
       const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;
       const rowIds = rowIdColumn(batch);
       const { table, metrics } = metricTable(
-        clean, top, tf.slice(cand.indices, [0, 0], [-1, 1]) as Tensor2D, rowIds, attentionScores, options.keyMask);
+        clean, top, tf.slice(cand.indices, [0, 0], [-1, 1]) as Tensor2D, rowIds, attentionScores, options.keyMask as Tensor2D | undefined);
       const d = decideRegimes(regimes, table);
       const samples = regimes.adaptiveSamples;
       let tokens = drawTokens({
