@@ -20,7 +20,7 @@ export type { GenerateOptions, GenerateStep, FinishReason } from './decoding/gen
 export { generateText, encodePrompts } from './decoding/generate-text';
 export type { GenerateTextOptions, TextStep } from './decoding/generate-text';
 export { tokenizerFromJson, createTextStream } from './text/tokenizer';
-export type { Tokenizer, TextStream } from './text/tokenizer';
+export type { Tokenizer, TextStream, EncodeOptions } from './text/tokenizer';
 export { renderChatTemplate } from './text/chat-template';
 export type { ChatMessage } from './text/chat-template';
 export type { CausalLM, KVCache, ForwardResult, ForwardOptions, GenerationDefaults } from './models/causal-lm';

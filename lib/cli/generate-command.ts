@@ -136,6 +136,7 @@ async function stream(
     try {
       for await (const { delta, text, step } of generateText(model, tokenizer, prompts, {
         maxNewTokens: a.maxNewTokens, sampler, seed, signal: controller.signal, contextOverflow: 'slide',
+        addSpecialTokens: !a.chat, // a rendered chat template writes its own BOS
       })) {
         step.tokenIds.forEach((tokenId, row) => {
           if (finished.has(row)) return; // a row reports −1 after the step it finished at
