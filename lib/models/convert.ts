@@ -8,7 +8,8 @@ import { floatsToHalfBytes, weightOffsets, writeAt } from '../graphdef/shards';
 import { writeGraphFiles } from '../graphdef/write';
 import { readJsonFileIfExists, stageThenRename } from '../core/files';
 import { isObject } from '../core/validate';
-import { buildLlamaGraph, checkGraphDType, GraphWeight, graphWeightSpecs, llamaTensorSpecs } from './llama-graph';
+import { buildLlamaGraph, checkGraphDType } from './llama-graph';
+import { fuseWeight, llamaTensorSpecs, llamaWeightSpecs } from './llama-tensors';
 import { SafetensorsCheckpoint } from './safetensors';
 
 export interface ConvertOptions {
@@ -54,23 +55,21 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
     }
   }
   // The graph is built over zero-filled stand-ins (views of one scratch buffer), so the only full
-  // copy of the weights is the shards themselves; each tensor is then read from the checkpoint
-  // and written into the shards at its place (transposed where the graph stores [in, out]), one
-  // at a time.
-  const weights = graphWeightSpecs(config);
-  const sizes = new Map(weights.map(({ name, shape }) => [name, shape.reduce((a, b) => a * b, 1)]));
-  const scratch = new Float32Array(Math.max(...sizes.values()));
-  const built = buildLlamaGraph(config, (name): GraphWeight => {
-    const spec = weights.find((t) => t.name === name);
-    if (!spec) throw new EntropixError('INVALID_ARGUMENT', `checkpoint ${srcDir} has no tensor named ${JSON.stringify(name)}`, name);
-    return { data: scratch.subarray(0, sizes.get(name)!), shape: spec.shape };
-  }, dtype, options.shardBytes === undefined ? {} : { shardBytes: options.shardBytes });
+  // copy of the weights is the shards themselves; each weight is then assembled from its
+  // checkpoint tensors (fused and transposed as llama-tensors.ts says) and written into the shards
+  // at its place, one at a time.
+  const weights = llamaWeightSpecs(config);
+  const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  const scratch = new Float32Array(Math.max(...weights.map((w) => sizeOf(w.shape))));
+  const built = buildLlamaGraph(config, (spec) => scratch.subarray(0, sizeOf(spec.shape)), dtype,
+    options.shardBytes === undefined ? {} : { shardBytes: options.shardBytes });
   const offsets = weightOffsets(built);
-  for (const [i, { name, source, transpose, shape }] of weights.entries()) {
-    const at = offsets.get(name);
-    if (at === undefined) throw new EntropixError('INVALID_ARGUMENT', `the graph does not use tensor ${name}`, name);
-    const read = await ckpt.read(source);
-    const data = transpose ? transposed(read, shape[1]!, shape[0]!) : read;
+  for (const [i, spec] of weights.entries()) {
+    const at = offsets.get(spec.name);
+    if (at === undefined) throw new EntropixError('INVALID_ARGUMENT', `the graph does not use weight ${spec.name}`, spec.name);
+    const parts = new Map<string, Float32Array>();
+    for (const p of spec.parts) parts.set(p.source, await ckpt.read(p.source));
+    const data = fuseWeight(spec, (p) => parts.get(p.source)!);
     writeAt(built.weightData, at, dtype === 'float16'
       ? floatsToHalfBytes(data)
       : new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -92,13 +91,6 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
     const json = entropix ?? { sampler: clarifying === null ? {} : { clarifyingTokenId: clarifying }, eosTokenIds: config.eosTokenIds };
     await fs.writeFile(nodePath.join(stage, 'entropix.json'), JSON.stringify(json, null, 2));
   }, { argument: 'outDir' });
-}
-
-/** The transpose of a row-major [rows, cols] matrix. */
-function transposed(x: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c]!;
-  return out;
 }
 
 /** Refuses, before any work, an outDir that exists and is not an empty directory (checked again at the rename). */
