@@ -386,6 +386,38 @@ describe('naturalClarifyingToken', () => {
     await writeCheckpoint(src, arrays);
     fs.writeFileSync(path.join(src, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab: { x: 0, '…': 5 } } }));
     await convertHfCheckpoint(src, path.join(dir, 'out'));
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'out', 'entropix.json'), 'utf8'))).toEqual({ sampler: { clarifyingTokenId: 5 }, eosTokenIds: [2, 3] });
+    const expected = { sampler: { clarifyingTokenId: 5 }, eosTokenIds: [2, 3] };
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'out', 'entropix.json'), 'utf8'))).toEqual(expected);
+    // The native model of the source and the converted model get the same defaults.
+    const native = await loadHfCheckpoint(src);
+    const converted = await loadModel(path.join(dir, 'out'));
+    expect(native.generationDefaults).toEqual(expected);
+    expect(converted.generationDefaults).toEqual(expected);
+    native.dispose();
+    converted.dispose();
+  });
+
+  test('a clarifying token outside the model\'s vocabulary is dropped, with a warning, by the converter and the loader', async () => {
+    const src = path.join(dir, 'big-tokenizer');
+    const { arrays, weights } = randomModel(SHAPE, 4);
+    tf.dispose(weights as unknown as tf.TensorContainer);
+    await writeCheckpoint(src, arrays);
+    // Llama 3's "Ġ..." id with a 37-token model: generation would crash on it when a row treads.
+    fs.writeFileSync(path.join(src, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab: { x: 0, 'Ġ...': 2564 } } }));
+    const warnings: string[] = [];
+    await convertHfCheckpoint(src, path.join(dir, 'big-out'), { onWarning: (m) => warnings.push(m) });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/clarifying token 2564 is outside the model's 37-token vocabulary/);
+    const expected = { sampler: {}, eosTokenIds: [2, 3] };
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'big-out', 'entropix.json'), 'utf8'))).toEqual(expected);
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const native = await loadHfCheckpoint(src);
+      expect(native.generationDefaults).toEqual(expected);
+      native.dispose();
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/clarifying token 2564/));
+    } finally {
+      warn.mockRestore();
+    }
   });
 });

@@ -6,8 +6,10 @@ import { EntropixError } from '../core/errors';
 import { readHfConfig } from './hf-config';
 import { floatsToHalfBytes, weightOffsets, writeAt } from '../graphdef/shards';
 import { writeGraphFiles } from '../graphdef/write';
-import { readJsonFileIfExists, stageThenRename } from '../core/files';
-import { isObject } from '../core/validate';
+import { stageThenRename } from '../core/files';
+import { directoryDefaults } from './generation-defaults';
+
+export { naturalClarifyingToken } from './generation-defaults';
 import { buildLlamaGraph, checkGraphDType } from './llama-graph';
 import { fuseWeight, llamaTensorSpecs, llamaWeightSpecs } from './llama-tensors';
 import { SafetensorsCheckpoint } from './safetensors';
@@ -24,6 +26,11 @@ export interface ConvertOptions {
   onProgress?: (done: number, total: number) => void;
   /** Bytes per weight shard file (default 4 MiB, as tensorflowjs_converter). */
   shardBytes?: number;
+  /**
+   * Told what the conversion left out (e.g. a clarifying token outside the model's vocabulary).
+   * Default: console.warn.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** Copied next to the model when the checkpoint has them. */
@@ -86,10 +93,9 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
       }
     }
     await fs.copyFile(nodePath.join(srcDir, 'config.json'), nodePath.join(stage, 'config.json'));
-    const entropix = await readJsonFileIfExists(nodePath.join(srcDir, 'entropix.json'));
-    const clarifying = await naturalClarifyingToken(srcDir);
-    const json = entropix ?? { sampler: clarifying === null ? {} : { clarifyingTokenId: clarifying }, eosTokenIds: config.eosTokenIds };
-    await fs.writeFile(nodePath.join(stage, 'entropix.json'), JSON.stringify(json, null, 2));
+    // The same defaults loadHfCheckpoint gives the source (directoryDefaults decides for both).
+    const { entropixJson } = await directoryDefaults(srcDir, config, options.onWarning);
+    await fs.writeFile(nodePath.join(stage, 'entropix.json'), JSON.stringify(entropixJson, null, 2));
   }, { argument: 'outDir' });
 }
 
@@ -107,30 +113,4 @@ async function checkTargetFree(target: string): Promise<void> {
   if (entries.length > 0) {
     throw new EntropixError('INVALID_ARGUMENT', `cannot write the model to ${target}: it exists and is not an empty directory`, 'outDir');
   }
-}
-
-/**
- * Pieces that read as a pause, most natural first: what Entropix's treading regime inserts
- * ("..." is Entropix's own choice for Llama 3). Byte-level BPE writes a leading space as "Ġ",
- * SentencePiece as "▁".
- */
-const CLARIFYING_PIECES = ['Ġ...', '▁...', '...', 'Ġ…', '▁…', '…'];
-
-/** The id of a natural clarifying token in the source's tokenizer.json vocabulary, or null. */
-export async function naturalClarifyingToken(dir: string): Promise<number | null> {
-  let json: unknown;
-  try {
-    json = await readJsonFileIfExists(nodePath.join(dir, 'tokenizer.json'));
-  } catch {
-    return null; // no readable tokenizer: no clarifying token
-  }
-  const model = isObject(json) && isObject(json.model) ? json.model as { vocab?: unknown } : undefined;
-  const ids = new Map<string, number>();
-  if (Array.isArray(model?.vocab)) {
-    model!.vocab.forEach((entry, id) => { if (Array.isArray(entry) && typeof entry[0] === 'string') ids.set(entry[0], id); }); // Unigram
-  } else if (model?.vocab && typeof model.vocab === 'object') {
-    for (const [piece, id] of Object.entries(model.vocab)) if (Number.isInteger(id)) ids.set(piece, id as number); // BPE, WordPiece
-  }
-  for (const piece of CLARIFYING_PIECES) if (ids.has(piece)) return ids.get(piece)!;
-  return null;
 }

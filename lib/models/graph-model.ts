@@ -6,7 +6,7 @@ import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import type { CausalLM, GenerationDefaults } from './causal-lm';
 import { loadGraphModelFromDir } from './graph-loader';
-import { readGenerationDefaults } from './hf-checkpoint';
+import { directoryDefaults } from './generation-defaults';
 import { ModelConfig, readHfConfig } from './hf-config';
 import { LlamaCache, stepInputs, stepInputsV1 } from './llama';
 import { LlamaModel } from './llama-model';
@@ -15,7 +15,7 @@ import { GRAPH_FORMAT_VERSION } from './llama-tensors';
 /** Loads a converted model directory. Nothing stays allocated when it throws. */
 export async function loadModel(dir: string): Promise<CausalLM> {
   const config = await readHfConfig(dir);
-  const defaults = await readGenerationDefaults(dir, config);
+  const { defaults } = await directoryDefaults(dir, config);
   const model = await loadGraphModelFromDir(dir);
   const format = (model.metadata as { entropixGraphFormat?: unknown } | undefined)?.entropixGraphFormat ?? 1;
   if (format !== 1 && format !== GRAPH_FORMAT_VERSION) {

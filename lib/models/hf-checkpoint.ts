@@ -1,18 +1,15 @@
 // loadHfCheckpoint: a Hugging Face Llama-family directory (config.json + safetensors) as a native
 // tf-ops CausalLM — the reference for the converted graph, and a fallback for users. Node only.
-import * as fs from 'node:fs/promises';
-import * as nodePath from 'node:path';
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
-import { resolveSamplerConfig } from '../sampling/config';
 import type { CausalLM, GenerationDefaults } from './causal-lm';
 import { ModelConfig, readHfConfig } from './hf-config';
 import { LlamaCache, llamaForward, LlamaWeights } from './llama';
 import { LlamaModel } from './llama-model';
 import { assembleWeights, fuseWeight, llamaWeightSpecs } from './llama-tensors';
 import { SafetensorsCheckpoint } from './safetensors';
-import { readJsonFile } from '../core/files';
+import { directoryDefaults } from './generation-defaults';
 
 /** Reads one tensor, checking its shape first; the result is float32 whatever the file's dtype. */
 export async function readCheckedTensor(ckpt: SafetensorsCheckpoint, name: string, shape: readonly number[]): Promise<Float32Array> {
@@ -36,33 +33,12 @@ export async function loadHfCheckpoint(dir: string): Promise<CausalLM> {
       for (const p of spec.parts) parts.set(p.source, await readCheckedTensor(ckpt, p.source, p.sourceShape));
       made.set(spec.name, tf.tensor(fuseWeight(spec, (p) => parts.get(p.source)!), spec.shape, 'float32'));
     }
-    const defaults = await readGenerationDefaults(dir, config);
+    const { defaults } = await directoryDefaults(dir, config);
     return new NativeLlama(config, defaults, assembleWeights(specs, config.numLayers, (spec) => made.get(spec.name)!));
   } catch (e) {
     tf.dispose([...made.values()]);
     throw e;
   }
-}
-
-/** entropix.json next to the weights, if any; eos ids default to the config's. */
-export async function readGenerationDefaults(dir: string, config: ModelConfig): Promise<GenerationDefaults> {
-  const path = nodePath.join(dir, 'entropix.json');
-  try {
-    await fs.access(path);
-  } catch {
-    return { eosTokenIds: config.eosTokenIds };
-  }
-  const json = await readJsonFile(path);
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new EntropixError('INVALID_ARGUMENT', `${path} must hold a JSON object`, path);
-  }
-  const { sampler, eosTokenIds } = json as { sampler?: unknown; eosTokenIds?: unknown };
-  const ids = eosTokenIds ?? config.eosTokenIds;
-  if (!Array.isArray(ids) || ids.some((id) => !Number.isInteger(id) || id < 0 || id >= config.vocabSize)) {
-    throw new EntropixError('INVALID_ARGUMENT', `${path}: eosTokenIds must be token ids below ${config.vocabSize}`, path);
-  }
-  if (sampler !== undefined) resolveSamplerConfig(sampler); // validates; throws with the field name
-  return { sampler: sampler as GenerationDefaults['sampler'], eosTokenIds: ids as number[] };
 }
 
 /** The native model: the decoder on eager tf ops over weights held as tensors. */
