@@ -20,10 +20,17 @@ export class GraphTensor {
   /** @internal */
   constructor(
     readonly owner: GraphBuilder,
-    /** The node's name; its first (only) output. */
+    /** The node's name. */
     readonly name: string,
     readonly dtype: GraphDType,
+    /** Which of the node's outputs (SplitV has several). */
+    readonly index = 0,
   ) {}
+
+  /** How a node input names this tensor: `name` for output 0, `name:i` otherwise. */
+  get ref(): string {
+    return this.index === 0 ? this.name : `${this.name}:${this.index}`;
+  }
 }
 
 /** A shape, axes or index argument: plain numbers become an int32 Const; a tensor must be int32. */
@@ -125,7 +132,7 @@ export class GraphBuilder {
     dtype: GraphDType,
     extra: Partial<NodeRecord> = {},
   ): GraphTensor {
-    const def: NodeDefJson = { name, op, input: inputs.map((t) => t.name), attr: attrs };
+    const def: NodeDefJson = { name, op, input: inputs.map((t) => t.ref), attr: attrs };
     this.nodes.set(name, { def, dtype, ...extra });
     return new GraphTensor(this, name, dtype);
   }
@@ -386,6 +393,20 @@ export class GraphBuilder {
     }, dtype);
   }
 
+  /** SplitV: `x` cut along `axis` into parts of the given sizes (one node, one output per part). */
+  splitV(x: GraphTensor, sizes: readonly number[], axis: number): GraphTensor[] {
+    this.own(x, 'x');
+    if (!Array.isArray(sizes) || sizes.length === 0) {
+      throw new EntropixError('INVALID_ARGUMENT', 'splitV needs at least one size', 'sizes');
+    }
+    sizes.forEach((v, i) => checkInt(v, `sizes[${i}]`));
+    checkInt(axis, 'axis');
+    const node = this.op('SplitV', [x, this.ints(sizes), this.ints(axis)], {
+      T: attr.type(x.dtype), Tlen: attr.type('int32'), num_split: attr.int(sizes.length),
+    }, x.dtype);
+    return sizes.map((_, i) => new GraphTensor(this, node.name, x.dtype, i));
+  }
+
   /** Pack (tf.stack) along `axis`. */
   pack(xs: readonly GraphTensor[], opts: { axis?: number } = {}): GraphTensor {
     if (!Array.isArray(xs) || xs.length === 0) {
@@ -518,6 +539,7 @@ export class GraphBuilder {
         })),
       }],
       signature: { inputs, outputs },
+      ...(options.metadata ? { userDefinedMetadata: structuredClone(options.metadata) } : {}),
     };
     return { modelJson, weightData: shards };
   }
@@ -530,7 +552,7 @@ export class GraphBuilder {
       const name = stack.pop()!;
       if (seen.has(name)) continue;
       seen.add(name);
-      for (const input of this.nodes.get(name)!.def.input ?? []) stack.push(input);
+      for (const input of this.nodes.get(name)!.def.input ?? []) stack.push(input.split(':')[0]!);
     }
     return seen;
   }
