@@ -2,7 +2,7 @@
 // and optionally writes a per-token trace (JSON) and the entropy/varentropy plot (SVG).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BackendName, useBackend } from '../core/backend';
+import { BackendName, describeBackend, useBackend } from '../core/backend';
 import { resolveSamplerConfig } from '../sampling/config';
 import { EntropixError } from '../core/errors';
 import { generateText } from '../decoding/generate-text';
@@ -34,6 +34,8 @@ export interface GenerateArgs {
   plot?: string;
   color: boolean;
   quiet: boolean;
+  /** Print the backend and GPU adapter in use (stderr). */
+  verbose?: boolean;
 }
 
 function checkModelDir(dir: string): void {
@@ -60,6 +62,7 @@ export async function runGenerate(a: GenerateArgs): Promise<void> {
   if (a.prompts.some((p) => p.length === 0)) throw new EntropixError('INVALID_ARGUMENT', '--prompt is empty', 'prompt');
   checkModelDir(a.model);
   await useBackend(a.backend);
+  if (a.verbose) process.stderr.write(`${describeBackend()}\n`);
   const model = await loadModel(a.model);
   const controller = new AbortController();
   const onInterrupt = () => controller.abort();
