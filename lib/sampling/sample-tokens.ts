@@ -7,9 +7,10 @@
 import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
-import { Candidates, topCandidates } from './candidates';
+import type { Candidates } from './candidates';
 import { gumbelNoise, Seed, validateSeed } from './rng';
-import { REAL_THRESHOLD, sanitizeScores } from './special-values';
+import { REAL_THRESHOLD } from './special-values';
+import { samplingStrategy } from './backends/strategy';
 import { requireDim, requireNumber, requireTensor } from '../core/validate';
 import { rowIdColumn } from './row-index';
 
@@ -19,7 +20,10 @@ export type RowParam = number | Tensor1D;
 export interface SamplingParams {
   /** ≤ 0: argmax. Default 1. */
   temperature?: RowParam;
-  /** Keep the topK most likely tokens; 0: off (default). Values above candidateCap act as candidateCap. */
+  /**
+   * Keep the topK most likely tokens, and every token tied with the topK-th (Hugging Face's and
+   * vLLM's rule); 0: off (default). Values above candidateCap act as candidateCap.
+   */
   topK?: RowParam;
   /** Keep the smallest most-likely set whose renormalized mass reaches topP, in (0, 1]; 1: off (default). */
   topP?: RowParam;
@@ -47,6 +51,11 @@ export interface DrawPlan {
   samplesPerRow?: Tensor2D;
   /** False when every row's topK is known to be ≥ 1, so no full-vocabulary mass is needed. */
   topKMayBeOff: boolean;
+  /**
+   * Entropix's clarifying token: rows with clarify > 0.5 ([B, 1]) emit `id` instead of their draw,
+   * unless their lastTokens (int32 [B]) already is `id`.
+   */
+  clarify?: { clarify: Tensor2D; id: number; lastTokens?: Tensor1D };
 }
 
 /** What the kernel needs besides the plan: candidates, their row maxima, and per-row facts. */
@@ -71,6 +80,16 @@ const MIN_P_SLACK = 1e-6;
  * usable logit. Every filter keeps a prefix of the candidates, applied as 0/1 masks.
  */
 export function drawTokens(inputs: DrawInputs, plan: DrawPlan): Tensor1D {
+  const tokens = drawCandidates(inputs, plan);
+  if (!plan.clarify) return tokens;
+  const { clarify, id, lastTokens } = plan.clarify;
+  const batch = tokens.shape[0];
+  let emit = tf.reshape(tf.greater(clarify, 0.5), [batch]);
+  if (lastTokens) emit = tf.logicalAnd(emit, tf.notEqual(lastTokens, id));
+  return tf.where(emit, tf.fill([batch], id, 'int32'), tokens) as Tensor1D;
+}
+
+function drawCandidates(inputs: DrawInputs, plan: DrawPlan): Tensor1D {
   const { clean, cand, top, rowIds, real, noise } = inputs;
   const [batch, k] = cand.values.shape;
   const invalid = tf.fill([batch], -1, 'int32');
@@ -82,27 +101,29 @@ export function drawTokens(inputs: DrawInputs, plan: DrawPlan): Tensor1D {
 
   // Temperature: log-probabilities relative to the top, t ≤ 0. A masked candidate (−1e18) lands
   // below −1e12, where exp(t) is 0: the min-p test below drops it, whatever minP is.
-  const invT = typeof plan.temperature === 'number'
-    ? 1 / Math.min(Math.max(plan.temperature, MIN_TEMPERATURE), MAX_TEMPERATURE)
-    : tf.reciprocal(tf.clipByValue(plan.temperature, MIN_TEMPERATURE, MAX_TEMPERATURE));
+  const { invT, minP } = drawScalars(plan);
   const t = tf.clipByValue(tf.mul(tf.sub(cand.values, top), invT), -OFF, 0);
   const weight = tf.exp(t); // p / p_max
 
   // min-p (and validity): p / p_max ≥ minP.
-  const minP = typeof plan.minP === 'number' ? plan.minP * (1 - MIN_P_SLACK) : tf.mul(plan.minP, 1 - MIN_P_SLACK);
   let keep = tf.step(tf.sub(weight, minP));
 
-  // top-k: candidate j survives when j < topK; an off row (topK ≤ 0) keeps all.
+  // top-k: candidate j survives when its logit is at least the topK-th's (ties with the topK-th are
+  // kept, as in Hugging Face's TopKLogitsWarper and vLLM); an off row (topK ≤ 0) keeps all, and
+  // topK ≥ k keeps every candidate.
   let kOff: Tensor | null = null;
   if (typeof plan.topK !== 'number') {
-    let kEff: Tensor = plan.topK;
+    const position = tf.cast(tf.sub(tf.clipByValue(plan.topK, 1, k), 1), 'int32'); // float clip: int32 clip is broken on wasm
+    const kth = tf.reshape(tf.gatherND(cand.values, tf.concat([rowIds, position], 1)), [batch, 1]);
+    let topKeep = tf.cast(tf.greaterEqual(cand.values, kth), 'float32');
     if (plan.topKMayBeOff) {
       kOff = tf.step(tf.sub(0.5, plan.topK));
-      kEff = tf.add(plan.topK, tf.mul(kOff, OFF));
+      topKeep = tf.maximum(topKeep, kOff);
     }
-    keep = tf.mul(keep, tf.step(tf.sub(kEff, tf.range(0, k, 1, 'float32'))));
+    keep = tf.mul(keep, topKeep);
   } else if (plan.topK > 0 && plan.topK < k) {
-    keep = tf.mul(keep, tf.step(tf.sub(plan.topK, tf.range(0, k, 1, 'float32'))));
+    const kth = tf.slice(cand.values, [0, plan.topK - 1], [-1, 1]);
+    keep = tf.mul(keep, tf.cast(tf.greaterEqual(cand.values, kth), 'float32'));
   }
 
   // top-p: keep j while the kept mass strictly before it is below topP of the kept mass.
@@ -140,11 +161,20 @@ export function drawTokens(inputs: DrawInputs, plan: DrawPlan): Tensor1D {
   return pick(chosen);
 }
 
+/** 1/T (clamped) and minP with its slack, as numbers or [B, 1] columns. */
+export function drawScalars(plan: DrawPlan): { invT: number | Tensor; minP: number | Tensor } {
+  const invT = typeof plan.temperature === 'number'
+    ? 1 / Math.min(Math.max(plan.temperature, MIN_TEMPERATURE), MAX_TEMPERATURE)
+    : tf.reciprocal(tf.clipByValue(plan.temperature, MIN_TEMPERATURE, MAX_TEMPERATURE));
+  const minP = typeof plan.minP === 'number' ? plan.minP * (1 - MIN_P_SLACK) : tf.mul(plan.minP, 1 - MIN_P_SLACK);
+  return { invT, minP };
+}
+
 /**
  * Σ over the whole vocabulary of p/p_max on tokens that pass min-p, with t = (x − max)/T: the mass
  * top-p must reach on a row whose top-k is off. One softmax gives it: p_max = 1 / Σ exp(t).
  */
-function fullVocabularyMass(clean: Tensor2D, top: Tensor, invT: number | Tensor, minP: number | Tensor): Tensor {
+export function fullVocabularyMass(clean: Tensor2D, top: Tensor, invT: number | Tensor, minP: number | Tensor): Tensor {
   const t = tf.clipByValue(tf.mul(tf.sub(clean, top), invT), -OFF, 0);
   const p = tf.softmax(t);
   const pMax = tf.max(p, 1, true);
@@ -229,11 +259,12 @@ export function sampleTokens(
   const rowSeed = validateSeed(seed, batch);
   const cap = validateCandidateCap(options?.candidateCap, 'options.candidateCap');
   const k = Math.min(cap, vocab);
+  const strategy = samplingStrategy();
   return tf.tidy(() => {
-    const clean = sanitizeScores(x as Tensor2D);
-    const cand = topCandidates(clean, k);
+    const clean = strategy.sanitize(x as Tensor2D);
+    const cand = strategy.candidates(clean, k);
     const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;
-    return drawTokens({
+    return strategy.drawTokens({
       clean, cand, top,
       rowIds: rowIdColumn(batch),
       real: tf.reshape(tf.greater(top, REAL_THRESHOLD), [batch]),

@@ -3,13 +3,12 @@ import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { resolveSamplerConfig, SamplerConfig } from './config';
 import { EntropixError } from '../core/errors';
-import { topCandidates } from './candidates';
-import { drawTokens } from './sample-tokens';
 import { rowIdColumn } from './row-index';
-import { Metrics, metricTable, validateMetricInputs } from './metrics';
-import { compileRegimes, decideRegimes, RegimeTable } from './regimes';
+import { Metrics, validateMetricInputs } from './metrics';
+import { compileRegimes, RegimeTable } from './regimes';
 import { gumbelNoise, randomSeed, Seed, validateSeed } from './rng';
-import { REAL_THRESHOLD, sanitizeScores } from './special-values';
+import { REAL_THRESHOLD } from './special-values';
+import { samplingStrategy } from './backends/strategy';
 import { requireDim, requireTensor } from '../core/validate';
 
 export interface SampleStepOptions {
@@ -56,16 +55,17 @@ export class EntropixSampler {
     const k = Math.min(this.config.candidateCap, logits.shape[1]);
     const clarifyingId = this.config.clarifyingTokenId;
 
+    const strategy = samplingStrategy();
     return tf.tidy(() => {
-      const clean = sanitizeScores(logits);
-      const cand = topCandidates(clean, k);
+      const clean = strategy.sanitize(logits);
+      const cand = strategy.candidates(clean, k);
       const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;
       const rowIds = rowIdColumn(batch);
-      const { table, metrics } = metricTable(
+      const { table, metrics } = strategy.metricTable(
         clean, top, tf.slice(cand.indices, [0, 0], [-1, 1]) as Tensor2D, rowIds, attentionScores, options.keyMask);
-      const d = decideRegimes(regimes, table);
+      const d = strategy.decideRegimes(regimes, table);
       const samples = regimes.adaptiveSamples;
-      let tokens = drawTokens({
+      const tokens = strategy.drawTokens({
         clean, cand, top,
         rowIds,
         real: tf.reshape(tf.greater(top, REAL_THRESHOLD), [batch]),
@@ -77,12 +77,10 @@ export class EntropixSampler {
         minP: d.minP,
         samplesPerRow: samples > 1 ? d.samples : undefined,
         topKMayBeOff: regimes.topKMayBeOff,
+        clarify: regimes.clarifies && clarifyingId !== null
+          ? { clarify: d.clarify, id: clarifyingId, lastTokens: lastTokens ?? undefined }
+          : undefined,
       });
-      if (regimes.clarifies && clarifyingId !== null) {
-        let emit = tf.reshape(tf.greater(d.clarify, 0.5), [batch]);
-        if (lastTokens) emit = tf.logicalAnd(emit, tf.notEqual(lastTokens, clarifyingId));
-        tokens = tf.where(emit, tf.fill([batch], clarifyingId, 'int32'), tokens) as Tensor1D;
-      }
       const result: SampleResult = { tokens, states: tf.cast(d.states, 'int32') as Tensor1D, metrics };
       return result;
     });
