@@ -60,6 +60,8 @@ export function computeMetrics(
   validateMetricInputs(logits, attentionScores, options.keyMask);
   const strategy = samplingStrategy();
   return tf.tidy(() => {
+    const fused = strategy.computeMetrics?.(logits, attentionScores, options.keyMask);
+    if (fused) return fused;
     const clean = strategy.sanitize(logits);
     const top = strategy.candidates(clean, 1);
     const rowIds = rowIdColumn(clean.shape[0]);

@@ -261,6 +261,8 @@ export function sampleTokens(
   const k = Math.min(cap, vocab);
   const strategy = samplingStrategy();
   return tf.tidy(() => {
+    const fused = strategy.sampleTokens?.(x as Tensor2D, validated, rowSeed, k);
+    if (fused) return fused;
     const clean = strategy.sanitize(x as Tensor2D);
     const cand = strategy.candidates(clean, k);
     const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;

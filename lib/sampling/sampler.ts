@@ -57,6 +57,11 @@ export class EntropixSampler {
 
     const strategy = samplingStrategy();
     return tf.tidy(() => {
+      const fused = strategy.sampleStep?.({
+        logits, scores: attentionScores, keyMask: options.keyMask, lastTokens: lastTokens ?? undefined, seed,
+        table: regimes, k, clarifyingTokenId: clarifyingId,
+      });
+      if (fused) return fused;
       const clean = strategy.sanitize(logits);
       const cand = strategy.candidates(clean, k);
       const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;
