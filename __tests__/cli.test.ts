@@ -63,7 +63,9 @@ test('--color colours tokens by regime; plain and greedy samplers report the bas
   const t = JSON.parse(fs.readFileSync(trace, 'utf8'));
   expect(t.thresholds).toBeNull();
   expect(t.tokens.every((x: { regime: string }) => x.regime === 'base')).toBe(true);
-  expect(entropix(['generate', '--prompt', 'Amen', '--max-new-tokens', '12', '--sampler', 'greedy', '--quiet']).stdout).toBe(greedy.stdout);
+  const verbose = entropix(['generate', '--prompt', 'Amen', '--max-new-tokens', '12', '--sampler', 'greedy', '--quiet', '--verbose']);
+  expect(verbose.stdout).toBe(greedy.stdout);
+  expect(verbose.stderr).toMatch(/^backend wasm\n/); // --verbose names the backend (and a GPU adapter on webgpu)
 }, 60_000);
 
 test.each([

@@ -105,8 +105,35 @@ test('at B = 1 and 4, V = 128256, 32 heads × 1024 keys: 2 / 1 / 2 dispatches, n
   expectClose(out['large metrics'].generic, out['large metrics'].fused);
 });
 
-test('a cap above one workgroup\'s sort is left to the generic path, allocating nothing; nothing leaks', () => {
+test('a cap above one workgroup\'s sort is left to the generic path (same tokens); nothing leaks', () => {
   if (!available()) return;
-  expect(out['cap 600']).toBe(true);
+  const r = out['cap 600'];
+  expect(r.refused).toBe(true);
+  expect(r.fused).toEqual(r.generic);
+  expect(r.dispatches).toBeGreaterThan(4); // the generic path ran
+  expect(r.tensors).toBe(0);
   expect(out['tensors left']).toBe(0);
 });
+
+test('useBackend(\'webgpu\') takes a hardware adapter by itself, the software one only when asked; backendInfo() says which', () => {
+  const run = (env: Record<string, string>) => {
+    const child = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, 'helpers', 'webgpu-adapter-child.ts')], {
+      encoding: 'utf8', timeout: 60_000, env: { ...process.env, ENTROPIX_WEBGPU_SOFTWARE: '', ENTROPIX_WEBGPU_FLAGS: undefined, ...env },
+    });
+    return JSON.parse(child.stdout.trim().split('\n').pop()!);
+  };
+  const auto = run({});
+  if (auto.info) {
+    // A machine with a GPU: Vulkan or OpenGL ES, never a software adapter unasked.
+    expect(auto.info.adapter.software).toBe(false);
+    expect(['vulkan', 'opengles']).toContain(auto.info.dawnBackend);
+  } else {
+    expect(auto.code).toBe('BACKEND_UNAVAILABLE');
+    if (available()) expect(auto.message).toMatch(/only a software adapter .*ENTROPIX_WEBGPU_SOFTWARE=1/);
+  }
+  if (!available()) return;
+  const soft = run({ ENTROPIX_WEBGPU_SOFTWARE: '1' });
+  expect(soft.info.backend).toBe('webgpu');
+  expect(soft.info.adapter.software || !auto.info).toBe(true);
+  expect(soft.line).toMatch(/^backend webgpu: .*Dawn (vulkan|opengles)/);
+}, 60_000);

@@ -2,7 +2,7 @@
 // and optionally writes a per-token trace (JSON) and the entropy/varentropy plot (SVG).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BackendName, useBackend } from '../core/backend';
+import { BackendName, describeBackend, useBackend } from '../core/backend';
 import { resolveSamplerConfig } from '../sampling/config';
 import { EntropixError } from '../core/errors';
 import { encodePrompts, generateText } from '../decoding/generate-text';
@@ -39,6 +39,8 @@ export interface GenerateArgs {
   plot?: string;
   color: boolean;
   quiet: boolean;
+  /** Print the backend and GPU adapter in use (stderr). */
+  verbose?: boolean;
 }
 
 function checkModelDir(dir: string): void {
@@ -77,6 +79,7 @@ export async function runGenerate(a: GenerateArgs): Promise<number> {
   const tracePath = a.trace !== undefined ? targets[0] : undefined;
   const plotPath = a.plot !== undefined ? targets[outputs.length - 1] : undefined;
   await useBackend(a.backend);
+  if (a.verbose) process.stderr.write(`${describeBackend()}\n`);
   const model = await loadModel(a.model);
   try {
     // Tokenizer, template and prompt encoding run before the SIGINT listener exists, so Ctrl-C

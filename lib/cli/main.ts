@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<void> {
       async (a) => { process.exitCode = await runGenerate({
         prompts: a.prompt, model: a.model, backend: a.backend, maxNewTokens: a['max-new-tokens'], seed: a.seed,
         sampler: a.sampler, temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], minP: a['min-p'],
-        chat: a.chat, trace: a.trace, plot: a.plot, color: a.color, quiet: a.quiet,
+        chat: a.chat, trace: a.trace, plot: a.plot, color: a.color, quiet: a.quiet, verbose: a.verbose as boolean,
       }); })
       .command('convert <source> <out>', 'convert a Hugging Face Llama-family checkpoint to a TF.js graph model', (y) => y
         .positional('source', { type: 'string', demandOption: true, describe: 'Hugging Face model directory' })
@@ -71,7 +71,7 @@ export async function main(argv: string[]): Promise<void> {
         .option('dtype', { requiresArg: true, choices: ['float32', 'float16'] as const, default: 'float32' as const })
         .check(checkUsage),
       async (a) => { process.exitCode = await runConvert({ source: a.source!, out: a.out!, dtype: a.dtype }); })
-      .option('verbose', { type: 'boolean', default: false, describe: 'print stack traces' })
+      .option('verbose', { type: 'boolean', default: false, describe: 'print the backend and GPU adapter, and stack traces' })
       .demandCommand(1, 'name a command: generate or convert')
       .strict()
       .fail((message, error) => {

@@ -61,6 +61,8 @@ export function computeMetrics(
   validateMetricInputs(logits, attentionScores, options.keyMask);
   const strategy = samplingStrategy();
   return tf.tidy(() => {
+    const fused = strategy.computeMetrics?.(logits as Tensor2D, attentionScores, options.keyMask as Tensor2D | undefined);
+    if (fused) return fused;
     const clean = strategy.sanitize(logits as Tensor2D);
     const top = strategy.candidates(clean, 1);
     const rowIds = rowIdColumn(clean.shape[0]);

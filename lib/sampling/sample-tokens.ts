@@ -262,6 +262,8 @@ export function sampleTokens(
   const k = Math.min(cap, vocab);
   const strategy = samplingStrategy();
   return tf.tidy(() => {
+    const fused = strategy.sampleTokens?.(x as Tensor2D, validated, rowSeed, k);
+    if (fused) return fused;
     const clean = strategy.sanitize(x as Tensor2D);
     const cand = strategy.candidates(clean, k);
     return strategy.drawTokens({

@@ -57,6 +57,12 @@ export class EntropixSampler {
 
     const strategy = samplingStrategy();
     return tf.tidy(() => {
+      const fused = strategy.sampleStep?.({
+        logits: logits as Tensor2D, scores: attentionScores, keyMask: options.keyMask as Tensor2D | undefined,
+        lastTokens: (lastTokens ?? undefined) as Tensor1D | undefined, seed,
+        table: regimes, k, clarifyingTokenId: clarifyingId,
+      });
+      if (fused) return fused;
       const clean = strategy.sanitize(logits as Tensor2D);
       const cand = strategy.candidates(clean, k);
       const rowIds = rowIdColumn(batch);

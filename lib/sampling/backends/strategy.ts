@@ -19,8 +19,8 @@
 // does not fuse it takes from the generic strategy.
 //
 // Implementations: 'generic' (tf ops; cpu, webgl, tensorflow, and the reference everywhere),
-// 'wasm' (JS kernels on the wasm heap, backends/wasm/), 'webgpu' (WGSL programs,
-// backends/webgpu/; until they land, webgpu uses generic). The tf.env() flag
+// 'wasm' (JS kernels on the wasm heap, backends/wasm/), 'webgpu' (WGSL programs for whole steps,
+// backends/webgpu/; its pieces are the generic ones). The tf.env() flag
 // ENTROPIX_GENERIC_SAMPLING (or the environment variable of that name in Node, or
 // ?tfjsflags=ENTROPIX_GENERIC_SAMPLING:true in a browser) forces the generic path everywhere.
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
@@ -28,11 +28,13 @@ import { tf } from '../../core/tf';
 import type { Candidates } from '../candidates';
 import type { Metrics } from '../metrics';
 import type { RegimeDecision, RegimeTable } from '../regimes';
-import type { DrawInputs, DrawPlan } from '../sample-tokens';
+import type { DrawInputs, DrawPlan, ValidatedParams } from '../sample-tokens';
+import type { Seed } from '../rng';
 import type { OpTuning } from './tuning';
 import { PLAIN_TUNING, WASM_TUNING } from './tuning';
 import { genericStrategy } from './generic';
 import { wasmStrategy } from './wasm/strategy';
+import { webgpuStrategy } from './webgpu/strategy';
 
 export type StrategyName = 'generic' | 'wasm' | 'webgpu';
 
@@ -47,7 +49,30 @@ export interface SamplingStrategy {
   ): { table: Tensor2D; metrics: Metrics };
   decideRegimes(table: RegimeTable, metrics: Tensor2D): RegimeDecision;
   drawTokens(inputs: DrawInputs, plan: DrawPlan): Tensor1D;
+  /**
+   * Optional whole steps, for a backend that pays per dispatch (webgpu): computeMetrics,
+   * sampleTokens and EntropixSampler.sample as a few fused programs, on validated inputs inside
+   * the caller's tidy. They return null (allocating nothing) for a shape they do not handle,
+   * and the caller then runs the pieces above.
+   */
+  computeMetrics?(logits: Tensor2D, attentionScores: Tensor, keyMask: Tensor2D | undefined): Metrics | null;
+  sampleTokens?(logits: Tensor2D, params: ValidatedParams, seed: Seed, k: number): Tensor1D | null;
+  sampleStep?(step: StepInputs): StepResult | null;
 }
+
+/** EntropixSampler.sample's validated inputs, for a whole-step path. k = min(candidateCap, V). */
+export interface StepInputs {
+  logits: Tensor2D;
+  scores: Tensor;
+  keyMask?: Tensor2D;
+  lastTokens?: Tensor1D;
+  seed: Seed;
+  table: RegimeTable;
+  k: number;
+  clarifyingTokenId: number | null;
+}
+
+export type StepResult = { tokens: Tensor1D; states: Tensor1D; metrics: Metrics };
 
 export const GENERIC_FLAG = 'ENTROPIX_GENERIC_SAMPLING';
 tf.env().registerFlag(GENERIC_FLAG, () => {
@@ -61,6 +86,7 @@ export type StrategyFactory = (generic: SamplingStrategy) => SamplingStrategy;
 /** The fused strategies, by backend name. webgpu: the slot backends/webgpu/ fills. */
 const FUSED: Partial<Record<string, StrategyFactory>> = {
   wasm: wasmStrategy,
+  webgpu: webgpuStrategy,
 };
 
 const cache = new Map<string, SamplingStrategy>();

@@ -8,6 +8,7 @@ import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../../../core/tf';
 import type { Metrics } from '../../metrics';
 import type { RegimeTable } from '../../regimes';
+import type { StepInputs, StepResult } from '../strategy';
 import { gumbelNoise, Seed } from '../../rng';
 import type { ValidatedParams } from '../../sample-tokens';
 import { FLOAT32_MAX } from '../../special-values';
@@ -60,7 +61,7 @@ export function fusedComputeMetrics(logits: Tensor2D, scores: Tensor, keyMask?: 
   const attn = attention(scores, keyMask, wg);
   const shape: RowProgramShape = {
     wg, sorted: 2, metrics: true, draw: false, regimes: false,
-    params: ['uniform', 'uniform', 'uniform', 'uniform'], lastTokens: false, topKKeepsTies: false,
+    params: ['uniform', 'uniform', 'uniform', 'uniform'], lastTokens: false,
   };
   const packed = rowProgram(shape, [logits], batch, 2, rowUniforms({ batch, vocab, k: 1, samples: 1, idBits: idBits(vocab) }));
   const [entropy, varentropy] = unpack(packed, batch, ['float32', 'float32']) as Tensor1D[];
@@ -71,17 +72,11 @@ export function fusedComputeMetrics(logits: Tensor2D, scores: Tensor, keyMask?: 
   };
 }
 
-export interface FusedDrawOptions {
-  /** Top-k keeps every candidate equal to the k-th logit (see the README). */
-  topKKeepsTies: boolean;
-}
-
-/** sampleTokens(logits, params, seed, { candidateCap: k }), fused: 1 dispatch. */
+/** sampleTokens(logits, params, seed, { candidateCap }) with k = min(cap, V), fused: 1 dispatch. */
 export function fusedSampleTokens(
-  logits: Tensor2D, p: ValidatedParams, seed: Seed, cap: number, options: FusedDrawOptions,
+  logits: Tensor2D, p: ValidatedParams, seed: Seed, k: number,
 ): Tensor1D | null {
   const [batch, vocab] = logits.shape;
-  const k = Math.min(cap, vocab);
   if (!fusedSupports(vocab, k)) return null;
   const wg = workgroupSize();
   const source = (x: number | Tensor): ParamSource =>
@@ -90,7 +85,6 @@ export function fusedSampleTokens(
   const shape: RowProgramShape = {
     wg, sorted: sortedSize(k), metrics: false, draw: true, regimes: false,
     params: params.map(source) as RowProgramShape['params'], lastTokens: false,
-    topKKeepsTies: options.topKKeepsTies,
   };
   // The number branches of drawTokens, computed on the host in double and rounded to float32
   // once, as tf does with a scalar.
@@ -124,22 +118,10 @@ export function regimeTableData(table: RegimeTable): Float32Array {
   return data;
 }
 
-export interface FusedStepInputs {
-  logits: Tensor2D;
-  scores: Tensor;
-  keyMask?: Tensor2D;
-  lastTokens?: Tensor1D;
-  seed: Seed;
-  table: RegimeTable;
-  cap: number;
-  clarifyingTokenId: number | null;
-  topKKeepsTies: boolean;
-}
-
 /** One EntropixSampler.sample step, fused: 2 dispatches. */
-export function fusedSampleStep(s: FusedStepInputs): { tokens: Tensor1D; states: Tensor1D; metrics: Metrics } | null {
+export function fusedSampleStep(s: StepInputs): StepResult | null {
   const [batch, vocab] = s.logits.shape;
-  const k = Math.min(s.cap, vocab);
+  const { k } = s;
   if (!fusedSupports(vocab, k, s.scores.shape[1])) return null;
   const wg = workgroupSize();
   const attn = attention(s.scores, s.keyMask, wg);
@@ -147,7 +129,7 @@ export function fusedSampleStep(s: FusedStepInputs): { tokens: Tensor1D; states:
   const clarifies = s.table.clarifies && s.clarifyingTokenId !== null;
   const shape: RowProgramShape = {
     wg, sorted: sortedSize(k), metrics: true, draw: true, regimes: true,
-    params: ['uniform', 'uniform', 'uniform', 'uniform'], lastTokens: !!s.lastTokens, topKKeepsTies: s.topKKeepsTies,
+    params: ['uniform', 'uniform', 'uniform', 'uniform'], lastTokens: !!s.lastTokens,
   };
   const noise = tf.tensor1d(gumbelNoise(s.seed, batch, samples, k));
   const table = tf.tensor1d(regimeTableData(s.table));
