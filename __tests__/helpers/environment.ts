@@ -12,17 +12,19 @@ export interface Environment {
   missing(): string | null;
 }
 
+/** Defines one test, as jest's `test(name, fn, timeout)` does. */
+export type TestDefinition = (name: string, fn: jest.ProvidesCallback, timeout?: number) => void;
+
 /**
  * `test` where the environment is there. Otherwise `test.skip` with a warning naming the install
  * command, or, in CI, a test that fails with that message.
  */
-export function testNeeding(env: Environment): jest.It {
+export function testNeeding(env: Environment): TestDefinition {
   const missing = env.missing();
   if (missing === null) return test;
   const message = `${env.name} is missing (${missing}); install it with: ${env.install}`;
   if (process.env.CI === 'true') {
-    const failing = (name: string) => test(name, () => { throw new Error(`CI must have it: ${message}`); });
-    return Object.assign(failing, test) as unknown as jest.It;
+    return (name) => test(name, () => { throw new Error(`CI must have it: ${message}`); });
   }
   console.warn(`SKIPPED: ${message}`);
   return test.skip;
