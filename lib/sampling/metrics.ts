@@ -5,6 +5,7 @@ import { EntropixError } from '../core/errors';
 import { above, REAL_THRESHOLD, sanitizeScores } from './special-values';
 import { requireDim, requireTensor } from '../core/validate';
 import { rowIdColumn } from './row-index';
+import type { Candidates } from './candidates';
 import { samplingStrategy } from './backends/strategy';
 import type { OpTuning } from './backends/tuning';
 
@@ -65,7 +66,7 @@ export function computeMetrics(
     const clean = strategy.sanitize(logits);
     const top = strategy.candidates(clean, 1);
     const rowIds = rowIdColumn(clean.shape[0]);
-    return strategy.metricTable(clean, top.values, top.indices, rowIds, attentionScores, options.keyMask).metrics;
+    return strategy.metricTable(clean, top, rowIds, attentionScores, options.keyMask).metrics;
   });
 }
 
@@ -75,13 +76,15 @@ export function computeMetrics(
  * (bits, as in Metrics), then 1 for a row with a usable logit and 0 for one without. The table is
  * finite: an empty row's entropies are placeholders (NaN in Metrics).
  *
- * `clean` is sanitized logits [B, V]; `top` and `topIndex` [B, 1] their row maxima and argmax;
- * `rowIds` is rowIdColumn(B).
+ * `clean` is sanitized logits [B, V]; `cand` their candidates (column 0: each row's maximum and
+ * argmax); `rowIds` is rowIdColumn(B).
  */
 export function metricTable(
-  clean: Tensor2D, top: Tensor2D, topIndex: Tensor2D, rowIds: Tensor2D,
+  clean: Tensor2D, cand: Candidates, rowIds: Tensor2D,
   attentionScores: Tensor, keyMask: Tensor2D | undefined, tuning: OpTuning,
 ): { table: Tensor2D; metrics: Metrics } {
+  const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;
+  const topIndex = tf.slice(cand.indices, [0, 0], [-1, 1]) as Tensor2D;
   const logit = logitColumns(clean, top, topIndex, rowIds, tuning);
   const columns = [logit.entropy, logit.varentropy, ...attentionColumns(attentionScores, keyMask, tuning)];
   const table = tf.concat([...columns, logit.real], 1) as Tensor2D;

@@ -58,13 +58,11 @@ export interface DrawPlan {
   clarify?: { clarify: Tensor2D; id: number; lastTokens?: Tensor1D };
 }
 
-/** What the kernel needs besides the plan: candidates, their row maxima, and per-row facts. */
+/** What the kernel needs besides the plan: the logits, their candidates and the noise. */
 export interface DrawInputs {
   clean: Tensor2D; // [B, V] sanitized logits (read only for the full-vocabulary mass)
-  cand: Candidates; // [B, k]
-  top: Tensor2D; // [B, 1] = cand.values[:, 0]
+  cand: Candidates; // [B, k]; cand.values[:, 0] is each row's maximum
   rowIds: Tensor2D; // int32 [B, 1]: 0 … B−1
-  real: Tensor; // bool [B]: the row has a usable logit
   noise: Tensor3D; // [B, S, k] Gumbel noise
 }
 
@@ -90,8 +88,10 @@ export function drawTokens(inputs: DrawInputs, plan: DrawPlan): Tensor1D {
 }
 
 function drawCandidates(inputs: DrawInputs, plan: DrawPlan): Tensor1D {
-  const { clean, cand, top, rowIds, real, noise } = inputs;
+  const { clean, cand, rowIds, noise } = inputs;
   const [batch, k] = cand.values.shape;
+  const top = tf.slice(cand.values, [0, 0], [-1, 1]);
+  const real = tf.reshape(tf.greater(top, REAL_THRESHOLD), [batch]); // the row has a usable logit
   const invalid = tf.fill([batch], -1, 'int32');
   const pick = (position: Tensor): Tensor1D => { // [B] candidate positions → token ids
     const token = tf.gatherND(cand.indices, tf.concat([rowIds, tf.reshape(tf.cast(position, 'int32'), [batch, 1])], 1));
@@ -265,11 +265,9 @@ export function sampleTokens(
     if (fused) return fused;
     const clean = strategy.sanitize(x as Tensor2D);
     const cand = strategy.candidates(clean, k);
-    const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;
     return strategy.drawTokens({
-      clean, cand, top,
+      clean, cand,
       rowIds: rowIdColumn(batch),
-      real: tf.reshape(tf.greater(top, REAL_THRESHOLD), [batch]),
       noise: tf.tensor3d(gumbelNoise(rowSeed, batch, 1, k), [batch, 1, k]),
     }, planFromParams(validated));
   });

@@ -7,7 +7,6 @@ import { rowIdColumn } from './row-index';
 import { Metrics, validateMetricInputs } from './metrics';
 import { compileRegimes, RegimeTable } from './regimes';
 import { gumbelNoise, randomSeed, Seed, validateSeed } from './rng';
-import { REAL_THRESHOLD } from './special-values';
 import { samplingStrategy } from './backends/strategy';
 import { requireDim, requireTensor } from '../core/validate';
 
@@ -64,16 +63,13 @@ export class EntropixSampler {
       if (fused) return fused;
       const clean = strategy.sanitize(logits);
       const cand = strategy.candidates(clean, k);
-      const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;
       const rowIds = rowIdColumn(batch);
-      const { table, metrics } = strategy.metricTable(
-        clean, top, tf.slice(cand.indices, [0, 0], [-1, 1]) as Tensor2D, rowIds, attentionScores, options.keyMask);
+      const { table, metrics } = strategy.metricTable(clean, cand, rowIds, attentionScores, options.keyMask);
       const d = strategy.decideRegimes(regimes, table);
       const samples = regimes.adaptiveSamples;
       const tokens = strategy.drawTokens({
-        clean, cand, top,
+        clean, cand,
         rowIds,
-        real: tf.reshape(tf.greater(top, REAL_THRESHOLD), [batch]),
         noise: tf.tensor3d(gumbelNoise(seed, batch, samples, k), [batch, samples, k]),
       }, {
         temperature: d.temperature,

@@ -15,8 +15,7 @@ export function genericStrategy(tuning: OpTuning): SamplingStrategy {
     tuning,
     sanitize: <T extends Tensor>(x: T): T => sanitizeScores(x, tuning),
     candidates: (clean, k) => topCandidates(clean, k, tuning),
-    metricTable: (clean, top, topIndex, rowIds, scores, keyMask) =>
-      metricTable(clean, top, topIndex, rowIds, scores, keyMask, tuning),
+    metricTable: (clean, cand, rowIds, scores, keyMask) => metricTable(clean, cand, rowIds, scores, keyMask, tuning),
     decideRegimes: (table, metrics) => decideRegimes(table, metrics),
     drawTokens: (inputs, plan) => drawTokens(inputs, plan),
   };

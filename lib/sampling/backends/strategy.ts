@@ -5,13 +5,15 @@
 //   sanitize(x)                  NaN/−Inf → MASKED, +Inf → FLOAT32_MAX (special-values.ts)
 //   candidates(clean, k)         each row's k highest sanitized logits, sorted by logit descending,
 //                                ties by token id ascending: { values [B, k], indices int32 [B, k] }
-//   metricTable(clean, top, topIndex, rowIds, scores, keyMask)
+//   metricTable(clean, cand, rowIds, scores, keyMask)
 //                                the metric table [B, 7] (six metrics, then the usable-logit flag)
-//                                and the public Metrics ([B] each), as metrics.ts's metricTable
+//                                and the public Metrics ([B] each), as metrics.ts's metricTable;
+//                                cand's column 0 is each row's maximum and argmax
 //   decideRegimes(table, m)      every row's state and parameters from the compiled RegimeTable
 //                                and the metric table, as regimes.ts's decideRegimes
 //   drawTokens(inputs, plan)     temperature → min-p → top-k (ties kept) → top-p → Gumbel-max
-//                                draw on the candidates, as sample-tokens.ts's drawTokens
+//                                draw on the candidates, then the clarifying rule, as
+//                                sample-tokens.ts's drawTokens: int32 [B], −1 for an unusable row
 // All are called inside the caller's tf.tidy, never read a value back to the host, and return
 // tensors the tidy owns. An implementation may compute any of them with its own kernels; what it
 // does not fuse it takes from the generic strategy.
@@ -31,6 +33,7 @@ import type { Seed } from '../rng';
 import type { OpTuning } from './tuning';
 import { PLAIN_TUNING, WASM_TUNING } from './tuning';
 import { genericStrategy } from './generic';
+import { wasmStrategy } from './wasm/strategy';
 import { webgpuStrategy } from './webgpu/strategy';
 
 export type StrategyName = 'generic' | 'wasm' | 'webgpu';
@@ -42,8 +45,7 @@ export interface SamplingStrategy {
   sanitize<T extends Tensor>(x: T): T;
   candidates(clean: Tensor2D, k: number): Candidates;
   metricTable(
-    clean: Tensor2D, top: Tensor2D, topIndex: Tensor2D, rowIds: Tensor2D,
-    attentionScores: Tensor, keyMask: Tensor2D | undefined,
+    clean: Tensor2D, cand: Candidates, rowIds: Tensor2D, attentionScores: Tensor, keyMask: Tensor2D | undefined,
   ): { table: Tensor2D; metrics: Metrics };
   decideRegimes(table: RegimeTable, metrics: Tensor2D): RegimeDecision;
   drawTokens(inputs: DrawInputs, plan: DrawPlan): Tensor1D;
@@ -83,7 +85,7 @@ export type StrategyFactory = (generic: SamplingStrategy) => SamplingStrategy;
 
 /** The fused strategies, by backend name. webgpu: the slot backends/webgpu/ fills. */
 const FUSED: Partial<Record<string, StrategyFactory>> = {
-  // wasm: wasmStrategy (backends/wasm/, next commit)
+  wasm: wasmStrategy,
   webgpu: webgpuStrategy,
 };
 

@@ -2,9 +2,11 @@
 // computed here) and the arithmetic of the wasm kernels (which run it on the wasm heap's views).
 // It follows the generic tf-ops path operation by operation, rounding to float32 where that path
 // stores a float32 tensor, so that it draws the same tokens from the same noise.
-import { FLOAT32_MAX, MASKED, REAL_THRESHOLD } from '../../special-values';
+import { FLOAT32_MAX, MASKED, REAL_THRESHOLD as REAL_THRESHOLD_ } from '../../special-values';
 
 const LN2 = Math.LN2;
+// Module-local copies: a hot loop reading an imported binding pays a property load per entry.
+const REAL_THRESHOLD = REAL_THRESHOLD_;
 const f = Math.fround;
 const MASKED32 = f(MASKED);
 const MAX32 = f(FLOAT32_MAX);

@@ -41,26 +41,28 @@ function candidates({ inputs, backend, attrs }: Args): TensorInfo[] {
 }
 
 /**
- * The metric epilogue: clean and p [B, V] (p = softmax(clean)), top [B, 1], attention clean and p
+ * The metric epilogue: clean and p [B, V] (p = softmax(clean)), candidates [B, k] (column 0:
+ * each row's maximum), attention clean and p
  * [B·H, T] → the table [B, 7] and the six metrics [B] (NaN entropies for a row with no usable logit).
  */
 function metricTable({ inputs, backend, attrs }: Args): TensorInfo[] {
   const heap = backend as WasmHeap;
-  const { clean, p, top, attnClean, attnP } = inputs as Record<string, TensorInfo>;
+  const { clean, p, candidates: cand, attnClean, attnP } = inputs as Record<string, TensorInfo>;
   const [batch, n] = clean!.shape as [number, number];
   const heads = attrs!.heads as number;
   const keys = attnClean!.shape[1]!;
   const outs = outputs(heap, [[[batch, 7], 'float32'], ...Array.from({ length: 6 }, () => [[batch], 'float32'] as [number[], 'float32'])]);
   const xv = f32(heap, clean!);
   const pv = f32(heap, p!);
-  const tv = f32(heap, top!);
+  const cv = f32(heap, cand!);
+  const k = cand!.shape[1]!;
   const sv = f32(heap, attnClean!);
   const spv = f32(heap, attnP!);
   const table = f32(heap, outs[0]!);
   const cols = outs.slice(1).map((o) => f32(heap, o));
   const scratch = new Float64Array(keys);
   for (let b = 0; b < batch; b++) {
-    const m = logitMoments(xv, b * n, n, tv[b]!, pv);
+    const m = logitMoments(xv, b * n, n, cv[b * k]!, pv);
     const a = attentionMetrics(sv, b * heads * keys, heads, keys, spv, scratch);
     const row = [m.entropy, m.varentropy, ...a, m.real];
     for (let c = 0; c < 7; c++) table[b * 7 + c] = row[c]!;

@@ -23,11 +23,11 @@ export function wasmStrategy(generic: SamplingStrategy): SamplingStrategy {
       const [values, indices] = run(CANDIDATES, { x: clean }, { k: Math.min(k, clean.shape[1]) }) as Tensor2D[];
       return { values: values!, indices: indices! };
     },
-    metricTable: (clean, top, _topIndex, _rowIds, scores, keyMask) => {
+    metricTable: (clean, cand, _rowIds, scores, keyMask) => {
       const attention = attentionSoftmax(scores, keyMask, tuning);
       const [table, entropy, varentropy, attnEntropy, attnVarentropy, agreement, interactionStrength] = run(
         METRIC_TABLE,
-        { clean, p: tf.softmax(clean), top, attnClean: attention.clean, attnP: attention.p },
+        { clean, p: tf.softmax(clean), candidates: cand.values, attnClean: attention.clean, attnP: attention.p },
         { heads: scores.shape[1] },
       ) as Tensor[];
       const metrics = { entropy, varentropy, attnEntropy, attnVarentropy, agreement, interactionStrength } as Metrics;
@@ -43,7 +43,7 @@ export function wasmStrategy(generic: SamplingStrategy): SamplingStrategy {
       };
     },
     drawTokens: (inputs, plan) => {
-      const { clean, cand, top, noise } = inputs;
+      const { clean, cand, noise } = inputs;
       const ins: NamedTensorMap = { values: cand.values, indices: cand.indices, noise };
       const attrs: Record<string, number | boolean> = {};
       for (const name of ['temperature', 'topK', 'topP', 'minP'] as const) {
@@ -58,7 +58,7 @@ export function wasmStrategy(generic: SamplingStrategy): SamplingStrategy {
       const topKOffSomewhere = typeof plan.topK === 'number' ? plan.topK <= 0 : plan.topKMayBeOff;
       if (topPOn && !argmaxOnly && topKOffSomewhere) {
         const { invT, minP } = drawScalars(plan);
-        ins.fullMass = fullVocabularyMass(clean, top, invT, minP);
+        ins.fullMass = fullVocabularyMass(clean, tf.slice(cand.values, [0, 0], [-1, 1]), invT, minP);
       }
       if (plan.clarify) {
         ins.clarify = plan.clarify.clarify;
