@@ -27,6 +27,13 @@ if [ -z "${VK_ICD_FILENAMES:-}" ]; then
     [ -f "$f" ] && export VK_ICD_FILENAMES="$f" && break
   done
 fi
+# No ICD file but the driver's Vulkan library is there (libGLX_nvidia carries NVIDIA's Vulkan
+# driver): describe it to the loader ourselves.
+if [ -z "${VK_ICD_FILENAMES:-}" ] && { ldconfig -p 2>/dev/null | grep -q 'libGLX_nvidia.so.0'; }; then
+  icd="$(mktemp --suffix=.json)"
+  printf '{"file_format_version":"1.0.0","ICD":{"library_path":"libGLX_nvidia.so.0","api_version":"1.3.0"}}\n' > "$icd"
+  export VK_ICD_FILENAMES="$icd"
+fi
 
 echo "== machine"
 uname -srm
