@@ -8,8 +8,8 @@
 #
 # It prints the machine's GPU and the WebGPU adapter Dawn takes (Vulkan through the carried
 # libvulkan.so.1 and the driver's ICD, else OpenGL ES through EGL), then runs the sampler and the
-# decode benchmark on webgpu twice, with the fused WGSL programs and with the generic tf-ops path
-# (ENTROPIX_GENERIC_SAMPLING=1), and copies the JSON results to out-dir.
+# decode benchmark on webgpu with the fused WGSL programs (1024 and 256 threads per row) and with
+# the generic tf-ops path (ENTROPIX_GENERIC_SAMPLING=1), and copies the JSON results to out-dir.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ -f "$here/entropix-gpu.tar.gz" ] && [ ! -d "$here/bundle" ]; then tar -C "$here" -xzf "$here/entropix-gpu.tar.gz"; fi
@@ -48,12 +48,15 @@ echo "== adapter"
 quick=(); [ -n "${ENTROPIX_GPU_QUICK:-}" ] && quick=(--quick)
 decode_tokens=96; [ -n "${ENTROPIX_GPU_QUICK:-}" ] && decode_tokens=16
 status=0
-for path_name in fused generic; do
+# fused: the WGSL programs (1024 threads per row where the device allows); fused-wg256: the same
+# with 256 threads; generic: the tf-ops path.
+for path_name in fused fused-wg256 generic; do
   generic=""; [ "$path_name" = generic ] && generic=1
+  wg=""; [ "$path_name" = fused-wg256 ] && wg=256
   echo "== sampler benchmark, webgpu, $path_name path"
-  ENTROPIX_GENERIC_SAMPLING="$generic" "${tsx[@]}" benchmarks/sampler.ts --backends webgpu "${quick[@]}" || status=1
+  ENTROPIX_GENERIC_SAMPLING="$generic" ENTROPIX_WEBGPU_WORKGROUP="$wg" "${tsx[@]}" benchmarks/sampler.ts --backends webgpu "${quick[@]}" || status=1
   echo "== decode benchmark, webgpu, $path_name path"
-  ENTROPIX_GENERIC_SAMPLING="$generic" "${tsx[@]}" benchmarks/decode.ts --backends webgpu --tokens "$decode_tokens" || status=1
+  ENTROPIX_GENERIC_SAMPLING="$generic" ENTROPIX_WEBGPU_WORKGROUP="$wg" "${tsx[@]}" benchmarks/decode.ts --backends webgpu --tokens "$decode_tokens" || status=1
   # Name each result by its path; the benchmarks write benchmarks/results/<name>-<date>-webgpu*.json.
   for f in benchmarks/results/*-webgpu*.json; do
     [ -f "$f" ] || continue
