@@ -17,7 +17,6 @@ import { attentionProgram, MAX_HEADS } from './attention-program';
 import { deviceLimits, unpack, words } from './dispatch';
 import { MAX_SORTED, ParamSource, ROW_UNIFORMS, rowProgram, RowProgramShape } from './row-program';
 
-/** Threads per workgroup: 256, or what the device allows. */
 /**
  * Threads per workgroup (one workgroup works on one row): as many as the device allows up to
  * ENTROPIX_WEBGPU_WORKGROUP (default 1024 on a GPU, 256 on a software adapter, where each barrier
@@ -60,7 +59,7 @@ function rowUniforms(values: Uniforms): Uint32Array {
 
 const placeholder = (): Tensor => tf.tensor1d([0]);
 
-/** The four attention metrics as a [4, B] tensor (or null: generic path). */
+/** The four attention metrics as a [4, B] tensor. */
 function attention(scores: Tensor, keyMask: Tensor2D | undefined, wg: number): Tensor {
   return attentionProgram(scores, keyMask ?? null, placeholder(), wg);
 }
