@@ -229,6 +229,14 @@ describe('top-k keeps ties with the k-th largest logit (Hugging Face, vLLM)', ()
         expect(values[i]! < values[i - 1]! || (values[i] === values[i - 1] && indices[i]! > indices[i - 1]!)).toBe(true);
       }
       tf.dispose([tied, cand]);
+      // The block searches (V a multiple of 16, ≥ 64·cap; two rows for the generic two-stage one)
+      // give tf.topk's candidates exactly, also when block maxima tie.
+      const wide = tf.tensor2d(Float32Array.from({ length: 2 * 32768 }, (_, i) => ((i * 7919) % 5) + (i % 9973 === 0 ? 9 : 0)), [2, 32768]);
+      const ours = tf.tidy(() => samplingStrategy().candidates(wide, 64));
+      const ref = tf.topk(wide, 64);
+      expect(Array.from(ours.indices.dataSync())).toEqual(Array.from(ref.indices.dataSync()));
+      expect(Array.from(ours.values.dataSync())).toEqual(Array.from(ref.values.dataSync()));
+      tf.dispose([wide, ours, ref.values, ref.indices]);
     } finally {
       tf.env().set(GENERIC_FLAG, false);
     }

@@ -97,10 +97,15 @@ test('EntropixSampler step: fused = generic tokens and states in every regime, m
 
 test('at B = 1 and 4, V = 128256, 32 heads × 1024 keys: 2 / 1 / 2 dispatches, no read, exact argmax', () => {
   if (!available()) return;
-  expect(out.counts).toEqual({
+  const { 'B=1 generic step': genericStep, 'B=1 generic tokens': genericTokens, ...fused } = out.counts;
+  expect(fused).toEqual({
     'B=1 step': 2, 'B=1 tokens': 1, 'B=1 metrics': 2, 'B=1 reads': 0,
     'B=4 step': 2, 'B=4 tokens': 1, 'B=4 metrics': 2, 'B=4 reads': 0,
   });
+  // Targets: ≤ 10 per step, ≤ 4 per sampleTokens and computeMetrics; the generic path needs far more.
+  console.log(`dispatches at B=1, V=128256: step ${fused['B=1 step']} (generic ${genericStep}), sampleTokens ${fused['B=1 tokens']} (generic ${genericTokens})`);
+  expect(genericStep).toBeGreaterThan(50);
+  expect(genericTokens).toBeGreaterThan(20);
   for (const B of [1, 4]) expect(out[`large B=${B} argmax`].fused).toEqual(out[`large B=${B} argmax`].generic);
   expectClose(out['large metrics'].generic, out['large metrics'].fused);
 });
