@@ -1,7 +1,8 @@
 import { SamplerState } from '../lib/sampling/regimes';
-import { ANSI_RESET, colorize, colorLegend } from '../lib/cli/colors';
-import { escapeXml, plotScales, plotSvg, regimeAt, REGIME_COLORS } from '../lib/cli/plot';
-import { REGIME_LABELS, regimeCounts, regimeName, Thresholds, Trace, TraceToken, traceToJson } from '../lib/cli/trace';
+import { ANSI_RESET, colorize, colorLegend, REGIME_COLORS } from '../lib/cli/colors';
+import { escapeXml, plotScales, plotSvg } from '../lib/cli/plot';
+import { regimeCounts, regimeName, Thresholds, Trace, TraceToken, traceToJson } from '../lib/cli/trace';
+import { regimeAt, STATE_NAMES } from '../lib/sampling/states';
 
 function token(step: number, state: SamplerState, entropy: number, varentropy: number, text = 'a'): TraceToken {
   return {
@@ -89,7 +90,7 @@ describe('trace', () => {
     expect([0, 1, 2, 3, 4, 5].map((s) => regimeName(s))).toEqual(['flowing', 'treading', 'exploring', 'resampling', 'adaptive', 'base']);
     expect(regimeName(SamplerState.Resampling)).toBe('resampling');
     expect(regimeName(17 as SamplerState)).toBe('base');
-    expect(REGIME_LABELS).toEqual(['flowing', 'treading', 'exploring', 'resampling', 'adaptive', 'base']);
+    expect(STATE_NAMES).toEqual(['flowing', 'treading', 'exploring', 'resampling', 'adaptive', 'base']);
   });
 
   test('regimeCounts counts every label, zeros included, and ignores unknown labels', () => {

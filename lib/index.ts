@@ -1,7 +1,7 @@
 // The public API of entropix-tfjs.
 export { tf } from './core/tf';
-export { useBackend, BACKEND_NAMES } from './core/backend';
-export type { BackendName } from './core/backend';
+export { useBackend, backendInfo, describeBackend, BACKEND_NAMES } from './core/backend';
+export type { BackendName, BackendInfo } from './core/backend';
 export { EntropixError } from './core/errors';
 export type { EntropixErrorCode } from './core/errors';
 export { computeMetrics } from './sampling/metrics';
@@ -9,9 +9,10 @@ export type { Metrics, MetricsOptions } from './sampling/metrics';
 export { sampleTokens, DEFAULT_CANDIDATE_CAP } from './sampling/sample-tokens';
 export type { SamplingParams, SampleOptions, RowParam } from './sampling/sample-tokens';
 export type { Seed } from './sampling/rng';
-export { SamplerState } from './sampling/regimes';
+export { SamplerState, STATE_NAMES } from './sampling/states';
 export { DEFAULT_SAMPLER_CONFIG, REGIME_NAMES, resolveSamplerConfig } from './sampling/config';
 export type { SamplerConfig, RegimeName, RegimeGate } from './sampling/config';
+export type { StateName, RegimeThresholds } from './sampling/states';
 export { EntropixSampler } from './sampling/sampler';
 export type { SampleStepOptions, SampleResult } from './sampling/sampler';
 export { generate } from './decoding/generate';
@@ -19,7 +20,9 @@ export type { GenerateOptions, GenerateStep, FinishReason } from './decoding/gen
 export { generateText, encodePrompts } from './decoding/generate-text';
 export type { GenerateTextOptions, TextStep } from './decoding/generate-text';
 export { tokenizerFromJson, createTextStream } from './text/tokenizer';
-export type { Tokenizer, TextStream } from './text/tokenizer';
+export type { Tokenizer, TextStream, EncodeOptions } from './text/tokenizer';
 export { renderChatTemplate } from './text/chat-template';
 export type { ChatMessage } from './text/chat-template';
 export type { CausalLM, KVCache, ForwardResult, ForwardOptions, GenerationDefaults } from './models/causal-lm';
+// Type-only: erased from dist/index.js, which stays free of Node built-ins (hf-config.ts reads files).
+export type { ModelConfig, HfModelType, Llama3RopeScaling } from './models/hf-config';

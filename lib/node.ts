@@ -5,5 +5,4 @@ export { loadHfCheckpoint } from './models/hf-checkpoint';
 export { convertHfCheckpoint } from './models/convert';
 export type { ConvertOptions } from './models/convert';
 export { loadModel } from './models/graph-model';
-export type { ModelConfig } from './models/hf-config';
 export { loadTokenizer, applyChatTemplate } from './text/tokenizer-files';

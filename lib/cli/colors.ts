@@ -1,16 +1,26 @@
-// ANSI colours for streamed tokens, one per regime (--color). Browser-safe: plain strings.
-import { SamplerState } from '../sampling/regimes';
-import { regimeName } from './trace';
+// The CLI's colour per sampler state: ANSI for streamed tokens (--color), hex for the SVG plot
+// (--plot). Browser-safe: plain strings.
+import { SamplerState, SAMPLER_STATES, STATE_NAMES, stateName, StateName } from '../sampling/states';
 
-/** SGR foreground codes; Base (plain sampling, greedy, no usable logit) stays uncoloured. */
-export const ANSI_CODES: Readonly<Record<SamplerState, string>> = {
-  [SamplerState.Flowing]: '\x1b[32m', // green: argmax, the model is sure
-  [SamplerState.Treading]: '\x1b[33m', // yellow: uncertain but consistent
-  [SamplerState.Exploring]: '\x1b[36m', // cyan: widened sampling
-  [SamplerState.Resampling]: '\x1b[31m', // red: hot resampling
-  [SamplerState.Adaptive]: '\x1b[35m', // magenta: adaptive best-of-n
-  [SamplerState.Base]: '',
+/** One row per state. Base (plain sampling, greedy, no usable logit) gets no ANSI colour. */
+const COLORS: Readonly<Record<StateName, { ansi: string; svg: string }>> = {
+  flowing: { ansi: '\x1b[32m', svg: '#2e7d32' }, // green: argmax, the model is sure
+  treading: { ansi: '\x1b[33m', svg: '#f9a825' }, // yellow: uncertain but consistent
+  exploring: { ansi: '\x1b[36m', svg: '#00838f' }, // cyan: widened sampling
+  resampling: { ansi: '\x1b[31m', svg: '#c62828' }, // red: hot resampling
+  adaptive: { ansi: '\x1b[35m', svg: '#6a1b9a' }, // magenta: adaptive best-of-n
+  base: { ansi: '', svg: '#546e7a' },
 };
+
+/** Fill colour of each state in the plot. */
+export const REGIME_COLORS: Readonly<Record<StateName, string>> = Object.fromEntries(
+  STATE_NAMES.map((name) => [name, COLORS[name].svg]),
+) as Record<StateName, string>;
+
+/** SGR foreground code of each state ('' for Base). */
+export const ANSI_CODES: Readonly<Record<SamplerState, string>> = Object.fromEntries(
+  SAMPLER_STATES.map((s) => [s, COLORS[stateName(s)].ansi]),
+) as Record<SamplerState, string>;
 export const ANSI_RESET = '\x1b[0m';
 
 /**
@@ -24,6 +34,7 @@ export function colorize(text: string, state: SamplerState): string {
 
 /** "flowing treading exploring resampling adaptive", each word in its colour. */
 export function colorLegend(): string {
-  return [SamplerState.Flowing, SamplerState.Treading, SamplerState.Exploring, SamplerState.Resampling, SamplerState.Adaptive]
-    .map((s) => colorize(regimeName(s), s)).join(' ');
+  return SAMPLER_STATES.filter((s) => s !== SamplerState.Base)
+    .map((s) => colorize(stateName(s), s))
+    .join(' ');
 }

@@ -2,17 +2,22 @@
 // and optionally writes a per-token trace (JSON) and the entropy/varentropy plot (SVG).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BackendName, useBackend } from '../core/backend';
+import { BackendName, describeBackend, useBackend } from '../core/backend';
 import { resolveSamplerConfig } from '../sampling/config';
 import { EntropixError } from '../core/errors';
-import { generateText } from '../decoding/generate-text';
+import { encodePrompts, generateText } from '../decoding/generate-text';
+import type { CausalLM } from '../models/causal-lm';
+import type { SamplerConfig } from '../sampling/config';
+import type { Tokenizer } from '../text/tokenizer';
 import type { GenerateOptions } from '../decoding/generate';
 import { loadModel } from '../models/graph-model';
 import { EntropixSampler } from '../sampling/sampler';
 import { applyChatTemplate, loadTokenizer } from '../text/tokenizer-files';
 import { colorize, colorLegend } from './colors';
 import { plotSvg } from './plot';
-import { regimeCounts, regimeName, Trace, TraceToken, traceToJson } from './trace';
+import { checkOutputs, OutputFile, writeFileAtomic } from './output-files';
+import { TokenRecord } from './token-record';
+import { regimeName, Trace, traceToJson } from './trace';
 
 /** The bundled model, next to dist/ in the package. */
 export const DEFAULT_MODEL_DIR = path.join(__dirname, '..', '..', 'models', 'kjv-tiny');
@@ -34,6 +39,8 @@ export interface GenerateArgs {
   plot?: string;
   color: boolean;
   quiet: boolean;
+  /** Print the backend and GPU adapter in use (stderr). */
+  verbose?: boolean;
 }
 
 function checkModelDir(dir: string): void {
@@ -53,18 +60,31 @@ function baseOverrides(a: GenerateArgs): { temperature?: number; topK?: number; 
   return o;
 }
 
-export async function runGenerate(a: GenerateArgs): Promise<void> {
+/**
+ * Runs one generation and returns the exit code: 0, or 130 when interrupted (Ctrl-C, SIGTERM):
+ * then the text so far ends with a newline and the trace and plot asked for are written for the
+ * tokens so far, marked as aborted. A reader that goes away (`| head`) stops it quietly (0).
+ * Every check that needs no model runs before any output.
+ */
+export async function runGenerate(a: GenerateArgs): Promise<number> {
   if (!Number.isInteger(a.maxNewTokens) || a.maxNewTokens <= 0) {
     throw new EntropixError('INVALID_ARGUMENT', `--max-new-tokens must be a positive integer, got ${a.maxNewTokens}`, 'max-new-tokens');
   }
   if (a.prompts.some((p) => p.length === 0)) throw new EntropixError('INVALID_ARGUMENT', '--prompt is empty', 'prompt');
   checkModelDir(a.model);
+  const outputs: OutputFile[] = [];
+  if (a.trace !== undefined) outputs.push({ flag: 'trace', path: a.trace });
+  if (a.plot !== undefined) outputs.push({ flag: 'plot', path: a.plot });
+  const targets = checkOutputs(outputs, a.model);
+  const tracePath = a.trace !== undefined ? targets[0] : undefined;
+  const plotPath = a.plot !== undefined ? targets[outputs.length - 1] : undefined;
   await useBackend(a.backend);
+  if (a.verbose) process.stderr.write(`${describeBackend()}\n`);
   const model = await loadModel(a.model);
-  const controller = new AbortController();
-  const onInterrupt = () => controller.abort();
-  process.once('SIGINT', onInterrupt);
   try {
+    // Tokenizer, template and prompt encoding run before the SIGINT listener exists, so Ctrl-C
+    // keeps its default meaning (end the process) while they run: they are synchronous, and a
+    // listener could not run until they returned.
     const tokenizer = await loadTokenizer(a.model);
     const config = resolveSamplerConfig({ ...model.generationDefaults.sampler, ...baseOverrides(a) });
     const sampler: GenerateOptions['sampler'] = a.sampler === 'entropix' ? new EntropixSampler(config)
@@ -73,58 +93,103 @@ export async function runGenerate(a: GenerateArgs): Promise<void> {
     const prompts = a.chat
       ? await Promise.all(a.prompts.map((p) => applyChatTemplate(a.model, [{ role: 'user', content: p }], { addGenerationPrompt: true })))
       : a.prompts;
+    encodePrompts(model, tokenizer, prompts);
+    return await stream(a, model, tokenizer, prompts, sampler, config, tracePath, plotPath);
+  } finally {
+    model.dispose();
+  }
+}
+
+async function stream(
+  a: GenerateArgs, model: CausalLM, tokenizer: Tokenizer, prompts: string[], sampler: GenerateOptions['sampler'],
+  config: SamplerConfig, tracePath: string | undefined, plotPath: string | undefined,
+): Promise<number> {
+  const controller = new AbortController();
+  let interrupted = false;
+  let readerGone = false;
+  // The first signal stops the generation between steps; a second one ends the process at once.
+  const onSignal = () => {
+    interrupted = true;
+    controller.abort();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
+  const onOutputError = (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    readerGone = true;
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const out = process.stdout;
+  out.on('error', onOutputError);
+  const write = (text: string) => {
+    if (!readerGone) out.write(text);
+  };
+  try {
     const seed = a.seed ?? Math.floor(Math.random() * 2 ** 31);
-    const stream = prompts.length === 1;
-    const out = process.stdout;
-    if (stream) out.write(a.prompts[0]!);
-    const tokens: TraceToken[] = [];
+    const single = prompts.length === 1;
+    if (single) write(a.prompts[0]!);
+    const record = new TokenRecord(tracePath !== undefined || plotPath !== undefined);
     let texts: string[] = prompts.map(() => '');
     let finishReasons: (string | null)[] = prompts.map(() => null);
     const started = Date.now();
-    let generated = 0;
     let stepIndex = 0;
     const finished = new Set<number>();
-    for await (const { delta, text, step } of generateText(model, tokenizer, prompts, {
-      maxNewTokens: a.maxNewTokens, sampler, seed, signal: controller.signal, contextOverflow: 'slide',
-    })) {
-      step.tokenIds.forEach((tokenId, row) => {
-        if (finished.has(row)) return; // a row reports −1 after the step it finished at
-        if (step.done[row]) finished.add(row);
-        generated++;
-        tokens.push({
-          row, step: stepIndex, tokenId, text: delta[row]!, state: step.states[row]!,
-          regime: regimeName(step.states[row]!), logprob: step.logprobs[row]!,
-          entropy: step.metrics.entropy[row]!, varentropy: step.metrics.varentropy[row]!,
-          attnEntropy: step.metrics.attnEntropy[row]!, attnVarentropy: step.metrics.attnVarentropy[row]!,
-          agreement: step.metrics.agreement[row]!, interactionStrength: step.metrics.interactionStrength[row]!,
+    try {
+      for await (const { delta, text, step } of generateText(model, tokenizer, prompts, {
+        maxNewTokens: a.maxNewTokens, sampler, seed, signal: controller.signal, contextOverflow: 'slide',
+        addSpecialTokens: !a.chat, // a rendered chat template writes its own BOS
+      })) {
+        step.tokenIds.forEach((tokenId, row) => {
+          if (finished.has(row)) return; // a row reports −1 after the step it finished at
+          if (step.done[row]) finished.add(row);
+          record.add({
+            row, step: stepIndex, tokenId, text: delta[row]!, state: step.states[row]!,
+            regime: regimeName(step.states[row]!), logprob: step.logprobs[row]!,
+            entropy: step.metrics.entropy[row]!, varentropy: step.metrics.varentropy[row]!,
+            attnEntropy: step.metrics.attnEntropy[row]!, attnVarentropy: step.metrics.attnVarentropy[row]!,
+            agreement: step.metrics.agreement[row]!, interactionStrength: step.metrics.interactionStrength[row]!,
+          });
         });
-      });
-      if (stream && delta[0]) out.write(a.color ? colorize(delta[0], step.states[0]!) : delta[0]);
-      texts = text;
-      finishReasons = step.finishReason;
-      stepIndex++;
+        if (single && delta[0]) write(a.color ? colorize(delta[0], step.states[0]!) : delta[0]);
+        texts = text;
+        finishReasons = step.finishReason;
+        stepIndex++;
+      }
+    } catch (e) {
+      if (!(e instanceof EntropixError && e.code === 'ABORTED' && controller.signal.aborted)) throw e;
     }
+    if (readerGone) return 0;
+    const aborted = interrupted;
     const seconds = (Date.now() - started) / 1000;
-    if (stream) out.write('\n');
-    else texts.forEach((t, i) => out.write(`--- [${i}] ${a.prompts[i]}${t}\n`));
+    if (single) write('\n');
+    else texts.forEach((t, i) => write(`--- [${i}] ${a.prompts[i]}${t}\n`));
     const trace: Trace = {
       version: 1, model: a.model, backend: a.backend, sampler: a.sampler, seed,
       thresholds: a.sampler === 'entropix' ? {
         lowEntropy: config.lowEntropy, lowVarentropy: config.lowVarentropy, mediumEntropy: config.mediumEntropy,
         highEntropy: config.highEntropy, highVarentropy: config.highVarentropy,
       } : null,
-      prompts, texts, finishReasons, tokens,
+      prompts, texts, finishReasons, tokens: record.tokens,
+      ...(aborted ? { aborted: true } : {}),
     };
-    if (a.trace) fs.writeFileSync(a.trace, traceToJson(trace));
-    if (a.plot) fs.writeFileSync(a.plot, plotSvg(trace, { title: `${path.basename(a.model)} · ${a.sampler} · seed ${seed}` }));
+    if (tracePath) writeFileAtomic(tracePath, traceToJson(trace), 'trace');
+    if (plotPath) {
+      const title = `${path.basename(a.model)} · ${a.sampler} · seed ${seed}${aborted ? ' · aborted' : ''}`;
+      writeFileAtomic(plotPath, plotSvg(trace, { title }), 'plot');
+    }
+    const generated = record.generated;
+    if (aborted) process.stderr.write(`entropix: interrupted after ${generated} tokens\n`);
     if (!a.quiet) {
-      const counts = Object.entries(regimeCounts(tokens)).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
+      const counts = Object.entries(record.counts).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
       process.stderr.write(`${generated} tokens in ${seconds.toFixed(2)} s (${(generated / seconds).toFixed(1)} tokens/s, ${a.backend}); `
         + `seed ${seed}; regimes: ${counts}\n`);
       if (a.color) process.stderr.write(`${colorLegend()}\n`);
     }
+    return aborted ? 130 : 0;
   } finally {
-    process.removeListener('SIGINT', onInterrupt);
-    model.dispose();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
 }

@@ -9,6 +9,25 @@ import { runConvert } from './convert-command';
 import { DEFAULT_MODEL_DIR, runGenerate, SAMPLER_CHOICES } from './generate-command';
 import { silenceCpuBanner } from './tfjs-banner';
 
+/** Options that take one value each: given twice, or with a value that is not a number, is a usage error. */
+const SINGLE_VALUED = ['model', 'backend', 'max-new-tokens', 'seed', 'sampler', 'temperature', 'top-k', 'top-p', 'min-p', 'trace', 'plot', 'dtype'];
+const NUMERIC = ['max-new-tokens', 'seed', 'temperature', 'top-k', 'top-p', 'min-p'];
+
+/** A mistake in the command line itself: exit 2, before any output. */
+class UsageError extends Error {}
+
+/** Refuses a usage problem yargs does not see itself (UsageError); true otherwise. */
+export function checkUsage(a: Record<string, unknown>): true {
+  for (const name of SINGLE_VALUED) {
+    if (Array.isArray(a[name])) throw new UsageError(`--${name} was given more than once (${(a[name] as unknown[]).join(', ')})`);
+  }
+  for (const name of NUMERIC) {
+    const v = a[name];
+    if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v))) throw new UsageError(`--${name} must be a number`);
+  }
+  return true;
+}
+
 /** One line for the user; the stack only with --verbose. Exit code 1 (2 for usage errors). */
 function fail(error: unknown, verbose: boolean): never {
   const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
@@ -25,36 +44,39 @@ export async function main(argv: string[]): Promise<void> {
     await yargs(argv)
       .scriptName('entropix')
       .command('generate', 'stream Entropix-sampled text from a converted model', (y) => y
-        .option('prompt', { type: 'string', array: true, demandOption: true, describe: 'prompt text (repeat for a batch)' })
-        .option('model', { type: 'string', default: DEFAULT_MODEL_DIR, describe: 'converted model directory' })
-        .option('backend', { choices: BACKEND_NAMES, default: 'wasm' as const, describe: 'TF.js backend' })
-        .option('max-new-tokens', { type: 'number', default: 200, describe: 'tokens to generate per prompt' })
-        .option('seed', { type: 'number', describe: 'random seed (default: random)' })
-        .option('sampler', { choices: SAMPLER_CHOICES, default: 'entropix' as const })
-        .option('temperature', { type: 'number', describe: 'base temperature (plain) / T0 (entropix)' })
-        .option('top-k', { type: 'number', describe: 'base top-k; 0: off' })
-        .option('top-p', { type: 'number', describe: 'base top-p; 1: off' })
-        .option('min-p', { type: 'number', describe: 'base min-p; 0: off' })
+        .option('prompt', { requiresArg: true, type: 'string', array: true, demandOption: true, describe: 'prompt text (repeat for a batch)' })
+        .option('model', { requiresArg: true, type: 'string', default: DEFAULT_MODEL_DIR, describe: 'converted model directory' })
+        .option('backend', { requiresArg: true, choices: BACKEND_NAMES, default: 'wasm' as const, describe: 'TF.js backend' })
+        .option('max-new-tokens', { requiresArg: true, type: 'number', default: 200, describe: 'tokens to generate per prompt' })
+        .option('seed', { requiresArg: true, type: 'number', describe: 'random seed (default: random)' })
+        .option('sampler', { requiresArg: true, choices: SAMPLER_CHOICES, default: 'entropix' as const })
+        .option('temperature', { requiresArg: true, type: 'number', describe: 'base temperature (plain) / T0 (entropix)' })
+        .option('top-k', { requiresArg: true, type: 'number', describe: 'base top-k; 0: off' })
+        .option('top-p', { requiresArg: true, type: 'number', describe: 'base top-p; 1: off' })
+        .option('min-p', { requiresArg: true, type: 'number', describe: 'base min-p; 0: off' })
         .option('chat', { type: 'boolean', default: false, describe: "format the prompt with the model's chat template" })
-        .option('trace', { type: 'string', describe: 'write per-token ids, text, regime and metrics (JSON)' })
-        .option('plot', { type: 'string', describe: 'draw the entropy/varentropy plane with each token (SVG)' })
+        .option('trace', { requiresArg: true, type: 'string', describe: 'write per-token ids, text, regime and metrics (JSON)' })
+        .option('plot', { requiresArg: true, type: 'string', describe: 'draw the entropy/varentropy plane with each token (SVG)' })
         .option('color', { type: 'boolean', default: false, describe: 'colour streamed tokens by regime' })
-        .option('quiet', { type: 'boolean', default: false, describe: 'no summary on stderr' }),
-      async (a) => runGenerate({
+        .option('quiet', { type: 'boolean', default: false, describe: 'no summary on stderr' })
+        .check(checkUsage),
+      async (a) => { process.exitCode = await runGenerate({
         prompts: a.prompt, model: a.model, backend: a.backend, maxNewTokens: a['max-new-tokens'], seed: a.seed,
         sampler: a.sampler, temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], minP: a['min-p'],
-        chat: a.chat, trace: a.trace, plot: a.plot, color: a.color, quiet: a.quiet,
-      }))
+        chat: a.chat, trace: a.trace, plot: a.plot, color: a.color, quiet: a.quiet, verbose: a.verbose as boolean,
+      }); })
       .command('convert <source> <out>', 'convert a Hugging Face Llama-family checkpoint to a TF.js graph model', (y) => y
         .positional('source', { type: 'string', demandOption: true, describe: 'Hugging Face model directory' })
         .positional('out', { type: 'string', demandOption: true, describe: 'output directory (must not exist or be empty)' })
-        .option('dtype', { choices: ['float32', 'float16'] as const, default: 'float32' as const }),
-      async (a) => runConvert({ source: a.source!, out: a.out!, dtype: a.dtype }))
-      .option('verbose', { type: 'boolean', default: false, describe: 'print stack traces' })
+        .option('dtype', { requiresArg: true, choices: ['float32', 'float16'] as const, default: 'float32' as const })
+        .check(checkUsage),
+      async (a) => { process.exitCode = await runConvert({ source: a.source!, out: a.out!, dtype: a.dtype }); })
+      .option('verbose', { type: 'boolean', default: false, describe: 'print the backend and GPU adapter, and stack traces' })
       .demandCommand(1, 'name a command: generate or convert')
       .strict()
       .fail((message, error) => {
-        if (error) throw error;
+        // yargs' own errors (YError) and checkUsage's are usage errors; anything else is the command's.
+        if (error && error.name !== 'YError' && !(error instanceof UsageError)) throw error;
         process.stderr.write(`entropix: ${message}\n(see entropix --help)\n`);
         process.exit(2);
       })

@@ -5,11 +5,9 @@
 // The regions are those of the entropy/varentropy thresholds alone: attention gates and
 // switched-off regimes (which the trace does not record) can put a token in another regime than
 // the region its dot sits in.
-import { isRegimeLabel, REGIME_LABELS, RegimeLabel, regimeCounts, regimeName, Thresholds, Trace, TraceToken } from './trace';
-
-export const REGIME_COLORS: Record<RegimeLabel, string> = {
-  flowing: '#2e7d32', treading: '#f9a825', exploring: '#00838f', resampling: '#c62828', adaptive: '#6a1b9a', base: '#546e7a',
-};
+import { isStateName, regimeAt, STATE_NAMES, stateName, StateName } from '../sampling/states';
+import { REGIME_COLORS } from './colors';
+import { regimeCounts, Thresholds, Trace, TraceToken } from './trace';
 
 export interface PlotOptions {
   width?: number;
@@ -105,15 +103,6 @@ export function plotScales(trace: Trace, width = DEFAULT_WIDTH, height = DEFAULT
   };
 }
 
-/** The regime the thresholds alone give a point, in the sampler's order of precedence (strict bounds). */
-export function regimeAt(entropy: number, varentropy: number, th: Thresholds): Exclude<RegimeLabel, 'base'> {
-  if (entropy < th.lowEntropy && varentropy < th.lowVarentropy) return 'flowing';
-  if (entropy > th.mediumEntropy && varentropy < th.lowVarentropy) return 'treading';
-  if (entropy < th.highEntropy && varentropy > th.highVarentropy) return 'exploring';
-  if (entropy > th.highEntropy && varentropy > th.highVarentropy) return 'resampling';
-  return 'adaptive';
-}
-
 const f = (v: number): string => String(tidy(Number(v.toFixed(1))));
 /** Rough width of a label in pixels (sans-serif, ~0.6 em per character). */
 const textWidth = (text: string, size: number): number => text.length * size * 0.6;
@@ -121,7 +110,8 @@ const textWidth = (text: string, size: number): number => text.length * size * 0
 /**
  * Shaded regions. The thresholds cut the plane into a grid of cells, each in one regime (every
  * condition is a strict bound on one threshold), so whatever the thresholds' order the cells are
- * classified by their centres. Each regime is labelled once, in its largest cell.
+ * classified by their centres, with the sampler's own conditions (regimeAt, states.ts). Each
+ * regime is labelled once, in its largest cell.
  */
 function regions(th: Thresholds, s: PlotScales): { cells: string[]; labels: string[] } {
   const cuts = (a: Axis, values: number[]) =>
@@ -130,7 +120,7 @@ function regions(th: Thresholds, s: PlotScales): { cells: string[]; labels: stri
   const ys = cuts(s.y, Y_THRESHOLDS.map((k) => th[k]));
   const out: string[] = [];
   const labels: string[] = [];
-  const largest = new Map<RegimeLabel, { left: number; top: number; w: number; h: number }>();
+  const largest = new Map<StateName, { left: number; top: number; w: number; h: number }>();
   for (let i = 0; i + 1 < xs.length; i++) {
     for (let j = 0; j + 1 < ys.length; j++) {
       const [x0, x1, y0, y1] = [xs[i]!, xs[i + 1]!, ys[j]!, ys[j + 1]!];
@@ -200,7 +190,7 @@ function axes(s: PlotScales, height: number): string[] {
 }
 
 function dot(t: TraceToken, s: PlotScales): string {
-  const regime = isRegimeLabel(t.regime) ? t.regime : regimeName(t.state);
+  const regime = isStateName(t.regime) ? t.regime : stateName(t.state);
   // JSON.stringify shows quotes, newlines and control characters visibly (as \n, \u0001, ...).
   const tip = `step ${t.step}, row ${t.row}: ${JSON.stringify(String(t.text))} (id ${t.tokenId})\n`
     + `${regime}: entropy ${t.entropy.toFixed(3)}, varentropy ${t.varentropy.toFixed(3)}`;
@@ -211,7 +201,7 @@ function dot(t: TraceToken, s: PlotScales): string {
 function legend(trace: Trace, s: PlotScales, skipped: number): string[] {
   const counts = regimeCounts(trace.tokens);
   // With regimes: the five, and base if any token had none; plain/greedy: only what occurred.
-  const shown = REGIME_LABELS.filter((r) => counts[r] > 0 || (trace.thresholds !== null && r !== 'base'));
+  const shown = STATE_NAMES.filter((r) => counts[r] > 0 || (trace.thresholds !== null && r !== 'base'));
   if (shown.length === 0) shown.push('base');
   const x = s.right + 24;
   const out = [`<text x="${x - 8}" y="${f(s.top + 4)}" font-size="12" font-weight="bold">regime (tokens)</text>`];

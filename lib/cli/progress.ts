@@ -32,6 +32,7 @@ export function progressBar(stream: NodeJS.WriteStream, label: string): Progress
     },
     finish() {
       if (drawn) stream.write('\n');
+      drawn = false;
     },
   };
 }

@@ -1,20 +1,9 @@
 // The per-token trace the CLI writes with --trace: ids, text, regime and every metric.
 // Browser-safe: plain data and JSON, no node: imports.
-import type { SamplerConfig } from '../sampling/config';
-import { SamplerState } from '../sampling/regimes';
+import { isStateName, RegimeThresholds, SamplerState, STATE_NAMES, StateName } from '../sampling/states';
 
-export type RegimeLabel = 'flowing' | 'treading' | 'exploring' | 'resampling' | 'adaptive' | 'base';
-/** Every label, in SamplerState order (Flowing 0 … Adaptive 4, Base 5). */
-export const REGIME_LABELS: readonly RegimeLabel[] = ['flowing', 'treading', 'exploring', 'resampling', 'adaptive', 'base'];
-
-const LABEL_OF_STATE: Record<SamplerState, RegimeLabel> = {
-  [SamplerState.Flowing]: 'flowing',
-  [SamplerState.Treading]: 'treading',
-  [SamplerState.Exploring]: 'exploring',
-  [SamplerState.Resampling]: 'resampling',
-  [SamplerState.Adaptive]: 'adaptive',
-  [SamplerState.Base]: 'base',
-};
+/** A trace's name for a state (`regime` in the JSON): the state's name, 'base' for anything else. */
+export { stateName as regimeName } from '../sampling/states';
 
 /**
  * One generated token. The six metrics and `logprob` are NaN on a row that had no usable logit
@@ -30,7 +19,7 @@ export interface TraceToken {
   /** The text this token added to the stream ('' while a multi-byte character is incomplete). */
   text: string;
   state: SamplerState;
-  regime: RegimeLabel;
+  regime: StateName;
   /** log p(token) under the raw logits (temperature 1). */
   logprob: number;
   /** Entropy and varentropy of the next-token distribution, in bits. */
@@ -42,7 +31,7 @@ export interface TraceToken {
   interactionStrength: number;
 }
 
-export type Thresholds = Pick<SamplerConfig, 'lowEntropy' | 'lowVarentropy' | 'mediumEntropy' | 'highEntropy' | 'highVarentropy'>;
+export type Thresholds = RegimeThresholds;
 
 export interface Trace {
   version: 1;
@@ -56,21 +45,14 @@ export interface Trace {
   texts: string[];
   finishReasons: (string | null)[];
   tokens: TraceToken[];
+  /** Present when the generation was interrupted (Ctrl-C, SIGTERM): the tokens are those so far. */
+  aborted?: true;
 }
 
-/** The label of a sampler state; anything that is not a SamplerState counts as 'base'. */
-export function regimeName(state: SamplerState): RegimeLabel {
-  return LABEL_OF_STATE[state] ?? 'base';
-}
-
-export function isRegimeLabel(x: unknown): x is RegimeLabel {
-  return typeof x === 'string' && (REGIME_LABELS as readonly string[]).includes(x);
-}
-
-/** Tokens per regime label (every label present, 0 when absent); unknown labels are ignored. */
-export function regimeCounts(tokens: readonly TraceToken[]): Record<RegimeLabel, number> {
-  const counts = Object.fromEntries(REGIME_LABELS.map((r) => [r, 0])) as Record<RegimeLabel, number>;
-  for (const t of tokens) if (isRegimeLabel(t.regime)) counts[t.regime]++;
+/** Tokens per state name (every name present, 0 when absent); unknown names are ignored. */
+export function regimeCounts(tokens: readonly TraceToken[]): Record<StateName, number> {
+  const counts = Object.fromEntries(STATE_NAMES.map((r) => [r, 0])) as Record<StateName, number>;
+  for (const t of tokens) if (isStateName(t.regime)) counts[t.regime]++;
   return counts;
 }
 

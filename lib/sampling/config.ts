@@ -4,9 +4,10 @@
 // names described in the README.
 import { EntropixError } from '../core/errors';
 import { describe, requireNumber } from '../core/validate';
+import { REGIME_NAMES, RegimeName, RegimeThresholds } from './states';
 
-export type RegimeName = 'flowing' | 'treading' | 'exploring' | 'resampling' | 'adaptive';
-export const REGIME_NAMES: readonly RegimeName[] = ['flowing', 'treading', 'exploring', 'resampling', 'adaptive'];
+export { REGIME_NAMES } from './states';
+export type { RegimeName } from './states';
 
 /**
  * Optional extra conditions on a regime, on the attention metrics (strict bounds, as in the
@@ -23,11 +24,18 @@ export interface RegimeGate {
   maxInteraction?: number;
 }
 const GATE_KEYS: readonly (keyof RegimeGate)[] = [
-  'minAttnEntropy', 'maxAttnEntropy', 'minAttnVarentropy', 'maxAttnVarentropy',
-  'minAgreement', 'maxAgreement', 'minInteraction', 'maxInteraction',
+  'minAttnEntropy',
+  'maxAttnEntropy',
+  'minAttnVarentropy',
+  'maxAttnVarentropy',
+  'minAgreement',
+  'maxAgreement',
+  'minInteraction',
+  'maxInteraction',
 ];
 
-export interface SamplerConfig {
+/** The thresholds (bits) lowEntropy … highVarentropy are the regime conditions' (states.ts). */
+export interface SamplerConfig extends RegimeThresholds {
   // Base parameters (T0, topK0, topP0, minP0): plain sampling, and what regimes scale.
   temperature: number;
   topK: number; // 0: off
@@ -37,15 +45,6 @@ export interface SamplerConfig {
   candidateCap: number;
   /** Token emitted in the treading regime (e.g. a pause or "wait" token); null: none. */
   clarifyingTokenId: number | null;
-
-  // Thresholds (bits). flowing: ent < lowEntropy, vent < lowVarentropy; treading: ent >
-  // mediumEntropy, vent < lowVarentropy; exploring: ent < highEntropy, vent > highVarentropy;
-  // resampling: ent > highEntropy, vent > highVarentropy; adaptive: the rest.
-  lowEntropy: number;
-  lowVarentropy: number;
-  mediumEntropy: number;
-  highEntropy: number;
-  highVarentropy: number;
 
   // treading: T = min(max, T0 · (offset + coef · attnEntropy))
   treadingTemperatureOffset: number;

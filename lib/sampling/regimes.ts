@@ -6,26 +6,12 @@
 // weights [7, Q·R], with a handful of ops on [B, R] tensors — no branch on data, no read-back.
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
-import { RegimeGate, RegimeName, SamplerConfig } from './config';
+import type { RegimeGate, SamplerConfig } from './config';
+import { REGIME_NAMES, regimeConditions, regimeState, SamplerState, STATE_NAMES, StateName } from './states';
 
-export enum SamplerState {
-  Flowing = 0,
-  Treading = 1,
-  Exploring = 2,
-  Resampling = 3,
-  Adaptive = 4,
-  /** No regime applied: plain sampling with the base parameters. */
-  Base = 5,
-}
+export { SamplerState } from './states';
 
-const REGIME_STATES: Record<RegimeName, SamplerState> = {
-  flowing: SamplerState.Flowing,
-  treading: SamplerState.Treading,
-  exploring: SamplerState.Exploring,
-  resampling: SamplerState.Resampling,
-  adaptive: SamplerState.Adaptive,
-};
-const STATES = 6; // the five regimes in precedence order, then Base
+const STATES = STATE_NAMES.length; // the five regimes in precedence order, then Base
 
 /**
  * Feature columns, as in the metric table: the six metrics, then the row's "has a usable logit"
@@ -73,19 +59,19 @@ export function compileRegimes(c: SamplerConfig): RegimeTable {
     base.map((rule, param) => rules[param] ?? rule);
   const unbounded = Infinity;
 
-  const rules: Rule[][] = [
-    // Flowing: argmax (temperature 0).
-    withRules({ [TEMPERATURE]: constant(0) }),
-    // Treading: the clarifying token, or a warmer draw.
-    withRules({
+  const rules: Record<StateName, Rule[]> = {
+    // Argmax (temperature 0).
+    flowing: withRules({ [TEMPERATURE]: constant(0) }),
+    // The clarifying token, or a warmer draw.
+    treading: withRules({
       [TEMPERATURE]: {
         weights: affine(T0 * c.treadingTemperatureOffset, [[ATTN_ENT, T0 * c.treadingTemperatureAttnEntropyCoef]]),
         lo: -unbounded, hi: c.treadingMaxTemperature,
       },
       [CLARIFY]: constant(c.clarifyingTokenId === null ? 0 : 1),
     }),
-    // Exploring: warmer and wider.
-    withRules({
+    // Warmer and wider.
+    exploring: withRules({
       [TEMPERATURE]: {
         weights: affine(T0 * c.exploringTemperatureOffset, [[INTER, T0 * c.exploringTemperatureInteractionCoef]]),
         lo: -unbounded, hi: c.exploringMaxTemperature,
@@ -96,8 +82,8 @@ export function compileRegimes(c: SamplerConfig): RegimeTable {
         lo: c.exploringMinTopK, hi: unbounded,
       },
     }),
-    // Resampling: hot, with a tighter nucleus.
-    withRules({
+    // Hot, with a tighter nucleus.
+    resampling: withRules({
       [TEMPERATURE]: {
         weights: affine(T0 * c.resamplingTemperatureOffset, [[ATTN_VENT, T0 * c.resamplingTemperatureAttnVarentropyCoef]]),
         lo: c.resamplingMinTemperature, hi: unbounded,
@@ -107,8 +93,8 @@ export function compileRegimes(c: SamplerConfig): RegimeTable {
         lo: c.resamplingMinTopP, hi: unbounded,
       },
     }),
-    // Adaptive: every parameter follows the uncertainty; best of n samples.
-    withRules({
+    // Every parameter follows the uncertainty; best of n samples.
+    adaptive: withRules({
       [TEMPERATURE]: {
         weights: affine(T0, [
           [ENT, T0 * c.adaptiveTemperatureLogitsCoef], [VENT, T0 * c.adaptiveTemperatureLogitsCoef],
@@ -134,43 +120,37 @@ export function compileRegimes(c: SamplerConfig): RegimeTable {
       },
       [SAMPLES]: constant(c.adaptiveSamples),
     }),
-    // Base: plain sampling.
+    // Plain sampling.
     base,
-  ];
+  };
 
   const weights = new Float32Array(FEATURES * PARAMS * STATES);
   const lo = new Float32Array(PARAMS * STATES);
   const hi = new Float32Array(PARAMS * STATES);
-  rules.forEach((stateRules, state) => stateRules.forEach((rule, param) => {
+  STATE_NAMES.forEach((name, state) => rules[name].forEach((rule, param) => {
     const col = param * STATES + state;
     rule.weights.forEach((w, f) => { weights[f * PARAMS * STATES + col] = w; });
     lo[col] = rule.lo;
     hi[col] = rule.hi;
   }));
 
-  // Conditions (strict): [lower, upper] per metric, in METRIC_ORDER.
-  const { lowEntropy, lowVarentropy, mediumEntropy, highEntropy, highVarentropy } = c;
-  const conditions: Record<RegimeName, [number, number][]> = {
-    flowing: [[-unbounded, lowEntropy], [-unbounded, lowVarentropy]],
-    treading: [[mediumEntropy, unbounded], [-unbounded, lowVarentropy]],
-    exploring: [[-unbounded, highEntropy], [highVarentropy, unbounded]],
-    resampling: [[highEntropy, unbounded], [highVarentropy, unbounded]],
-    adaptive: [],
-  };
-  // Base has no bounds, so it always holds; every regime needs a usable logit (the flag column).
+  // Conditions (strict bounds on entropy and varentropy, states.ts). Base has no bounds, so it
+  // always holds; every regime needs a usable logit (the flag column).
+  const conditions = regimeConditions(c);
   const lower = new Float32Array(STATES * FEATURES).fill(-unbounded);
   const upper = new Float32Array(STATES * FEATURES).fill(unbounded);
-  for (const [name, bounds] of Object.entries(conditions) as [RegimeName, [number, number][]][]) {
-    const row = REGIME_STATES[name] * FEATURES;
-    bounds.forEach(([l, u], m) => { lower[row + m] = l; upper[row + m] = u; });
+  for (const name of REGIME_NAMES) {
+    const row = regimeState(name) * FEATURES;
+    [lower[row + ENT], upper[row + ENT]] = conditions[name].entropy;
+    [lower[row + VENT], upper[row + VENT]] = conditions[name].varentropy;
     lower[row + ONE] = 0.5;
     applyGate(c.gates[name], lower, upper, row);
     if (!c.enabledRegimes.includes(name)) lower[row] = unbounded; // never true
   }
 
   // Reachable states whose top-k rule can give ≤ 0 (off). Flowing is argmax and never needs it.
-  const reachable = [SamplerState.Treading, SamplerState.Exploring, SamplerState.Resampling, SamplerState.Adaptive]
-    .filter((s) => c.enabledRegimes.includes(REGIME_NAMES_BY_STATE[s]!));
+  const reachable = (['treading', 'exploring', 'resampling', 'adaptive'] as const)
+    .filter((name) => c.enabledRegimes.includes(name)).map(regimeState);
   const topKMayBeOff = [...reachable, SamplerState.Base].some((s) => lo[TOP_K * STATES + s]! < 1);
   return {
     lower, upper, weights, lo, hi, topKMayBeOff,
@@ -178,10 +158,6 @@ export function compileRegimes(c: SamplerConfig): RegimeTable {
     clarifies: c.clarifyingTokenId !== null && c.enabledRegimes.includes('treading'),
   };
 }
-
-const REGIME_NAMES_BY_STATE: Partial<Record<SamplerState, RegimeName>> = Object.fromEntries(
-  Object.entries(REGIME_STATES).map(([name, state]) => [state, name as RegimeName]),
-);
 
 function applyGate(gate: RegimeGate | undefined, lower: Float32Array, upper: Float32Array, row: number): void {
   if (!gate) return;
