@@ -9,6 +9,7 @@ import {
 } from '../lib/graphdef/builder';
 import { BuiltGraphModel, DEFAULT_SHARD_BYTES } from '../lib/graphdef/json';
 import { writeGraphModel } from '../lib/graphdef/write';
+import { compileGraph } from '../lib/graphdef/executor';
 import { loadGraphModelFromDir, graphModelDirHandler } from '../lib/models/graph-loader';
 import { expectRefused } from './helpers/tensors';
 
@@ -317,6 +318,45 @@ describe.each(['cpu', 'wasm'] as const)('graph models built with GraphBuilder, o
     const last = built.modelJson.weightsManifest[0]!.paths.at(-1)!;
     fs.truncateSync(path.join(short, last), built.weightData.at(-1)!.byteLength - 1);
     await expect(loadGraphModelFromDir(short)).rejects.toMatchObject({ name: 'EntropixError', argument: 'dir' });
+  });
+});
+
+describe.each(['cpu', 'wasm'] as const)('compileGraph (the lean executor) on %s', (backend) => {
+  beforeAll(() => useBackend(backend));
+
+  test('runs what TF.js runs: shapes on the host, SplitV outputs, Identity outputs; frees every intermediate', async () => {
+    const g = new GraphBuilder();
+    const x = g.placeholder('x', 'float32', [-1, 6]);
+    const dims = g.shape(x);
+    const n = g.stridedSlice(dims, [0], [1], [1], { shrinkAxisMask: 1 });
+    const w = g.constant('w', rand(6 * 6, 7), [6, 6]);
+    const [a, b] = g.splitV(g.matMul(x, w), [2, 4], 1);
+    const y = g.mul(g.sigmoid(a!), g.mean(g.square(b!), [-1], { keepDims: true }));
+    const r = g.reshape(g.transpose(g.reshape(y, g.pack([n, g.ints(2), g.ints(1)])), [1, 0, 2]), [-1, 2]);
+    g.output('y', g.softmax(g.concat([r, g.neg(r)], 1)));
+    g.output('b', b!);
+    const built = g.build();
+    const dir = freshDir();
+    await writeGraphModel(dir, built);
+    const model = await loadGraphModelFromDir(dir);
+    const compiled = compileGraph(built.modelJson.modelTopology.node, model.weights, ['y', 'b'])!;
+    expect(compiled).not.toBeNull();
+    const input = tf.tensor2d(rand(3 * 6, 8), [3, 6]);
+    const expected = model.execute({ x: input }, ['y', 'b']) as tf.Tensor[];
+    const before = tf.memory().numTensors;
+    const got = compiled.run({ x: input });
+    expect(tf.memory().numTensors).toBe(before + 2); // the two outputs, nothing else
+    await expectClose(got[0]!, expected[0]!);
+    await expectClose(got[1]!, expected[1]!);
+    tf.dispose([input, ...got, ...expected]);
+    model.dispose();
+  });
+
+  test('a graph with an op it does not run is left to TF.js', () => {
+    const g = new GraphBuilder();
+    g.output('r', g.range(0, g.placeholder('n', 'int32', []), 1));
+    const built = g.build();
+    expect(compileGraph(built.modelJson.modelTopology.node, {}, ['r'])).toBeNull();
   });
 });
 

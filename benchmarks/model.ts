@@ -42,8 +42,8 @@ async function hfFromConverted(convertedDir: string, outDir: string): Promise<vo
     const decoded = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), group.weights);
     for (const [name, t] of Object.entries(decoded)) {
       const spec = specs.get(name);
-      if (!spec) throw new Error(`${convertedDir}: weight ${name} is not in the format-2 layout (re-convert the model)`);
-      if (!(spec.key === 'lmHead' && config.tieWordEmbeddings)) {
+      if (spec) specs.delete(name); // the rest are the graph's own constants (shapes, eps)
+      if (spec && !(spec.key === 'lmHead' && config.tieWordEmbeddings)) {
         for (const [source, data] of unfuseWeight(spec, Float32Array.from(await t.data()))) {
           const part = spec.parts.find((p) => p.source === source)!;
           tensors[source] = { dtype: 'F32', shape: part.sourceShape, data };
@@ -52,7 +52,8 @@ async function hfFromConverted(convertedDir: string, outDir: string): Promise<vo
       t.dispose();
     }
   }
-  writeFileSync(configPath.replace(convertedDir, outDir), readFileSync(configPath));
+  if (specs.size > 0) throw new Error(`${convertedDir}: no weight ${[...specs.keys()][0]} (graph format 2 expected: re-convert the model)`);
+  writeFileSync(join(outDir, 'config.json'), readFileSync(configPath));
   await writeSafetensors(join(outDir, 'model.safetensors'), tensors);
 }
 
