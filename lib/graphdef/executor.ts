@@ -48,6 +48,7 @@ function hostStridedSlice(x: HostInts, begin: number[], end: number[], strides: 
   return new HostInts(x.values.slice(b, Math.max(b, e)), false);
 }
 
+// The ops the graphs of lib/models/llama-graph.ts use, and those of format 1 (Neg, ExpandDims).
 const OPS: Record<string, OpFn> = {
   Identity: ([x]) => [x!],
   Shape: ([x]) => [new HostInts(tensor(x!).shape.slice(), false)],
@@ -68,7 +69,6 @@ const OPS: Record<string, OpFn> = {
   Reshape: ([x, s]) => [tf.reshape(tensor(x!), ints(s!))],
   Transpose: ([x, p]) => [tf.transpose(tensor(x!), ints(p!))],
   ExpandDims: ([x, axis]) => [tf.expandDims(tensor(x!), one(axis!))],
-  Tile: ([x, m]) => [tf.tile(tensor(x!), ints(m!))],
   ConcatV2: (xs, a) => {
     const n = int(a, 'N', xs.length - 1);
     return [tf.concat(xs.slice(0, n).map(tensor), one(xs[n]!))];
@@ -79,16 +79,11 @@ const OPS: Record<string, OpFn> = {
   BatchMatMulV2: ([x, y], a) => [tf.matMul(tensor(x!), tensor(y!), bool(a, 'adj_x'), bool(a, 'adj_y'))],
   Mean: ([x, axes], a) => [tf.mean(tensor(x!), ints(axes!), bool(a, 'keep_dims'))],
   AddV2: binary(tf.add),
-  Sub: binary(tf.sub),
   Mul: binary(tf.mul),
-  RealDiv: binary(tf.div),
-  Maximum: binary(tf.maximum),
   Neg: unary(tf.neg),
   Square: unary(tf.square),
   Rsqrt: unary(tf.rsqrt),
   Sigmoid: unary(tf.sigmoid),
-  Sin: unary(tf.sin),
-  Cos: unary(tf.cos),
   Softmax: unary((x) => tf.softmax(x)),
 };
 
