@@ -185,7 +185,12 @@ export function compileGraph(nodes: readonly NodeDefJson[], weights: Record<stri
           continue;
         }
         const step = steps[i]!;
-        values[i] = step.fn(step.inputs.map(([from, k]) => values[from]![k]!), step.attrs);
+        const args: Value[] = new Array(step.inputs.length);
+        for (let j = 0; j < args.length; j++) {
+          const [from, k] = step.inputs[j]!;
+          args[j] = values[from]![k]!;
+        }
+        values[i] = step.fn(args, step.attrs);
         for (const k of step.frees) {
           const v = values[Math.floor(k / 65536)]![k % 65536];
           if (v && !(v instanceof HostInts)) v.dispose();
