@@ -10,7 +10,7 @@ import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import { readJsonFileIfExists, resolveInside } from '../core/files';
 import { isObject } from '../core/validate';
-import { weightEntryBytes } from '../graphdef/json';
+import { NodeDefJson, weightEntryBytes } from '../graphdef/json';
 
 type ModelArtifacts = tf.io.ModelArtifacts;
 type WeightsManifestEntry = tf.io.WeightsManifestEntry;
@@ -26,6 +26,11 @@ function refuse(message: string): EntropixError {
  * directory, and missing, short or long shards — before reading any weights.
  */
 export async function loadGraphModelFromDir(dir: string): Promise<GraphModel> {
+  return (await loadGraphModelAndNodes(dir)).model;
+}
+
+/** As loadGraphModelFromDir, with the graph's nodes (model.json's modelTopology.node). */
+export async function loadGraphModelAndNodes(dir: string): Promise<{ model: GraphModel; nodes: NodeDefJson[] }> {
   const artifacts = await readGraphModelArtifacts(dir);
   // Synchronous on purpose: if the converter throws while building the graph, the weight
   // tensors it already made are disposed by tidy instead of leaking.
@@ -39,7 +44,7 @@ export async function loadGraphModelFromDir(dir: string): Promise<GraphModel> {
     const why = cause instanceof Error ? cause.message : String(cause);
     throw refuse(`${path.join(dir, 'model.json')} could not be loaded by TF.js: ${why}`);
   }
-  return model!;
+  return { model: model!, nodes: (artifacts.modelTopology as { node: NodeDefJson[] }).node };
 }
 
 /** An IOHandler for `tfconv.loadGraphModel` that reads `dir` with the same checks. */
