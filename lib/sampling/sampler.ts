@@ -84,7 +84,7 @@ export class EntropixSampler {
           ? { clarify: d.clarify, id: clarifyingId, lastTokens: (lastTokens ?? undefined) as Tensor1D | undefined }
           : undefined,
       });
-      const result: SampleResult = { tokens, states: tf.cast(d.states, 'int32') as Tensor1D, metrics };
+      const result: SampleResult = { tokens, states: d.states, metrics }; // states: int32 on every strategy
       return result;
     });
   }

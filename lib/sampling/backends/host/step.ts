@@ -193,6 +193,7 @@ export function attentionMetrics(
   let sumBits = 0;
   let sumBits2 = 0;
   const bits = new Float64Array(heads);
+  const realKeys = new Int32Array(heads);
   let realPairs = 0;
   let strength = 0;
   for (let h = 0; h < heads; h++) {
@@ -221,6 +222,7 @@ export function attentionMetrics(
       for (let t = 0; t < keys; t++) meanP[t] -= probs[q + t]!;
     }
     realPairs += real;
+    realKeys[h] = real;
   }
   for (let h = 0; h < heads; h++) sumBits += bits[h]!;
   const attnEntropy = sumBits / heads;
@@ -231,8 +233,12 @@ export function attentionMetrics(
   for (let h = 0; h < heads; h++) {
     const o = offset + h * keys;
     const q = po + h * keys;
-    for (let t = 0; t < keys; t++) {
-      if (s[o + t]! > REAL_THRESHOLD) { const d = probs[q + t]! - meanP[t]!; spread += d < 0 ? -d : d; }
+    if (realKeys[h] === keys) { // every key real: no look at the scores
+      for (let t = 0; t < keys; t++) { const d = probs[q + t]! - meanP[t]!; spread += d < 0 ? -d : d; }
+    } else {
+      for (let t = 0; t < keys; t++) {
+        if (s[o + t]! > REAL_THRESHOLD) { const d = probs[q + t]! - meanP[t]!; spread += d < 0 ? -d : d; }
+      }
     }
   }
   const pairs = Math.max(realPairs, 1);
