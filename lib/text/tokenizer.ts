@@ -2,6 +2,8 @@
 // (pure JS, browser-safe), and incremental decoding for streaming.
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { EntropixError } from '../core/errors';
+import { checkTokenizerJson } from './guards';
+import { requireTokenIds } from './token-ids';
 
 export interface Tokenizer {
   /** Token ids of `text`, with the tokenizer's own special tokens added (e.g. a BOS), as Hugging Face does by default. */
@@ -27,6 +29,10 @@ function tokenName(value: unknown): string | null {
  * plus the config's eos_token, if the vocabulary has it.
  */
 export function tokenizerFromJson(tokenizerJson: object, tokenizerConfig: object = {}, eosTokenIds: number[] = []): Tokenizer {
+  if (typeof tokenizerJson !== 'object' || tokenizerJson === null) {
+    throw new EntropixError('INVALID_ARGUMENT', 'tokenizerJson must be the parsed tokenizer.json object', 'tokenizer');
+  }
+  checkTokenizerJson(tokenizerJson); // before the vocabulary is built: bounded ids, no exponential regex
   let hf: HfTokenizer;
   try {
     hf = new HfTokenizer(tokenizerJson, tokenizerConfig);
@@ -41,7 +47,7 @@ export function tokenizerFromJson(tokenizerJson: object, tokenizerConfig: object
   if (eosName !== null && vocab.has(eosName)) eos.add(vocab.get(eosName)!);
   return {
     encode: (text) => hf.encode(text).ids.map(Number),
-    decode: (ids) => (ids.length === 0 ? '' : hf.decode(ids, { skip_special_tokens: true })),
+    decode: (ids) => (requireTokenIds(ids, 'ids', vocabSize).length === 0 ? '' : hf.decode(ids, { skip_special_tokens: true })),
     vocabSize,
     eosTokenIds: [...eos].sort((a, b) => a - b),
   };
@@ -91,7 +97,7 @@ function commonPrefixLength(a: string, b: string): number {
  * one (e.g. the prompt's last few tokens), never emitted.
  */
 export function createTextStream(tokenizer: Tokenizer, context: number[] = []): TextStream {
-  let window = context.slice(-CONTEXT_IDS);
+  let window = requireTokenIds(context, 'context', tokenizer.vocabSize).slice(-CONTEXT_IDS);
   let contextLength = window.length; // leading window ids whose text is out (or not ours)
   let out = tokenizer.decode(window); // the window's text that is out, as the window decodes
 
@@ -117,7 +123,7 @@ export function createTextStream(tokenizer: Tokenizer, context: number[] = []): 
 
   return {
     push(ids) {
-      if (ids.length === 0) return '';
+      if (requireTokenIds(ids, 'ids', tokenizer.vocabSize).length === 0) return '';
       const waited = window.length - contextLength; // ids held back since earlier pushes
       window.push(...ids);
       return step(waited > MAX_PENDING_IDS);
