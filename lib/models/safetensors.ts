@@ -26,6 +26,23 @@ const FLOAT_DTYPES: readonly string[] = ['F32', 'F16', 'BF16'];
 /** The reference implementation's limit; a larger length means a corrupt or hostile file. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
+/**
+ * Tensors one file may list. Real shards hold a few thousand at most; the bound keeps a header
+ * of a million empty tensors (78 MB: seconds and > 1 GB to parse) from being parsed at all.
+ */
+export const MAX_TENSORS_PER_FILE = 100_000;
+
+/** Refuses header bytes that hold more JSON objects (every tensor entry is one) than MAX_TENSORS_PER_FILE allows, before parsing. */
+function checkObjectCount(headerBytes: Uint8Array, source: string): void {
+  let objects = 0;
+  for (let i = headerBytes.indexOf(0x7b); i >= 0; i = headerBytes.indexOf(0x7b, i + 1)) {
+    // The header itself and __metadata__ are two more objects than the tensors.
+    if (++objects > MAX_TENSORS_PER_FILE + 2) {
+      throw malformed(source, `header lists more than ${MAX_TENSORS_PER_FILE} tensors (or objects), the limit per file`);
+    }
+  }
+}
+
 export interface SafetensorsTensorInfo {
   readonly dtype: SafetensorsDtype;
   readonly shape: readonly number[];
@@ -108,6 +125,7 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
   const dataStart = 8 + headerBytes.byteLength;
   const bufferSize = fileSize - dataStart;
   if (bufferSize < 0) throw malformed(source, `header length ${headerBytes.byteLength} is larger than the file`);
+  checkObjectCount(headerBytes, source);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
