@@ -1,17 +1,14 @@
 // Choosing a TF.js backend by name, loading its package on demand.
 import { tf } from './tf';
 import { EntropixError } from './errors';
+import { runtimeRequire } from './runtime-require';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgpu' | 'webgl' | 'tensorflow';
 export const BACKEND_NAMES: readonly BackendName[] = ['cpu', 'wasm', 'webgpu', 'webgl', 'tensorflow'];
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
-/** Loads a module by name at run time, so bundlers and tsc do not require optional packages. */
-function load(name: string): unknown {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(name);
-}
+const load = runtimeRequire;
 
 function unavailable(name: BackendName, packages: string, cause: unknown): EntropixError {
   const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);

@@ -90,6 +90,11 @@ export function requireNumber(x: unknown, name: string, rule: NumberRule = {}): 
   return x;
 }
 
+/** A JSON object: not null, not an array. */
+export function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
 export function describe(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return `an array of length ${x.length}`;

@@ -4,9 +4,15 @@ import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { EntropixError } from '../core/errors';
 import { readHfConfig } from './hf-config';
-import { BuiltGraphModel, floatsToHalfBytes, writeGraphModel } from '../graphdef/graphdef';
-import { buildLlamaGraph, checkGraphDType, GraphWeight, graphWeightSpecs, llamaTensorSpecs } from './llama-graph';
-import { readJsonFile, SafetensorsCheckpoint } from './safetensors';
+import { floatsToHalfBytes, weightOffsets, writeAt } from '../graphdef/shards';
+import { writeGraphFiles } from '../graphdef/write';
+import { stageThenRename } from '../core/files';
+import { directoryDefaults } from './generation-defaults';
+
+export { naturalClarifyingToken } from './generation-defaults';
+import { buildLlamaGraph, checkGraphDType } from './llama-graph';
+import { fuseWeight, llamaTensorSpecs, llamaWeightSpecs } from './llama-tensors';
+import { SafetensorsCheckpoint } from './safetensors';
 
 export interface ConvertOptions {
   /**
@@ -20,6 +26,11 @@ export interface ConvertOptions {
   onProgress?: (done: number, total: number) => void;
   /** Bytes per weight shard file (default 4 MiB, as tensorflowjs_converter). */
   shardBytes?: number;
+  /**
+   * Told what the conversion left out (e.g. a clarifying token outside the model's vocabulary).
+   * Default: console.warn.
+   */
+  onWarning?: (message: string) => void;
   /**
    * Aborting stops the conversion at its next tensor or file (EntropixError 'ABORTED') and removes
    * everything staged: outDir is left as it was.
@@ -66,23 +77,21 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
     }
   }
   // The graph is built over zero-filled stand-ins (views of one scratch buffer), so the only full
-  // copy of the weights is the shards themselves; each tensor is then read from the checkpoint
-  // and written into the shards at its place (transposed where the graph stores [in, out]), one
-  // at a time.
-  const weights = graphWeightSpecs(config);
-  const sizes = new Map(weights.map(({ name, shape }) => [name, shape.reduce((a, b) => a * b, 1)]));
-  const scratch = new Float32Array(Math.max(...sizes.values()));
-  const built = buildLlamaGraph(config, (name): GraphWeight => {
-    const spec = weights.find((t) => t.name === name);
-    if (!spec) throw new EntropixError('INVALID_ARGUMENT', `checkpoint ${srcDir} has no tensor named ${JSON.stringify(name)}`, name);
-    return { data: scratch.subarray(0, sizes.get(name)!), shape: spec.shape };
-  }, dtype, options.shardBytes === undefined ? {} : { shardBytes: options.shardBytes });
+  // copy of the weights is the shards themselves; each weight is then assembled from its
+  // checkpoint tensors (fused and transposed as llama-tensors.ts says) and written into the shards
+  // at its place, one at a time.
+  const weights = llamaWeightSpecs(config);
+  const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  const scratch = new Float32Array(Math.max(...weights.map((w) => sizeOf(w.shape))));
+  const built = buildLlamaGraph(config, (spec) => scratch.subarray(0, sizeOf(spec.shape)), dtype,
+    options.shardBytes === undefined ? {} : { shardBytes: options.shardBytes });
   const offsets = weightOffsets(built);
-  for (const [i, { name, source, transpose, shape }] of weights.entries()) {
-    const at = offsets.get(name);
-    if (at === undefined) throw new EntropixError('INVALID_ARGUMENT', `the graph does not use tensor ${name}`, name);
-    const read = await ckpt.read(source);
-    const data = transpose ? transposed(read, shape[1]!, shape[0]!) : read;
+  for (const [i, spec] of weights.entries()) {
+    const at = offsets.get(spec.name);
+    if (at === undefined) throw new EntropixError('INVALID_ARGUMENT', `the graph does not use weight ${spec.name}`, spec.name);
+    const parts = new Map<string, Float32Array>();
+    for (const p of spec.parts) parts.set(p.source, await ckpt.read(p.source));
+    const data = fuseWeight(spec, (p) => parts.get(p.source)!);
     writeAt(built.weightData, at, dtype === 'float16'
       ? floatsToHalfBytes(data)
       : new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -90,12 +99,8 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
     checkAborted();
   }
 
-  const target = nodePath.resolve(outDir);
-  const parent = nodePath.dirname(target);
-  const tag = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const stage = nodePath.join(parent, `.${nodePath.basename(target)}.convert-${tag}`);
-  try {
-    await writeGraphModel(stage, built);
+  await stageThenRename(outDir, async (stage) => {
+    await writeGraphFiles(stage, built);
     checkAborted();
     for (const file of SIDE_FILES) {
       try {
@@ -105,31 +110,11 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
       }
     }
     await fs.copyFile(nodePath.join(srcDir, 'config.json'), nodePath.join(stage, 'config.json'));
-    const entropix = await sourceEntropixJson(srcDir);
-    const clarifying = await naturalClarifyingToken(srcDir);
-    const json = entropix ?? { sampler: clarifying === null ? {} : { clarifyingTokenId: clarifying }, eosTokenIds: config.eosTokenIds };
-    await fs.writeFile(nodePath.join(stage, 'entropix.json'), JSON.stringify(json, null, 2));
-    checkAborted();
-    try {
-      await fs.rename(stage, target);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'EISDIR') {
-        throw new EntropixError('INVALID_ARGUMENT', `cannot write the model to ${target}: it exists and is not an empty directory`, 'outDir');
-      }
-      throw e;
-    }
-  } catch (e) {
-    await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
-    throw e;
-  }
-}
-
-/** The transpose of a row-major [rows, cols] matrix. */
-function transposed(x: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c]!;
-  return out;
+    // The same defaults loadHfCheckpoint gives the source (directoryDefaults decides for both).
+    const { entropixJson } = await directoryDefaults(srcDir, config, options.onWarning);
+    await fs.writeFile(nodePath.join(stage, 'entropix.json'), JSON.stringify(entropixJson, null, 2));
+    checkAborted(); // the last moment: after this the model is in place
+  }, { argument: 'outDir' });
 }
 
 /** Refuses, before any work, an outDir that exists and is not an empty directory (checked again at the rename). */
@@ -145,73 +130,5 @@ async function checkTargetFree(target: string): Promise<void> {
   }
   if (entries.length > 0) {
     throw new EntropixError('INVALID_ARGUMENT', `cannot write the model to ${target}: it exists and is not an empty directory`, 'outDir');
-  }
-}
-
-/**
- * Pieces that read as a pause, most natural first: what Entropix's treading regime inserts
- * ("..." is Entropix's own choice for Llama 3). Byte-level BPE writes a leading space as "Ġ",
- * SentencePiece as "▁".
- */
-const CLARIFYING_PIECES = ['Ġ...', '▁...', '...', 'Ġ…', '▁…', '…'];
-
-/** The id of a natural clarifying token in the source's tokenizer.json vocabulary, or null. */
-export async function naturalClarifyingToken(dir: string): Promise<number | null> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await fs.readFile(nodePath.join(dir, 'tokenizer.json'), 'utf8'));
-  } catch {
-    return null; // no (readable) tokenizer: no clarifying token
-  }
-  const model = (json as { model?: { vocab?: unknown } })?.model;
-  const ids = new Map<string, number>();
-  if (Array.isArray(model?.vocab)) {
-    model!.vocab.forEach((entry, id) => { if (Array.isArray(entry) && typeof entry[0] === 'string') ids.set(entry[0], id); }); // Unigram
-  } else if (model?.vocab && typeof model.vocab === 'object') {
-    for (const [piece, id] of Object.entries(model.vocab)) if (Number.isInteger(id)) ids.set(piece, id as number); // BPE, WordPiece
-  }
-  for (const piece of CLARIFYING_PIECES) if (ids.has(piece)) return ids.get(piece)!;
-  return null;
-}
-
-/** The checkpoint's own entropix.json, if it has one (kept as it is). */
-async function sourceEntropixJson(dir: string): Promise<unknown> {
-  const path = nodePath.join(dir, 'entropix.json');
-  try {
-    await fs.access(path);
-  } catch {
-    return null;
-  }
-  return readJsonFile(path);
-}
-
-const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
-const QUANTIZED_BYTES: Record<string, number> = { float16: 2 };
-
-/** Each weight's byte offset in the concatenated shards (manifest order, as build cuts them). */
-function weightOffsets(built: BuiltGraphModel): Map<string, number> {
-  const offsets = new Map<string, number>();
-  let at = 0;
-  for (const w of built.modelJson.weightsManifest.flatMap((g) => g.weights)) {
-    offsets.set(w.name, at);
-    const per = w.quantization ? QUANTIZED_BYTES[w.quantization.dtype] : BYTES[w.dtype];
-    at += w.shape.reduce((a, b) => a * b, 1) * per!;
-  }
-  return offsets;
-}
-
-/** Copies `bytes` into the shards starting at byte `at` of their concatenation. */
-function writeAt(shards: Uint8Array[], at: number, bytes: Uint8Array): void {
-  let from = 0;
-  for (const shard of shards) {
-    if (from === bytes.byteLength) return;
-    if (at >= shard.byteLength) {
-      at -= shard.byteLength;
-      continue;
-    }
-    const n = Math.min(shard.byteLength - at, bytes.byteLength - from);
-    shard.set(bytes.subarray(from, from + n), at);
-    from += n;
-    at = 0;
   }
 }

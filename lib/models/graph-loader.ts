@@ -8,19 +8,15 @@ import * as tfconv from '@tensorflow/tfjs-converter';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
+import { readJsonFileIfExists, resolveInside } from '../core/files';
+import { isObject } from '../core/validate';
+import { NodeDefJson, weightEntryBytes } from '../graphdef/json';
 
 type ModelArtifacts = tf.io.ModelArtifacts;
 type WeightsManifestEntry = tf.io.WeightsManifestEntry;
 
-const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
-const BYTES_PER_QUANTIZED: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
-
 function refuse(message: string): EntropixError {
   return new EntropixError('INVALID_ARGUMENT', message, 'dir');
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /**
@@ -30,6 +26,11 @@ function isObject(x: unknown): x is Record<string, unknown> {
  * directory, and missing, short or long shards — before reading any weights.
  */
 export async function loadGraphModelFromDir(dir: string): Promise<GraphModel> {
+  return (await loadGraphModelAndNodes(dir)).model;
+}
+
+/** As loadGraphModelFromDir, with the graph's nodes (model.json's modelTopology.node). */
+export async function loadGraphModelAndNodes(dir: string): Promise<{ model: GraphModel; nodes: NodeDefJson[] }> {
   const artifacts = await readGraphModelArtifacts(dir);
   // Synchronous on purpose: if the converter throws while building the graph, the weight
   // tensors it already made are disposed by tidy instead of leaking.
@@ -43,7 +44,7 @@ export async function loadGraphModelFromDir(dir: string): Promise<GraphModel> {
     const why = cause instanceof Error ? cause.message : String(cause);
     throw refuse(`${path.join(dir, 'model.json')} could not be loaded by TF.js: ${why}`);
   }
-  return model!;
+  return { model: model!, nodes: (artifacts.modelTopology as { node: NodeDefJson[] }).node };
 }
 
 /** An IOHandler for `tfconv.loadGraphModel` that reads `dir` with the same checks. */
@@ -59,15 +60,8 @@ export async function readGraphModelArtifacts(dir: string): Promise<ModelArtifac
   });
   if (!stat.isDirectory()) throw refuse(`${dir} is not a directory`);
   const jsonPath = path.join(dir, 'model.json');
-  const text = await fs.promises.readFile(jsonPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw refuse(e.code === 'ENOENT' ? `${dir} has no model.json` : `cannot read ${jsonPath}: ${e.message}`);
-  });
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw refuse(`${jsonPath} is not valid JSON: ${(e as Error).message}`);
-  }
+  const json = await readJsonFileIfExists(jsonPath, 'dir');
+  if (json === undefined) throw refuse(`${dir} has no model.json`);
   const { modelJson, groups } = checkModelJson(json, jsonPath);
 
   // Sizes first, from stat: a bad shard is refused before any weights are read.
@@ -76,7 +70,7 @@ export async function readGraphModelArtifacts(dir: string): Promise<ModelArtifac
   for (const group of groups) {
     const sizes: number[] = [];
     for (const p of group.paths) {
-      const file = safeJoin(root, p, jsonPath);
+      const file = resolveInside(root, p, (why) => refuse(`${jsonPath}: weight path ${JSON.stringify(p)} ${why}`));
       const s = await fs.promises.stat(file).catch(() => null);
       if (!s) throw refuse(`weight shard '${p}' named in ${jsonPath} is missing`);
       if (!s.isFile()) throw refuse(`weight shard '${p}' is not a file`);
@@ -160,30 +154,13 @@ function weightBytes(w: unknown, where: string): number {
     throw refuse(`${where}: weight '${w.name}' has a bad shape ${JSON.stringify(shape)}`);
   }
   const q = w.quantization;
-  const per = isObject(q) ? BYTES_PER_QUANTIZED[String(q.dtype)] : BYTES_PER_ELEMENT[String(w.dtype)];
-  if (per === undefined || (isObject(q) && BYTES_PER_ELEMENT[String(w.dtype)] === undefined)) {
+  const bytes = weightEntryBytes({ shape: shape as number[], dtype: String(w.dtype),
+    ...(isObject(q) ? { quantization: { dtype: String(q.dtype) } } : {}) });
+  if (bytes === undefined) {
     // Strings are length-prefixed: their size is not in the manifest, so they cannot be checked.
     throw refuse(`${where}: weight '${w.name}' has an unsupported dtype ${JSON.stringify(isObject(q) ? q.dtype : w.dtype)}`);
   }
-  return (shape as number[]).reduce((a, b) => a * b, 1) * per;
-}
-
-/**
- * `root/p`, refusing absolute paths and '..' segments: a manifest must not make us read outside
- * the model directory. (Symbolic links inside it are followed, as in a Hugging Face cache.)
- */
-function safeJoin(root: string, p: string, where: string): string {
-  const segments = p.split(/[\\/]/);
-  if (p.length === 0 || p.includes('\0') || path.isAbsolute(p) || path.win32.isAbsolute(p)
-    || segments.includes('..')) {
-    throw refuse(`${where}: weight path ${JSON.stringify(p)} leaves the model directory`);
-  }
-  const file = path.resolve(root, p);
-  const rel = path.relative(root, file);
-  if (rel.length === 0 || rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw refuse(`${where}: weight path ${JSON.stringify(p)} leaves the model directory`);
-  }
-  return file;
+  return bytes;
 }
 
 /** A group's shards must hold exactly the bytes its weights need. */

@@ -4,8 +4,8 @@
 // transformers' own for each config class.
 import * as nodePath from 'path';
 import { EntropixError } from '../core/errors';
-import { describe, requireNumber, NumberRule } from '../core/validate';
-import { readJsonFile } from './safetensors';
+import { describe, isObject, requireNumber, NumberRule } from '../core/validate';
+import { readJsonFile } from '../core/files';
 
 export type HfModelType = 'llama' | 'mistral' | 'qwen2';
 
@@ -282,8 +282,4 @@ class Fields {
       throw this.fail(key, `${(e as Error).message} (a token id below vocab_size ${vocabSize})`);
     }
   }
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }

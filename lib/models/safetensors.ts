@@ -7,7 +7,8 @@ import { promises as fs } from 'fs';
 import type { FileHandle } from 'fs/promises';
 import * as nodePath from 'path';
 import { EntropixError } from '../core/errors';
-import { describe } from '../core/validate';
+import { describe, isObject } from '../core/validate';
+import { readJsonFile, resolveInside } from '../core/files';
 import { bf16BytesToFloat32, f16BytesToFloat32, floatBitsToBf16, floatBitsToHalf } from './half';
 
 /** The dtypes a header may declare (the format's list). Only the float ones can be read. */
@@ -138,7 +139,7 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
   } catch (e) {
     throw malformed(source, `header is not valid JSON: ${(e as Error).message}`);
   }
-  if (!isPlainObject(json)) throw malformed(source, `header must be a JSON object, got ${describe(json)}`);
+  if (!isObject(json)) throw malformed(source, `header must be a JSON object, got ${describe(json)}`);
 
   let metadata: Record<string, string> = {};
   const tensors = new Map<string, SafetensorsTensorInfo>();
@@ -154,7 +155,7 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
 }
 
 function parseMetadata(entry: unknown, source: string): Record<string, string> {
-  if (!isPlainObject(entry)) throw malformed(source, `__metadata__ must be an object, got ${describe(entry)}`);
+  if (!isObject(entry)) throw malformed(source, `__metadata__ must be an object, got ${describe(entry)}`);
   for (const [key, value] of Object.entries(entry)) {
     if (typeof value !== 'string') {
       throw malformed(source, `__metadata__ values must be strings; ${JSON.stringify(key)} is ${describe(value)}`);
@@ -168,7 +169,7 @@ const TENSOR_KEYS = ['dtype', 'shape', 'data_offsets'];
 
 function parseTensorInfo(name: string, entry: unknown, bufferSize: number, source: string): SafetensorsTensorInfo {
   const where = `tensor ${JSON.stringify(name)}`;
-  if (!isPlainObject(entry)) throw malformed(source, `${where} must be an object, got ${describe(entry)}`);
+  if (!isObject(entry)) throw malformed(source, `${where} must be an object, got ${describe(entry)}`);
   for (const key of Object.keys(entry)) {
     if (!TENSOR_KEYS.includes(key)) throw malformed(source, `${where} has an unknown key ${JSON.stringify(key)}`);
   }
@@ -301,11 +302,11 @@ export async function writeSafetensors(
   tensors: Record<string, SafetensorsInput>,
   metadata?: Record<string, string>,
 ): Promise<void> {
-  if (!isPlainObject(tensors)) {
+  if (!isObject(tensors)) {
     throw new EntropixError('INVALID_ARGUMENT', `tensors must be an object, got ${describe(tensors)}`, 'tensors');
   }
   if (metadata !== undefined) {
-    if (!isPlainObject(metadata)) {
+    if (!isObject(metadata)) {
       throw new EntropixError('INVALID_ARGUMENT', `metadata must be an object, got ${describe(metadata)}`, 'metadata');
     }
     for (const [key, value] of Object.entries(metadata)) {
@@ -362,7 +363,7 @@ function checkInput(name: string, t: unknown): CheckedInput {
   const arg = `tensors[${JSON.stringify(name)}]`;
   const refuse = (message: string) => new EntropixError('INVALID_ARGUMENT', `${arg}: ${message}`, arg);
   if (name === '__metadata__') throw refuse('"__metadata__" is reserved for the metadata');
-  if (!isPlainObject(t)) throw refuse(`must be {dtype, shape, data}, got ${describe(t)}`);
+  if (!isObject(t)) throw refuse(`must be {dtype, shape, data}, got ${describe(t)}`);
   const { dtype, shape, data } = t as Record<string, unknown>;
   if (typeof dtype !== 'string' || !FLOAT_DTYPES.includes(dtype)) {
     throw refuse(`dtype must be F32, F16 or BF16, got ${describe(dtype)}`);
@@ -400,12 +401,12 @@ export interface SafetensorsIndex {
 export async function readSafetensorsIndex(dir: string): Promise<SafetensorsIndex> {
   const path = nodePath.join(dir, INDEX_FILE_NAME);
   const json = await readJsonFile(path);
-  if (!isPlainObject(json)) throw malformed(path, `must be a JSON object, got ${describe(json)}`);
+  if (!isObject(json)) throw malformed(path, `must be a JSON object, got ${describe(json)}`);
   const { weight_map: weightMapJson, metadata } = json as Record<string, unknown>;
-  if (metadata !== undefined && !isPlainObject(metadata)) {
+  if (metadata !== undefined && !isObject(metadata)) {
     throw malformed(path, `metadata must be an object, got ${describe(metadata)}`);
   }
-  if (!isPlainObject(weightMapJson)) throw malformed(path, `weight_map must be an object, got ${describe(weightMapJson)}`);
+  if (!isObject(weightMapJson)) throw malformed(path, `weight_map must be an object, got ${describe(weightMapJson)}`);
   const weightMap = new Map<string, string>();
   const seen = new Set<string>();
   for (const [name, file] of Object.entries(weightMapJson)) {
@@ -434,13 +435,7 @@ export async function readSafetensorsIndex(dir: string): Promise<SafetensorsInde
 }
 
 function checkShardName(file: string, dir: string, indexPath: string): void {
-  const refuse = (why: string) => malformed(indexPath, `shard ${JSON.stringify(file)} ${why}`);
-  if (file === '' || file.includes('\0')) throw refuse('is not a file name');
-  if (nodePath.posix.isAbsolute(file) || nodePath.win32.isAbsolute(file)) throw refuse('is an absolute path');
-  if (file.split(/[\\/]/).includes('..')) throw refuse("escapes the checkpoint directory ('..')");
-  const root = nodePath.resolve(dir);
-  const rel = nodePath.relative(root, nodePath.resolve(root, file));
-  if (rel === '' || rel.startsWith('..') || nodePath.isAbsolute(rel)) throw refuse('is not inside the checkpoint directory');
+  resolveInside(dir, file, (why) => malformed(indexPath, `shard ${JSON.stringify(file)} ${why}`), 'the checkpoint directory');
 }
 
 export interface CheckpointTensor {
@@ -528,25 +523,6 @@ async function isFile(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** Reads and parses a JSON file; a missing file or bad JSON is an error naming the file. */
-export async function readJsonFile(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fs.readFile(path, 'utf8');
-  } catch (e) {
-    throw malformed(path, `cannot read: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw malformed(path, `is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 function isNonNegativeInteger(x: unknown): boolean {

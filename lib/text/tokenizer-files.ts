@@ -2,24 +2,19 @@
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { EntropixError } from '../core/errors';
+import { readJsonFileIfExists } from '../core/files';
+import { isObject } from '../core/validate';
 import { ChatMessage, renderChatTemplate } from './chat-template';
 import { Tokenizer, tokenizerFromJson } from './tokenizer';
 
 async function readJson(path: string, required: boolean): Promise<object | null> {
-  let text: string;
-  try {
-    text = await fs.readFile(path, 'utf8');
-  } catch {
+  const json = await readJsonFileIfExists(path, 'modelDir');
+  if (json === undefined) {
     if (required) throw new EntropixError('INVALID_ARGUMENT', `${path} does not exist: the model directory has no tokenizer`, 'modelDir');
     return null;
   }
-  try {
-    const json = JSON.parse(text);
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not a JSON object');
-    return json;
-  } catch (e) {
-    throw new EntropixError('INVALID_ARGUMENT', `${path} is not valid JSON: ${(e as Error).message}`, 'modelDir');
-  }
+  if (!isObject(json)) throw new EntropixError('INVALID_ARGUMENT', `${path} is not valid JSON: not a JSON object`, 'modelDir');
+  return json;
 }
 
 const idList = (v: unknown): number[] =>

@@ -4,111 +4,14 @@
 // mappers read (tfjs-converter/src/operations/op_list/*); TF's own type attributes (T, Tidx, …)
 // are written too, so the graph stays a faithful GraphDef.
 import { EntropixError } from '../core/errors';
-import { floatBitsToHalf } from '../models/half';
+import {
+  attr, AttrValueJson, BuildOptions, BuiltGraphModel, DEFAULT_SHARD_BYTES, GraphDType, GraphModelJson,
+  NodeDefJson, TensorInfoJson, tensorShape, TF_DTYPE, WeightEntryJson,
+} from './json';
+import { checkDims, checkDType, checkInt, checkName, ConstantData, sameBytes, sameInts, toWeight, Weight } from './checks';
+import { cutShards, floatsToHalfBytes } from './shards';
 
-/** The dtypes a GraphModel tensor can have here. */
-export type GraphDType = 'float32' | 'int32' | 'bool';
-
-type TfDataType = 'DT_FLOAT' | 'DT_INT32' | 'DT_BOOL';
-
-const TF_DTYPE: Record<GraphDType, TfDataType> = { float32: 'DT_FLOAT', int32: 'DT_INT32', bool: 'DT_BOOL' };
-const BYTES_PER_ELEMENT: Record<GraphDType, number> = { float32: 4, int32: 4, bool: 1 };
-
-// ---- The JSON forms (protobuf JSON: int64 fields are decimal strings, floats are numbers) ----
-
-export interface TensorShapeJson {
-  dim?: { size: string }[];
-  unknownRank?: boolean;
-}
-
-export type AttrValueJson =
-  | { type: TfDataType }
-  | { i: string }
-  | { f: number }
-  | { b: boolean }
-  | { list: { i: string[] } }
-  | { shape: TensorShapeJson }
-  | { tensor: { dtype: TfDataType; tensorShape: TensorShapeJson } };
-
-export interface NodeDefJson {
-  name: string;
-  op: string;
-  input?: string[];
-  attr?: Record<string, AttrValueJson>;
-}
-
-export interface GraphDefJson {
-  node: NodeDefJson[];
-  // GraphModel reads versions.producer unconditionally, so a graph without it fails to load.
-  versions: { producer: number; minConsumer?: number };
-}
-
-/**
- * How a weight is stored in the shards when not as its dtype. Only float16 is written: IEEE half
- * values (2 bytes each, platform byte order like every weight) that TF.js widens to the entry's float32 at load
- * (tfjs-core io_utils decodeWeight). original_dtype is what tensorflowjs_converter also writes.
- */
-export interface WeightQuantizationJson {
-  dtype: 'float16';
-  original_dtype: 'float32';
-}
-
-export interface WeightEntryJson {
-  name: string;
-  shape: number[];
-  dtype: GraphDType;
-  quantization?: WeightQuantizationJson;
-}
-
-export interface TensorInfoJson {
-  name: string;
-  dtype: TfDataType;
-  tensorShape?: TensorShapeJson;
-}
-
-export interface GraphModelJson {
-  format: 'graph-model';
-  generatedBy: string;
-  convertedBy: string;
-  modelTopology: GraphDefJson;
-  weightsManifest: { paths: string[]; weights: WeightEntryJson[] }[];
-  signature: { inputs: Record<string, TensorInfoJson>; outputs: Record<string, TensorInfoJson> };
-}
-
-/** What `GraphBuilder.build` returns: model.json's content and the shard files' bytes, in order. */
-export interface BuiltGraphModel {
-  modelJson: GraphModelJson;
-  /** The bytes of `modelJson.weightsManifest[0].paths[i]`, in order. */
-  weightData: Uint8Array[];
-}
-
-export interface BuildOptions {
-  /** Bytes per weight shard file; the last one may be shorter. Default 4 MiB, as tensorflowjs_converter. */
-  shardBytes?: number;
-  /** GraphDef versions.producer. */
-  producer?: number;
-}
-
-export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
-
-/** Attribute values, built in one place so every op writes them the way the converter reads them. */
-const attr = {
-  type: (d: GraphDType): AttrValueJson => ({ type: TF_DTYPE[d] }),
-  int: (v: number): AttrValueJson => ({ i: String(v) }),
-  float: (v: number): AttrValueJson => ({ f: v }),
-  bool: (v: boolean): AttrValueJson => ({ b: v }),
-  ints: (v: readonly number[]): AttrValueJson => ({ list: { i: v.map(String) } }),
-  shape: (dims: readonly number[] | null): AttrValueJson => ({ shape: tensorShape(dims) }),
-  tensor: (d: GraphDType, dims: readonly number[]): AttrValueJson => ({
-    tensor: { dtype: TF_DTYPE[d], tensorShape: tensorShape(dims) },
-  }),
-};
-
-/** null = unknown rank; -1 = unknown size. A scalar is {} (no dims), as protobuf JSON writes it. */
-function tensorShape(dims: readonly number[] | null): TensorShapeJson {
-  if (dims === null) return { unknownRank: true };
-  return dims.length === 0 ? {} : { dim: dims.map((d) => ({ size: String(d) })) };
-}
+export type { ConstantData } from './checks';
 
 // ---- Graph tensors ----
 
@@ -117,18 +20,22 @@ export class GraphTensor {
   /** @internal */
   constructor(
     readonly owner: GraphBuilder,
-    /** The node's name; its first (only) output. */
+    /** The node's name. */
     readonly name: string,
     readonly dtype: GraphDType,
+    /** Which of the node's outputs (SplitV has several). */
+    readonly index = 0,
   ) {}
+
+  /** How a node input names this tensor: `name` for output 0, `name:i` otherwise. */
+  get ref(): string {
+    return this.index === 0 ? this.name : `${this.name}:${this.index}`;
+  }
 }
 
 /** A shape, axes or index argument: plain numbers become an int32 Const; a tensor must be int32. */
 export type IntsArg = readonly number[] | GraphTensor;
 export type IntArg = number | GraphTensor;
-
-/** Values for `constant`. Typed arrays give their dtype; plain arrays default to float32. */
-export type ConstantData = Float32Array | Int32Array | Uint8Array | readonly number[] | readonly boolean[];
 
 export interface StridedSliceMasks {
   beginMask?: number;
@@ -150,14 +57,6 @@ export interface ConstantOptions {
   storeAs?: WeightStorage;
 }
 
-interface Weight {
-  dtype: GraphDType;
-  shape: number[];
-  bytes: Uint8Array; // a view of the caller's data: not copied, so do not change it before build
-  /** float16: `bytes` hold float32 values, written to the shards as halves at build. */
-  storeAs?: 'float16';
-}
-
 /** Bytes a weight takes in the shards. */
 function storedBytes(w: Weight): number {
   return w.storeAs === 'float16' ? w.bytes.byteLength / 2 : w.bytes.byteLength;
@@ -169,29 +68,12 @@ function storedData(w: Weight): Uint8Array {
   return floatsToHalfBytes(new Float32Array(w.bytes.buffer, w.bytes.byteOffset, w.bytes.byteLength / 4));
 }
 
-/**
- * float32 values → IEEE half values (round to nearest even, overflow → ±Inf, NaN stays NaN), as
- * the bytes TF.js reads a float16-quantized weight from.
- */
-export function floatsToHalfBytes(values: Float32Array): Uint8Array {
-  // Platform byte order, as the float32 and int32 weights are written and as TF.js reads them
-  // back (a Uint16Array over the shard bytes).
-  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = floatBitsToHalf(bits[i]!);
-  return new Uint8Array(out.buffer);
-}
-
 interface NodeRecord {
   def: NodeDefJson;
   dtype: GraphDType;
   weight?: Weight;
   shape?: number[] | null; // placeholders only, for the signature
 }
-
-// TF's rule for node names. It keeps out ':' (output index) and '^' (control input), which
-// would make the converter read a name as something else.
-const NODE_NAME = /^[A-Za-z0-9.][A-Za-z0-9_.\-/]*$/;
 
 const FLOAT: readonly GraphDType[] = ['float32'];
 const NUMERIC: readonly GraphDType[] = ['float32', 'int32'];
@@ -250,7 +132,7 @@ export class GraphBuilder {
     dtype: GraphDType,
     extra: Partial<NodeRecord> = {},
   ): GraphTensor {
-    const def: NodeDefJson = { name, op, input: inputs.map((t) => t.name), attr: attrs };
+    const def: NodeDefJson = { name, op, input: inputs.map((t) => t.ref), attr: attrs };
     this.nodes.set(name, { def, dtype, ...extra });
     return new GraphTensor(this, name, dtype);
   }
@@ -511,6 +393,20 @@ export class GraphBuilder {
     }, dtype);
   }
 
+  /** SplitV: `x` cut along `axis` into parts of the given sizes (one node, one output per part). */
+  splitV(x: GraphTensor, sizes: readonly number[], axis: number): GraphTensor[] {
+    this.own(x, 'x');
+    if (!Array.isArray(sizes) || sizes.length === 0) {
+      throw new EntropixError('INVALID_ARGUMENT', 'splitV needs at least one size', 'sizes');
+    }
+    sizes.forEach((v, i) => checkInt(v, `sizes[${i}]`));
+    checkInt(axis, 'axis');
+    const node = this.op('SplitV', [x, this.ints(sizes), this.ints(axis)], {
+      T: attr.type(x.dtype), Tlen: attr.type('int32'), num_split: attr.int(sizes.length),
+    }, x.dtype);
+    return sizes.map((_, i) => new GraphTensor(this, node.name, x.dtype, i));
+  }
+
   /** Pack (tf.stack) along `axis`. */
   pack(xs: readonly GraphTensor[], opts: { axis?: number } = {}): GraphTensor {
     if (!Array.isArray(xs) || xs.length === 0) {
@@ -643,6 +539,7 @@ export class GraphBuilder {
         })),
       }],
       signature: { inputs, outputs },
+      ...(options.metadata ? { userDefinedMetadata: structuredClone(options.metadata) } : {}),
     };
     return { modelJson, weightData: shards };
   }
@@ -655,241 +552,8 @@ export class GraphBuilder {
       const name = stack.pop()!;
       if (seen.has(name)) continue;
       seen.add(name);
-      for (const input of this.nodes.get(name)!.def.input ?? []) stack.push(input);
+      for (const input of this.nodes.get(name)!.def.input ?? []) stack.push(input.split(':')[0]!);
     }
     return seen;
   }
-}
-
-/**
- * Copies the weights' bytes, in order, into shards of `shardBytes` (the last one shorter). Each
- * part's bytes are made when its turn comes, so at most one float16 copy exists at a time.
- */
-function cutShards(parts: readonly (() => Uint8Array)[], total: number, shardBytes: number): Uint8Array[] {
-  const shards: Uint8Array[] = [];
-  for (let start = 0; start < total; start += shardBytes) shards.push(new Uint8Array(Math.min(shardBytes, total - start)));
-  let shard = 0;
-  let at = 0; // offset in shards[shard]
-  for (const get of parts) {
-    const part = get();
-    let from = 0;
-    while (from < part.byteLength) {
-      const n = Math.min(part.byteLength - from, shards[shard]!.byteLength - at);
-      shards[shard]!.set(part.subarray(from, from + n), at);
-      from += n;
-      at += n;
-      if (at === shards[shard]!.byteLength) {
-        shard++;
-        at = 0;
-      }
-    }
-  }
-  return shards;
-}
-
-// ---- bf16 / f16 ----
-
-/** bfloat16 bit patterns → float32 (exact: bf16 is the top half of a float32). */
-export function widenBfloat16(bits: Uint16Array): Float32Array {
-  const out = new Uint32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = bits[i]! << 16;
-  return new Float32Array(out.buffer);
-}
-
-/** IEEE float16 bit patterns → float32 (exact), including subnormals, infinities and NaN. */
-export function widenFloat16(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i]!;
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const frac = h & 0x3ff;
-    if (exp === 0) out[i] = sign * frac * 2 ** -24;
-    else if (exp === 31) out[i] = frac === 0 ? sign * Infinity : NaN;
-    else out[i] = sign * (1 + frac / 1024) * 2 ** (exp - 15);
-  }
-  return out;
-}
-
-// ---- checks ----
-
-function checkName(name: unknown, what: string): void {
-  if (typeof name !== 'string' || !NODE_NAME.test(name)) {
-    throw new EntropixError(
-      'INVALID_ARGUMENT',
-      `${what} must be a TF node name (letters, digits, '.', '_', '-', '/'; not starting with '_', '-' or '/'), got ${JSON.stringify(name)}`,
-      what,
-    );
-  }
-}
-
-function checkDType(dtype: unknown, what: string): void {
-  if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool') {
-    throw new EntropixError('INVALID_DTYPE', `${what} must be float32, int32 or bool, got ${JSON.stringify(dtype)}`, what);
-  }
-}
-
-function checkInt(x: unknown, what: string): void {
-  if (typeof x !== 'number' || !Number.isInteger(x) || x < -(2 ** 31) || x >= 2 ** 31) {
-    throw new EntropixError('INVALID_ARGUMENT', `${what} must be an int32 integer, got ${String(x)}`, what);
-  }
-}
-
-/** Every dim an integer ≥ min (placeholders allow -1 for unknown). */
-function checkDims(shape: unknown, what: string, min: number): void {
-  if (!Array.isArray(shape)) throw new EntropixError('INVALID_SHAPE', `${what} must be an array of sizes`, what);
-  for (const d of shape) {
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < min) {
-      throw new EntropixError('INVALID_SHAPE', `${what} must hold integers ≥ ${min}, got [${shape}]`, what);
-    }
-  }
-}
-
-function toWeight(data: ConstantData, shape: readonly number[], dtype?: GraphDType): Weight {
-  if (dtype !== undefined) checkDType(dtype, 'dtype');
-  let values: Float32Array | Int32Array | Uint8Array;
-  if (data instanceof Float32Array || data instanceof Int32Array) {
-    const own: GraphDType = data instanceof Float32Array ? 'float32' : 'int32';
-    if (dtype !== undefined && dtype !== own) {
-      throw new EntropixError('INVALID_DTYPE', `a ${data.constructor.name} holds ${own}, not ${dtype}: convert it first`, 'dtype');
-    }
-    dtype = own;
-    values = data;
-  } else if (data instanceof Uint8Array) {
-    // Uint8Array is ambiguous (bytes, uint8 weights): accept it only as declared bool.
-    if (dtype !== 'bool') throw new EntropixError('INVALID_DTYPE', 'a Uint8Array constant must be declared bool', 'dtype');
-    if (data.some((v) => v > 1)) throw new EntropixError('INVALID_ARGUMENT', 'bool values must be 0 or 1', 'data');
-    values = data;
-  } else if (Array.isArray(data)) {
-    if (data.every((v) => typeof v === 'boolean')) {
-      if (dtype !== undefined && dtype !== 'bool') throw new EntropixError('INVALID_DTYPE', `boolean values cannot be ${dtype}`, 'dtype');
-      dtype = 'bool';
-      values = Uint8Array.from(data as readonly boolean[], (v) => (v ? 1 : 0));
-    } else {
-      dtype ??= 'float32';
-      const nums = data as readonly unknown[];
-      nums.forEach((v, i) => {
-        if (typeof v !== 'number') throw new EntropixError('INVALID_ARGUMENT', `data[${i}] must be a number`, 'data');
-        if (dtype === 'int32') checkInt(v, `data[${i}]`);
-        if (dtype === 'bool' && v !== 0 && v !== 1) throw new EntropixError('INVALID_ARGUMENT', 'bool values must be 0 or 1', 'data');
-      });
-      values = dtype === 'float32' ? Float32Array.from(nums as number[])
-        : dtype === 'int32' ? Int32Array.from(nums as number[]) : Uint8Array.from(nums as number[]);
-    }
-  } else {
-    throw new EntropixError('INVALID_ARGUMENT', 'data must be a Float32Array, Int32Array, Uint8Array (bool) or an array', 'data');
-  }
-  const size = shape.reduce((a, b) => a * b, 1);
-  if (values.length !== size) {
-    throw new EntropixError('INVALID_SHAPE', `shape [${shape}] needs ${size} values, got ${values.length}`, 'shape');
-  }
-  const bytes = new Uint8Array(values.buffer, values.byteOffset, size * BYTES_PER_ELEMENT[dtype!]);
-  return { dtype: dtype!, shape: [...shape], bytes };
-}
-
-function sameInts(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b || (a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength)) return true;
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-// ---- writing (Node) ----
-
-/** Loads a Node module at run time, so the builder stays usable in browsers. */
-function nodeModule<T>(name: string): T {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(name) as T;
-}
-
-export interface WriteOptions {
-  /** Replace an existing model directory (it is swapped out only once the new one is complete). */
-  overwrite?: boolean;
-}
-
-/**
- * Writes model.json and its shards into `dir` atomically: everything goes into a temporary
- * sibling directory (shards first, model.json last, each synced), which is then renamed to
- * `dir`. A failure leaves `dir` as it was and removes the temporary directory, so no
- * half-written model that looks valid is ever left behind. Node only.
- */
-export async function writeGraphModel(dir: string, built: BuiltGraphModel, options: WriteOptions = {}): Promise<void> {
-  const fs = nodeModule<typeof import('fs')>('fs');
-  const path = nodeModule<typeof import('path')>('path');
-  const fsp = fs.promises;
-  if (typeof dir !== 'string' || dir.length === 0) {
-    throw new EntropixError('INVALID_ARGUMENT', 'dir must be a non-empty path', 'dir');
-  }
-  const files = shardFiles(built);
-  const target = path.resolve(dir);
-  const parent = path.dirname(target);
-  const tag = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const temp = path.join(parent, `.${path.basename(target)}.tmp-${tag}`);
-  const old = path.join(parent, `.${path.basename(target)}.old-${tag}`);
-
-  const writeSynced = async (file: string, data: Uint8Array | string): Promise<void> => {
-    const fh = await fsp.open(file, 'wx');
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  };
-
-  await fsp.mkdir(parent, { recursive: true });
-  await fsp.mkdir(temp);
-  let movedOld = false;
-  try {
-    for (const { name, data } of files) await writeSynced(path.join(temp, name), data);
-    await writeSynced(path.join(temp, 'model.json'), JSON.stringify(built.modelJson));
-    if (options.overwrite) {
-      try {
-        await fsp.rename(target, old);
-        movedOld = true;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
-    }
-    try {
-      await fsp.rename(temp, target);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'EISDIR') {
-        throw new EntropixError(
-          'INVALID_ARGUMENT',
-          `cannot write the model to ${target}: it exists and is ${code === 'ENOTDIR' ? 'not a directory' : 'not empty'} (pass overwrite to replace a model)`,
-          'dir',
-        );
-      }
-      throw e;
-    }
-  } catch (e) {
-    await fsp.rm(temp, { recursive: true, force: true }).catch(() => undefined);
-    if (movedOld) await fsp.rename(old, target).catch(() => undefined);
-    throw e;
-  }
-  if (movedOld) await fsp.rm(old, { recursive: true, force: true });
-}
-
-/** The shard files a BuiltGraphModel names, checked to be plain file names. */
-function shardFiles(built: BuiltGraphModel): { name: string; data: Uint8Array }[] {
-  const manifest = built?.modelJson?.weightsManifest;
-  if (!Array.isArray(manifest) || !Array.isArray(built.weightData)) {
-    throw new EntropixError('INVALID_ARGUMENT', 'built must come from GraphBuilder.build()', 'built');
-  }
-  const names = manifest.flatMap((g) => g.paths);
-  if (names.length !== built.weightData.length) {
-    throw new EntropixError('INVALID_ARGUMENT', `the manifest names ${names.length} shards, weightData has ${built.weightData.length}`, 'built');
-  }
-  return names.map((name, i) => {
-    if (!/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..' || name === 'model.json') {
-      throw new EntropixError('INVALID_ARGUMENT', `shard name ${JSON.stringify(name)} is not a plain file name`, 'built');
-    }
-    return { name, data: built.weightData[i]! };
-  });
 }
