@@ -64,3 +64,112 @@ describe('safetensors headers (item 6)', () => {
     }
   });
 });
+
+/** A copy of the bundled model with `edit` applied to it. */
+function modelCopy(name: string, edit: (dir: string) => void = () => undefined): string {
+  const dir = path.join(tmp, name);
+  fs.cpSync(BUNDLED, dir, { recursive: true });
+  edit(dir);
+  return dir;
+}
+
+describe('JSON side files are read under limits (item 3)', () => {
+  const loadInChild = (dir: string) => inChild(`
+    const { loadModel, loadTokenizer } = require('./lib/node.ts');
+    (async () => {
+      for (const load of [loadModel, loadTokenizer]) {
+        try { await load(${JSON.stringify(dir)}); console.log('LOADED'); }
+        catch (e) { console.log('REFUSED', e.name, e.code, e.message); }
+      }
+    })();`, { timeoutMs: 15_000, heapMb: 200 });
+
+  test.each(['model.json', 'config.json', 'entropix.json', 'tokenizer.json'])('%s as a link to /dev/zero is refused without reading it', (file) => {
+    const dir = modelCopy(`zero-${file}`, (d) => { fs.rmSync(path.join(d, file)); fs.symlinkSync('/dev/zero', path.join(d, file)); });
+    const r = loadInChild(dir);
+    expect(r.signal).toBeNull();
+    expect(r.stdout).toMatch(new RegExp(`^REFUSED EntropixError INVALID_ARGUMENT .*${file.replace('.', '\\.')}.*(outside|not a regular file)`, 'm'));
+  });
+
+  test.each(['model.json', 'tokenizer.json'])('%s as a FIFO is refused, not waited on', (file) => {
+    const dir = modelCopy(`fifo-${file}`, (d) => {
+      fs.rmSync(path.join(d, file));
+      expect(spawnSync('mkfifo', [path.join(d, file)]).status).toBe(0);
+    });
+    const r = loadInChild(dir);
+    expect(r.signal).toBeNull(); // not killed at the time limit
+    expect(r.stdout).toMatch(/REFUSED EntropixError INVALID_ARGUMENT .*not a regular file/);
+  });
+
+  test('a 70 MB model.json is refused by its size', () => {
+    const dir = modelCopy('huge-model-json', (d) => {
+      const fd = fs.openSync(path.join(d, 'model.json'), 'w');
+      fs.ftruncateSync(fd, 70 << 20); // sparse: no disk
+      fs.closeSync(fd);
+    });
+    const r = loadInChild(dir);
+    expect(r.stdout).toMatch(/^REFUSED EntropixError INVALID_ARGUMENT .*model\.json: is \d+ bytes, more than/);
+  });
+
+  test('a link inside the directory is followed; a Hugging Face cache snapshot links into its blobs', async () => {
+    const { loadTokenizer } = await import('../lib/node');
+    const repo = path.join(tmp, 'hub', 'models--org--tiny');
+    const snapshot = path.join(repo, 'snapshots', 'abc123');
+    fs.mkdirSync(path.join(repo, 'blobs'), { recursive: true });
+    fs.mkdirSync(snapshot, { recursive: true });
+    for (const file of fs.readdirSync(BUNDLED)) {
+      fs.copyFileSync(path.join(BUNDLED, file), path.join(repo, 'blobs', `blob-${file}`));
+      fs.symlinkSync(path.join('..', '..', 'blobs', `blob-${file}`), path.join(snapshot, file));
+    }
+    await expect(loadTokenizer(snapshot)).resolves.toMatchObject({ vocabSize: expect.any(Number) });
+    fs.rmSync(path.join(snapshot, 'tokenizer.json'));
+    fs.symlinkSync(path.join(BUNDLED, 'tokenizer.json'), path.join(snapshot, 'tokenizer.json')); // leaves the repo folder
+    await expect(loadTokenizer(snapshot)).rejects.toThrow(/symbolic link .* outside/);
+  });
+});
+
+describe('convert checks what it writes (item 4)', () => {
+  let src: string;
+  beforeAll(async () => {
+    const { tf } = await import('../lib');
+    const { randomModel, SHAPE } = await import('./helpers/llama-reference');
+    const { writeCheckpoint } = await import('./helpers/hf-writer');
+    const { arrays, weights } = randomModel(SHAPE, 2);
+    tf.dispose(weights as unknown as import('../lib').tf.TensorContainer);
+    src = path.join(tmp, 'hf-src');
+    await writeCheckpoint(src, arrays);
+    fs.copyFileSync(path.join(BUNDLED, 'tokenizer.json'), path.join(src, 'tokenizer.json'));
+  });
+
+  const source = (name: string, edit: (dir: string) => void) => {
+    const dir = path.join(tmp, name);
+    fs.cpSync(src, dir, { recursive: true });
+    edit(dir);
+    return dir;
+  };
+
+  test.each([
+    ['a generation_config.json linking outside', (d: string) => fs.symlinkSync('/etc/passwd', path.join(d, 'generation_config.json')), /outside/],
+    ['a tokenizer.json that is not JSON', (d: string) => fs.writeFileSync(path.join(d, 'tokenizer.json'), 'not json'), /not valid JSON/],
+    ['an entropix.json with a bad sampler key', (d: string) => fs.writeFileSync(path.join(d, 'entropix.json'), '{"sampler":{"temprature":1}}'), /temprature/],
+    ['an entropix.json with eos 999999', (d: string) => fs.writeFileSync(path.join(d, 'entropix.json'), '{"eosTokenIds":[999999]}'), /eosTokenIds/],
+  ])('refuses %s before any work, writing nothing', async (name, edit, message) => {
+    const { convertHfCheckpoint } = await import('../lib/node');
+    const dir = source(`src-${name.replace(/\W+/g, '-')}`, edit);
+    const parent = fs.mkdtempSync(path.join(tmp, 'out-'));
+    let progress = 0;
+    await expect(convertHfCheckpoint(dir, path.join(parent, 'out'), { onProgress: () => { progress++; } }))
+      .rejects.toMatchObject({ name: 'EntropixError', message: expect.stringMatching(message) });
+    expect(progress).toBe(0);
+    expect(fs.readdirSync(parent)).toEqual([]);
+  });
+
+  test('the output holds what was checked, never a linked file\'s bytes', async () => {
+    const { convertHfCheckpoint } = await import('../lib/node');
+    const dir = source('src-ok', () => undefined);
+    const out = path.join(tmp, 'converted-ok');
+    await convertHfCheckpoint(dir, out);
+    for (const file of fs.readdirSync(out)) expect(fs.lstatSync(path.join(out, file)).isSymbolicLink()).toBe(false);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'tokenizer.json'), 'utf8'))).toEqual(
+      JSON.parse(fs.readFileSync(path.join(BUNDLED, 'tokenizer.json'), 'utf8')));
+  });
+});

@@ -8,7 +8,7 @@ import * as tfconv from '@tensorflow/tfjs-converter';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
-import { readJsonFileIfExists, resolveInside } from '../core/files';
+import { openModelFile, readJsonFileIfExists, resolveInside } from '../core/files';
 import { isObject } from '../core/validate';
 import { NodeDefJson, weightEntryBytes } from '../graphdef/json';
 
@@ -71,17 +71,20 @@ export async function readGraphModelArtifacts(dir: string): Promise<ModelArtifac
     const sizes: number[] = [];
     for (const p of group.paths) {
       const file = resolveInside(root, p, (why) => refuse(`${jsonPath}: weight path ${JSON.stringify(p)} ${why}`));
-      const s = await fs.promises.stat(file).catch(() => null);
-      if (!s) throw refuse(`weight shard '${p}' named in ${jsonPath} is missing`);
-      if (!s.isFile()) throw refuse(`weight shard '${p}' is not a file`);
-      sizes.push(s.size);
+      // Under the model-file policy: a link may not leave the directory, a FIFO is not waited on.
+      const opened = await openModelFile(file, 'dir', { required: false });
+      if (!opened) throw refuse(`weight shard '${p}' named in ${jsonPath} is missing`);
+      await opened.handle.close();
+      sizes.push(opened.size);
       shardPaths.push(file);
     }
     checkGroupSize(group, sizes, jsonPath);
   }
 
   const weightData = await Promise.all(shardPaths.map(async (file) => {
-    const buf = await fs.promises.readFile(file);
+    const buf = await fs.promises.readFile(file).catch((e: NodeJS.ErrnoException) => {
+      throw refuse(`cannot read weight shard ${file}: ${e.code === 'EACCES' ? 'permission denied' : e.message}`);
+    });
     // readFile gives a Buffer of its own; use its memory as is when it spans the whole ArrayBuffer.
     return buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength
       ? (buf.buffer as ArrayBuffer)

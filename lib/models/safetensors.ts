@@ -8,7 +8,7 @@ import type { FileHandle } from 'fs/promises';
 import * as nodePath from 'path';
 import { EntropixError } from '../core/errors';
 import { describe, isObject } from '../core/validate';
-import { readJsonFile, resolveInside } from '../core/files';
+import { openModelFile, readJsonFile, resolveInside } from '../core/files';
 import { bf16BytesToFloat32, f16BytesToFloat32, floatBitsToBf16, floatBitsToHalf } from './half';
 
 /** The dtypes a header may declare (the format's list). Only the float ones can be read. */
@@ -66,14 +66,9 @@ function malformed(path: string, message: string): EntropixError {
   return new EntropixError('INVALID_ARGUMENT', `${path}: ${message}`, path);
 }
 
+/** Opens a shard under the model-file policy (links stay in the model's folder, regular files only, no blocking). */
 async function openForReading(path: string): Promise<FileHandle> {
-  let fh: FileHandle;
-  try {
-    fh = await fs.open(path, 'r');
-  } catch (e) {
-    throw malformed(path, `cannot open: ${(e as Error).message}`);
-  }
-  return fh;
+  return (await openModelFile(path, path, { verb: 'cannot open' }))!.handle;
 }
 
 // fs reads at most 2 GiB - 1 per call; a regular file gives short reads only at its end.
