@@ -173,3 +173,53 @@ describe('convert checks what it writes (item 4)', () => {
       JSON.parse(fs.readFileSync(path.join(BUNDLED, 'tokenizer.json'), 'utf8')));
   });
 });
+
+describe('config.json and the graph must agree; broken graphs do not load (items 1 and 2)', () => {
+  const config = () => JSON.parse(fs.readFileSync(path.join(BUNDLED, 'config.json'), 'utf8'));
+  const modelJson = () => JSON.parse(fs.readFileSync(path.join(BUNDLED, 'model.json'), 'utf8'));
+  const withFile = (name: string, file: string, json: unknown) =>
+    modelCopy(name, (d) => fs.writeFileSync(path.join(d, file), JSON.stringify(json)));
+
+  test('num_hidden_layers 1e9 is refused at once, not a heap exhaustion', () => {
+    const dir = withFile('layers-1e9', 'config.json', { ...config(), num_hidden_layers: 1e9 });
+    const r = inChild(`require('./lib/node.ts').loadModel(${JSON.stringify(dir)})
+      .then(() => console.log('LOADED'), (e) => console.log('REFUSED', e.name, e.code, e.message));`, { timeoutMs: 20_000, heapMb: 256 });
+    expect(r.signal).toBeNull();
+    expect(r.stdout).toMatch(/^REFUSED EntropixError INVALID_ARGUMENT .*num_hidden_layers/);
+  });
+
+  const { tf } = require('../lib') as typeof import('../lib');
+  const refusedAtLoad = async (dir: string, message: RegExp) => {
+    const { loadModel } = await import('../lib/node');
+    const before = tf.memory().numTensors;
+    const e = await loadModel(dir).then(() => null, (x: unknown) => x);
+    expect(e).toMatchObject({ name: 'EntropixError', code: 'INVALID_ARGUMENT' });
+    expect((e as Error).message).toMatch(message);
+    expect(tf.memory().numTensors).toBe(before);
+  };
+
+  test.each([
+    ['fewer layers than the graph', { num_hidden_layers: 2 }, /the graph has 4 layers .* num_hidden_layers 2/],
+    ['another head_dim', { head_dim: 64 }, /head size 32, .*head_dim 64/],
+    ['other kv heads', { num_key_value_heads: 2 }, /4 kv heads, .*num_key_value_heads 2/],
+    ['another vocabulary', { vocab_size: 300 }, /embedding is \[257,256\], .*\[300, 256\]/],
+  ])('config.json with %s is refused before anything is built', async (name, edit, message) => {
+    await refusedAtLoad(withFile(`config-${name.replace(/\W+/g, '-')}`, 'config.json', { ...config(), ...edit }), message);
+  });
+
+  type Node = { name: string; op: string; input?: string[] };
+  const editGraph = (edit: (nodes: Node[]) => Node[]) => {
+    const m = modelJson();
+    m.modelTopology.node = edit(m.modelTopology.node);
+    return m;
+  };
+  test.each([
+    ['an unknown op', (ns: Node[]) => ns.map((n) => (n.name === 'MatMul_16' ? { ...n, op: 'FrobnicateV9' } : n)), /op 'FrobnicateV9'/],
+    ['a cycle', (ns: Node[]) => ns.map((n) => (n.name === 'MatMul_16' ? { ...n, input: ['logits', ...(n.input ?? []).slice(1)] } : n)), /cycle/],
+    ['a node reading itself', (ns: Node[]) => ns.map((n) => (n.name === 'MatMul_16' ? { ...n, input: ['MatMul_16', ...(n.input ?? []).slice(1)] } : n)), /cycle/],
+    ['no logits output', (ns: Node[]) => ns.filter((n) => n.name !== 'logits'), /no output 'logits'/],
+    ['an input naming no node', (ns: Node[]) => ns.map((n) => (n.name === 'logits' ? { ...n, input: ['nowhere'] } : n)), /nowhere.*, which is no node/],
+  ])('a graph with %s is refused at load', async (name, edit, message) => {
+    await refusedAtLoad(withFile(`graph-${name.replace(/\W+/g, '-')}`, 'model.json', editGraph(edit)), message);
+  });
+});

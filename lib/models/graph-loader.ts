@@ -29,9 +29,14 @@ export async function loadGraphModelFromDir(dir: string): Promise<GraphModel> {
   return (await loadGraphModelAndNodes(dir)).model;
 }
 
-/** As loadGraphModelFromDir, with the graph's nodes (model.json's modelTopology.node). */
-export async function loadGraphModelAndNodes(dir: string): Promise<{ model: GraphModel; nodes: NodeDefJson[] }> {
+/**
+ * As loadGraphModelFromDir, with the graph's nodes (model.json's modelTopology.node). `check`
+ * sees the artifacts before TF.js builds anything from them, and may throw to refuse them.
+ */
+export async function loadGraphModelAndNodes(dir: string, check?: (artifacts: ModelArtifacts) => void):
+  Promise<{ model: GraphModel; nodes: NodeDefJson[] }> {
   const artifacts = await readGraphModelArtifacts(dir);
+  check?.(artifacts);
   // Synchronous on purpose: if the converter throws while building the graph, the weight
   // tensors it already made are disposed by tidy instead of leaking.
   let model: GraphModel | undefined;
