@@ -12,18 +12,25 @@ import { ModelConfig, readHfConfig } from './hf-config';
 import { LlamaCache, stepInputs, stepInputsV1 } from './llama';
 import { LlamaModel } from './llama-model';
 import { GRAPH_FORMAT_VERSION } from './llama-tensors';
+import { checkGraphContract } from './graph-contract';
+import type { NodeDefJson } from '../graphdef/json';
+import * as nodePath from 'node:path';
 
 /** Loads a converted model directory. Nothing stays allocated when it throws. */
 export async function loadModel(dir: string): Promise<CausalLM> {
   const config = await readHfConfig(dir);
   const { defaults } = await directoryDefaults(dir, config);
-  const { model, nodes } = await loadGraphModelAndNodes(dir);
-  const format = (model.metadata as { entropixGraphFormat?: unknown } | undefined)?.entropixGraphFormat ?? 1;
-  if (format !== 1 && format !== GRAPH_FORMAT_VERSION) {
-    model.dispose();
-    throw new EntropixError('INVALID_ARGUMENT',
-      `${dir}/model.json has graph format ${JSON.stringify(format)}; this version reads formats 1 and ${GRAPH_FORMAT_VERSION}`, 'dir');
-  }
+  let format: unknown = 1;
+  const { model, nodes } = await loadGraphModelAndNodes(dir, (artifacts) => {
+    format = (artifacts.userDefinedMetadata as { entropixGraphFormat?: unknown } | undefined)?.entropixGraphFormat ?? 1;
+    if (format !== 1 && format !== GRAPH_FORMAT_VERSION) {
+      throw new EntropixError('INVALID_ARGUMENT',
+        `${dir}/model.json has graph format ${JSON.stringify(format)}; this version reads formats 1 and ${GRAPH_FORMAT_VERSION}`, 'dir');
+    }
+    // Before anything is built: the graph must be one the decoder can run with this config.json.
+    const nodes = (artifacts.modelTopology as { node?: NodeDefJson[] } | undefined)?.node ?? [];
+    checkGraphContract(nodes, artifacts.weightSpecs ?? [], config, format as number, nodePath.join(dir, 'model.json'));
+  });
   const outputs = outputNames(config.numLayers);
   let compiled: CompiledGraph | null;
   try {
@@ -32,7 +39,7 @@ export async function loadModel(dir: string): Promise<CausalLM> {
     model.dispose();
     throw e;
   }
-  return new ConvertedLlama(config, defaults, model, format, compiled);
+  return new ConvertedLlama(config, defaults, model, format as number, compiled);
 }
 
 /** The graph's outputs, in the order run() reads them. */

@@ -54,6 +54,10 @@ export class EntropixSampler {
     const regimes = this.table;
     const k = Math.min(this.config.candidateCap, logits.shape[1]!);
     const clarifyingId = this.config.clarifyingTokenId;
+    if (clarifyingId !== null && clarifyingId >= logits.shape[1]!) {
+      throw new EntropixError('INVALID_ARGUMENT',
+        `config.clarifyingTokenId ${clarifyingId} is not a token id of these logits (vocabulary ${logits.shape[1]})`, 'config.clarifyingTokenId');
+    }
 
     const strategy = samplingStrategy();
     return tf.tidy(() => {
