@@ -5,7 +5,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { tf } from '../lib';
 import { DIST_CLI, ROOT, requireFreshDist } from './helpers/dist';
+import { writeCheckpoint } from './helpers/hf-writer';
+import { randomModel, SHAPE } from './helpers/llama-reference';
 
 const MODEL = path.join(ROOT, 'models', 'kjv-tiny');
 const FIXTURE = path.join(__dirname, 'fixtures', 'calibrate', 'kjv-heldout-windows.txt');
@@ -85,6 +88,34 @@ test('without --write nothing is written; --max-tokens spreads fewer windows ove
   expect(r.stdout).toMatch(/^thresholds \(quantiles 25 \/ 50 \/ 75 %\)/m);
   expect(r.stdout).toMatch(/not written: --write puts them into/);
   expect(fs.readFileSync(path.join(model, 'entropix.json'), 'utf8')).toBe(json);
+}, 30_000);
+
+test('a Hugging Face checkpoint without entropix.json: --write creates one from its derived defaults', async () => {
+  const { arrays, weights } = randomModel(SHAPE, 3);
+  tf.dispose(weights as unknown as tf.TensorContainer);
+  const hf = path.join(tmp, 'hf');
+  await writeCheckpoint(hf, arrays); // vocabulary 37, context 64, eos ids [2, 3]
+  const vocab = Object.fromEntries([...Array.from({ length: 36 }, (_, i) => [`w${i}`, i]), ['[UNK]', 36]]);
+  fs.writeFileSync(path.join(hf, 'tokenizer.json'), JSON.stringify({
+    version: '1.0', added_tokens: [], normalizer: null, pre_tokenizer: { type: 'Whitespace' }, post_processor: null, decoder: null,
+    model: { type: 'WordLevel', vocab, unk_token: '[UNK]' },
+  }));
+  const corpus = path.join(tmp, 'words.txt');
+  fs.writeFileSync(corpus, Array.from({ length: 90 }, (_, i) => `w${(i * 7) % 36}`).join(' '));
+  const r = entropix(['calibrate', hf, '--corpus', corpus, '--window', '30', '--write']);
+  expect(r.status).toBe(0);
+  expect(r.stdout).toMatch(/^87 positions: 3 windows of up to 30 tokens, 90 of the corpus' 90 tokens/);
+  const written = JSON.parse(fs.readFileSync(path.join(hf, 'entropix.json'), 'utf8'));
+  const printed = printedThresholds(r.stdout);
+  expect(written.sampler).toEqual(printed);
+  expect(written.eosTokenIds).toEqual([2, 3]);
+  // A random model is unsure everywhere: entropies near log2(37) = 5.2 bits.
+  expect(printed.lowEntropy).toBeGreaterThan(3);
+  // A word the vocabulary lacks (this tokenizer gives no id for it) is refused in one line.
+  fs.writeFileSync(corpus, 'w1 w2 unknown w3');
+  const bad = entropix(['calibrate', hf, '--corpus', corpus]);
+  expect(bad.status).toBe(1);
+  expect(bad.stderr).toMatch(/^entropix: error: --corpus \S+words\.txt: the tokenizer gives NaN for token 2, not an id of the model's 37-token vocabulary\n$/);
 }, 30_000);
 
 describe('refusals: one line on stderr, nothing on stdout, nothing written', () => {

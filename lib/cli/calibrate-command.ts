@@ -173,6 +173,12 @@ export async function runCalibrate(a: CalibrateArgs): Promise<number> {
     if (a.window !== undefined && a.window > context) {
       throw refuse('window', `--window ${a.window} is longer than the model's context of ${context}`);
     }
+    const vocab = model.config.vocabSize;
+    const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+    if (bad >= 0) {
+      throw refuse('corpus', `--corpus ${a.corpus}: the tokenizer gives ${ids[bad]} for token ${bad}, `
+        + `not an id of the model's ${vocab}-token vocabulary`);
+    }
     const window = a.window ?? Math.min(context, MAX_DEFAULT_WINDOW);
     const windows = corpusWindows(ids, window, a.maxTokens ?? Infinity);
     const started = Date.now();
