@@ -129,6 +129,11 @@ export function backendInfo(): BackendInfo {
 
 async function register(name: BackendName): Promise<void> {
   if (tf.findBackendFactory(name)) return;
+  if (name === 'webgl' && isNode) {
+    // tfjs-backend-webgl registers itself only in a browser (in Node it may be installed anyway:
+    // @tensorflow/tfjs, which tfjs-node requires, depends on it).
+    throw new EntropixError('BACKEND_UNAVAILABLE', "backend 'webgl' runs in browsers only; in Node use wasm, tensorflow or webgpu", 'backend');
+  }
   try {
     switch (name) {
       case 'cpu':
