@@ -1,6 +1,6 @@
 // The `entropix` command line as shipped (dist/cli/main.js, run with node), end to end as a
 // spawned process, on the bundled model.
-import { spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,6 +18,12 @@ function entropix(args: string[]): { status: number | null; stdout: string; stde
 const BANNER = /looks like you are running TensorFlow\.js|={10}/;
 
 let tmp: string;
+// A long generation a test starts; killed after the test, so a timed-out test leaves no work behind.
+let running: ChildProcess | undefined;
+afterEach(() => {
+  if (running && running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
+  running = undefined;
+});
 beforeAll(() => {
   requireFreshDist();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-cli-'));
@@ -110,16 +116,18 @@ test('convert writes a loadable model with a progress bar', async () => {
 }, 60_000);
 
 test('Ctrl-C (SIGINT) aborts a generation cleanly: one line, exit 130', async () => {
-  const child = spawn(process.execPath, [DIST_CLI, 'generate', '--prompt', 'And', '--max-new-tokens', '100000', '--seed', '1'],
+  const child = running = spawn(process.execPath, [DIST_CLI, 'generate', '--prompt', 'And', '--max-new-tokens', '100000', '--seed', '1'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve) => child.stdout.on('data', (d) => {
+  const streaming = new Promise<void>((resolve) => child.stdout.on('data', (d) => {
     stdout += d;
     if (stdout.length > 40) resolve();
   }));
+  await Promise.race([streaming, exit]); // a child that fails at once fails the test at once
+  expect([stdout.length > 40, stderr]).toEqual([true, '']);
   child.kill('SIGINT');
   expect(await exit).toBe(130);
   expect(stderr).toMatch(/^entropix: interrupted after \d+ tokens\n/);

@@ -12,17 +12,19 @@ export interface Environment {
   missing(): string | null;
 }
 
+/** Defines one test, as jest's `test(name, fn, timeout)` does. */
+export type TestDefinition = (name: string, fn: jest.ProvidesCallback, timeout?: number) => void;
+
 /**
  * `test` where the environment is there. Otherwise `test.skip` with a warning naming the install
  * command, or, in CI, a test that fails with that message.
  */
-export function testNeeding(env: Environment): jest.It {
+export function testNeeding(env: Environment): TestDefinition {
   const missing = env.missing();
   if (missing === null) return test;
   const message = `${env.name} is missing (${missing}); install it with: ${env.install}`;
   if (process.env.CI === 'true') {
-    const failing = (name: string) => test(name, () => { throw new Error(`CI must have it: ${message}`); });
-    return Object.assign(failing, test) as unknown as jest.It;
+    return (name) => test(name, () => { throw new Error(`CI must have it: ${message}`); });
   }
   console.warn(`SKIPPED: ${message}`);
   return test.skip;
@@ -52,15 +54,22 @@ const PROBE = `
     .then((a) => { process.stdout.write(a ? 'adapter' : 'none'); process.exit(0); },
           (e) => { process.stdout.write('error: ' + e.message); process.exit(0); });`;
 
+let mesaMissing: string | null | undefined; // probed once per test file
+
 export const MESA_WEBGPU: Environment = {
   name: "Mesa's OpenGL ES (llvmpipe) for WebGPU in Node",
   install: `sudo apt-get install ${MESA_PACKAGES.join(' ')}`,
   missing() {
-    const r = spawnSync(process.execPath, ['-e', PROBE], {
-      cwd: __dirname, encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...MESA_WEBGPU_ENV },
-    });
-    if (r.stdout === 'adapter') return null;
-    const dawn = (r.stderr ?? '').split('\n').find((l) => /warning|error/i.test(l))?.trim();
-    return `Dawn found no adapter${dawn ? `: ${dawn}` : r.stdout ? `: ${r.stdout}` : ''}`;
+    if (mesaMissing === undefined) mesaMissing = probeMesa();
+    return mesaMissing;
   },
 };
+
+function probeMesa(): string | null {
+  const r = spawnSync(process.execPath, ['-e', PROBE], {
+    cwd: __dirname, encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...MESA_WEBGPU_ENV },
+  });
+  if (r.stdout === 'adapter') return null;
+  const dawn = (r.stderr ?? '').split('\n').find((l) => /warning|error/i.test(l))?.trim();
+  return `Dawn found no adapter${dawn ? `: ${dawn}` : r.stdout ? `: ${r.stdout}` : ''}`;
+}

@@ -288,6 +288,12 @@ async function main(): Promise<void> {
       counts[`B=${B} reads`] = step.reads + tokens.reads + metrics.reads;
       out[`large B=${B} argmax`] = { fused: await arr(greedy.value), generic: await arr(argmax) };
       if (B === 1) {
+        // The generic path at the same shape, for comparison.
+        const gs = counted(probe, () => generic(() => new EntropixSampler().sample(logits, scores, { seed: 1 })));
+        const gt = counted(probe, () => generic(() => sampleTokens(logits, { topK: 40, topP: 0.9 }, 1)));
+        counts['B=1 generic step'] = gs.dispatches;
+        counts['B=1 generic tokens'] = gt.dispatches;
+        tf.dispose([gs.value, gt.value] as unknown as tf.TensorContainer);
         const g = generic(() => computeMetrics(logits, scores));
         out['large metrics'] = { generic: await metricArrays(g), fused: await metricArrays(metrics.value) };
         tf.dispose(g as unknown as tf.TensorContainer);

@@ -44,8 +44,20 @@ export interface GenerateArgs {
 }
 
 function checkModelDir(dir: string): void {
-  if (!fs.existsSync(dir)) throw new EntropixError('INVALID_ARGUMENT', `no model at ${dir}: the directory does not exist`, 'model');
-  if (!fs.existsSync(path.join(dir, 'model.json'))) {
+  const code = (file: string): string | undefined => {
+    try {
+      fs.statSync(file);
+      return undefined;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code ?? 'EIO';
+    }
+  };
+  const denied = (c: string | undefined) => c === 'EACCES' || c === 'EPERM';
+  if (code(dir) === 'ENOENT') throw new EntropixError('INVALID_ARGUMENT', `no model at ${dir}: the directory does not exist`, 'model');
+  if (denied(code(dir)) || denied(code(path.join(dir, 'model.json')))) {
+    throw new EntropixError('INVALID_ARGUMENT', `cannot read the model at ${dir}: permission denied`, 'model');
+  }
+  if (code(path.join(dir, 'model.json')) !== undefined) {
     throw new EntropixError('INVALID_ARGUMENT', `${dir} has no model.json: convert a checkpoint with \`entropix convert\` first`, 'model');
   }
 }

@@ -107,6 +107,13 @@ function validate(model: CausalLM, promptIds: unknown, options: unknown): { prom
   if (o.signal !== undefined && !(typeof o.signal === 'object' && o.signal !== null && 'aborted' in o.signal)) {
     throw new EntropixError('INVALID_ARGUMENT', 'options.signal must be an AbortSignal', 'options.signal');
   }
+  // The sampler meets the model here: its clarifying token must be one of the model's, like the eos ids.
+  const clarifying = s instanceof EntropixSampler ? s.config.clarifyingTokenId
+    : s === undefined ? model.generationDefaults.sampler?.clarifyingTokenId ?? null : null;
+  if (clarifying !== null && clarifying !== undefined && !(Number.isInteger(clarifying) && clarifying >= 0 && clarifying < vocabSize)) {
+    throw new EntropixError('INVALID_ARGUMENT',
+      `the sampler's clarifyingTokenId ${clarifying} is not a token id of this model (integers in [0, ${vocabSize}))`, 'options.sampler');
+  }
   return { prompts: promptIds as number[][], options: o };
 }
 

@@ -6,7 +6,9 @@ import { EntropixError } from '../core/errors';
 import { readHfConfig } from './hf-config';
 import { floatsToHalfBytes, weightOffsets, writeAt } from '../graphdef/shards';
 import { writeGraphFiles } from '../graphdef/write';
-import { stageThenRename } from '../core/files';
+import { readJsonFileIfExists, stageThenRename } from '../core/files';
+import { isObject } from '../core/validate';
+import { checkTokenizerJson } from '../text/guards';
 import { directoryDefaults } from './generation-defaults';
 
 export { naturalClarifyingToken } from './generation-defaults';
@@ -22,7 +24,7 @@ export interface ConvertOptions {
    * (INVALID_ARGUMENT, argument 'options.dtype').
    */
   dtype?: 'float32' | 'float16';
-  /** Called after each tensor is read: (tensors read, tensors in all). */
+  /** Called after each weight is written: (weights done, weights in all; fused ones count once). */
   onProgress?: (done: number, total: number) => void;
   /** Bytes per weight shard file (default 4 MiB, as tensorflowjs_converter). */
   shardBytes?: number;
@@ -66,6 +68,10 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
   }
   await checkTargetFree(nodePath.resolve(outDir));
   const config = await readHfConfig(srcDir);
+  // Side files are read (under the model-file policy), parsed and checked before any work, and
+  // what was checked is what gets written: nothing is copied unread, no link is followed out.
+  const side = await readSideFiles(srcDir);
+  const { entropixJson } = await directoryDefaults(srcDir, config, options.onWarning);
   const ckpt = await SafetensorsCheckpoint.open(srcDir);
   const specs = llamaTensorSpecs(config);
   // Check every name and shape before reading any data.
@@ -102,19 +108,29 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
   await stageThenRename(outDir, async (stage) => {
     await writeGraphFiles(stage, built);
     checkAborted();
-    for (const file of SIDE_FILES) {
-      try {
-        await fs.copyFile(nodePath.join(srcDir, file), nodePath.join(stage, file));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
-    }
-    await fs.copyFile(nodePath.join(srcDir, 'config.json'), nodePath.join(stage, 'config.json'));
+    for (const [file, json] of side) await fs.writeFile(nodePath.join(stage, file), JSON.stringify(json));
     // The same defaults loadHfCheckpoint gives the source (directoryDefaults decides for both).
-    const { entropixJson } = await directoryDefaults(srcDir, config, options.onWarning);
     await fs.writeFile(nodePath.join(stage, 'entropix.json'), JSON.stringify(entropixJson, null, 2));
-    checkAborted();
+    checkAborted(); // the last moment: after this the model is in place
   }, { argument: 'outDir' });
+}
+
+/**
+ * The source's side files, parsed and checked: each a JSON object, config.json as read (its
+ * fields were checked by readHfConfig), tokenizer.json within the tokenizer guards.
+ */
+async function readSideFiles(srcDir: string): Promise<Map<string, object>> {
+  const side = new Map<string, object>();
+  for (const file of [...SIDE_FILES, 'config.json']) {
+    const path = nodePath.join(srcDir, file);
+    const json = await readJsonFileIfExists(path);
+    if (json === undefined) continue;
+    if (!isObject(json)) throw new EntropixError('INVALID_ARGUMENT', `${path}: must hold a JSON object`, path);
+    side.set(file, json);
+  }
+  const tokenizer = side.get('tokenizer.json');
+  if (tokenizer) checkTokenizerJson(tokenizer); // ids in bounds, no exponential regex
+  return side;
 }
 
 /** Refuses, before any work, an outDir that exists and is not an empty directory (checked again at the rename). */

@@ -46,7 +46,13 @@ function checkEntropixJson(json: unknown, path: string, config: ModelConfig): Ge
   if (!Array.isArray(ids) || ids.some((id) => !Number.isInteger(id) || id < 0 || id >= config.vocabSize)) {
     throw new EntropixError('INVALID_ARGUMENT', `${path}: eosTokenIds must be token ids below ${config.vocabSize}`, path);
   }
-  if (sampler !== undefined) resolveSamplerConfig(sampler); // validates; throws with the field name
+  if (sampler !== undefined) {
+    const { clarifyingTokenId } = resolveSamplerConfig(sampler); // validates; throws with the field name
+    if (clarifyingTokenId !== null && clarifyingTokenId >= config.vocabSize) {
+      throw new EntropixError('INVALID_ARGUMENT',
+        `${path}: sampler.clarifyingTokenId ${clarifyingTokenId} is not a token id below ${config.vocabSize}`, path);
+    }
+  }
   return { sampler: sampler as GenerationDefaults['sampler'], eosTokenIds: ids as number[] };
 }
 

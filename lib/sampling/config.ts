@@ -180,7 +180,7 @@ export function resolveSamplerConfig(partial: unknown = {}): SamplerConfig {
   num('adaptiveMaxMinP', { min: c.adaptiveMinMinP, max: 1 });
   num('adaptiveSamples', { min: 1, max: MAX_ADAPTIVE_SAMPLES, integer: true });
   if (c.clarifyingTokenId !== null) {
-    requireNumber(c.clarifyingTokenId, 'config.clarifyingTokenId', { min: 0, integer: true });
+    requireNumber(c.clarifyingTokenId, 'config.clarifyingTokenId', { min: 0, max: 2 ** 31 - 1, integer: true }); // an int32 id
   }
   if (!Array.isArray(c.enabledRegimes) || c.enabledRegimes.some((r) => !REGIME_NAMES.includes(r))) {
     throw new EntropixError(

@@ -54,6 +54,10 @@ export class EntropixSampler {
     const regimes = this.table;
     const k = Math.min(this.config.candidateCap, logits.shape[1]!);
     const clarifyingId = this.config.clarifyingTokenId;
+    if (clarifyingId !== null && clarifyingId >= logits.shape[1]!) {
+      throw new EntropixError('INVALID_ARGUMENT',
+        `config.clarifyingTokenId ${clarifyingId} is not a token id of these logits (vocabulary ${logits.shape[1]})`, 'config.clarifyingTokenId');
+    }
 
     const strategy = samplingStrategy();
     return tf.tidy(() => {
@@ -84,7 +88,7 @@ export class EntropixSampler {
           ? { clarify: d.clarify, id: clarifyingId, lastTokens: (lastTokens ?? undefined) as Tensor1D | undefined }
           : undefined,
       });
-      const result: SampleResult = { tokens, states: tf.cast(d.states, 'int32') as Tensor1D, metrics };
+      const result: SampleResult = { tokens, states: d.states, metrics }; // states: int32 on every strategy
       return result;
     });
   }

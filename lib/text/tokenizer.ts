@@ -2,6 +2,8 @@
 // (pure JS, browser-safe), and incremental decoding for streaming.
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { EntropixError } from '../core/errors';
+import { checkTokenizerJson } from './guards';
+import { requireTokenIds } from './token-ids';
 
 export interface EncodeOptions {
   /**
@@ -54,6 +56,10 @@ function cleansUpSpaces(tokenizerJson: object, tokenizerConfig: object): boolean
  * plus the config's eos_token, if the vocabulary has it.
  */
 export function tokenizerFromJson(tokenizerJson: object, tokenizerConfig: object = {}, eosTokenIds: number[] = []): Tokenizer {
+  if (typeof tokenizerJson !== 'object' || tokenizerJson === null) {
+    throw new EntropixError('INVALID_ARGUMENT', 'tokenizerJson must be the parsed tokenizer.json object', 'tokenizer');
+  }
+  checkTokenizerJson(tokenizerJson); // before the vocabulary is built: bounded ids, no exponential regex
   let hf: HfTokenizer;
   const cleanUp = cleansUpSpaces(tokenizerJson, tokenizerConfig);
   try {
@@ -69,7 +75,7 @@ export function tokenizerFromJson(tokenizerJson: object, tokenizerConfig: object
   if (eosName !== null && vocab.has(eosName)) eos.add(vocab.get(eosName)!);
   return {
     encode: (text, options) => hf.encode(text, { add_special_tokens: options?.addSpecialTokens ?? true }).ids.map(Number),
-    decode: (ids) => (ids.length === 0 ? '' : hf.decode(ids, { skip_special_tokens: true })),
+    decode: (ids) => (requireTokenIds(ids, 'ids', vocabSize).length === 0 ? '' : hf.decode(ids, { skip_special_tokens: true })),
     vocabSize,
     eosTokenIds: [...eos].sort((a, b) => a - b),
     cleansUpSpaces: cleanUp,
@@ -121,7 +127,7 @@ function commonPrefixLength(a: string, b: string): number {
  */
 export function createTextStream(tokenizer: Tokenizer, context: number[] = []): TextStream {
   const cleanUp = tokenizer.cleansUpSpaces !== false;
-  let window = context.slice(-CONTEXT_IDS);
+  let window = requireTokenIds(context, 'context', tokenizer.vocabSize).slice(-CONTEXT_IDS);
   let contextLength = window.length; // leading window ids whose text is out (or not ours)
   let out = tokenizer.decode(window); // the window's text that is out, as the window decodes
 
@@ -147,7 +153,7 @@ export function createTextStream(tokenizer: Tokenizer, context: number[] = []): 
 
   return {
     push(ids) {
-      if (ids.length === 0) return '';
+      if (requireTokenIds(ids, 'ids', tokenizer.vocabSize).length === 0) return '';
       const waited = window.length - contextLength; // ids held back since earlier pushes
       window.push(...ids);
       return step(waited > MAX_PENDING_IDS);

@@ -9,8 +9,9 @@
 //                                the metric table [B, 7] (six metrics, then the usable-logit flag)
 //                                and the public Metrics ([B] each), as metrics.ts's metricTable;
 //                                cand's column 0 is each row's maximum and argmax
-//   decideRegimes(table, m)      every row's state and parameters from the compiled RegimeTable
-//                                and the metric table, as regimes.ts's decideRegimes
+//   decideRegimes(table, m)      every row's state (int32 [B]) and parameters ([B, 1] columns)
+//                                from the compiled RegimeTable and the metric table, as
+//                                regimes.ts's decideRegimes
 //   drawTokens(inputs, plan)     temperature → min-p → top-k (ties kept) → top-p → Gumbel-max
 //                                draw on the candidates, then the clarifying rule, as
 //                                sample-tokens.ts's drawTokens: int32 [B], −1 for an unusable row
@@ -23,6 +24,8 @@
 // backends/webgpu/; its pieces are the generic ones). The tf.env() flag
 // ENTROPIX_GENERIC_SAMPLING (or the environment variable of that name in Node, or
 // ?tfjsflags=ENTROPIX_GENERIC_SAMPLING:true in a browser) forces the generic path everywhere.
+// The host-side step (backends/host/step.ts: read back, then plain JS) is the benchmarks'
+// baseline and the wasm kernels' arithmetic; no backend picks it by itself yet.
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../../core/tf';
 import type { Candidates } from '../candidates';

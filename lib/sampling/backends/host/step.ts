@@ -88,6 +88,49 @@ export function selectTop(
   }
 }
 
+/**
+ * selectTop through block maxima, for a row of n = g·m entries folded as [g, m] (block j holds
+ * entries j, j + m, …, j + (g−1)·m) with blockMax[j] its maximum (one SIMD max-pool on the
+ * backend). Exact with ties: keep every block whose maximum is at least the k-th largest block
+ * maximum (a block holding one of the k best has a maximum at least that entry's value, and k
+ * blocks with strictly larger maxima would hold k better entries), then select among the kept
+ * blocks' members in index order.
+ */
+export function selectTopByBlocks(
+  x: Float32Array, offset: number, n: number, k: number, blockMax: Float32Array, blockOffset: number, blocks: number,
+  values: Float32Array, indices: Int32Array, out: number,
+): void {
+  const g = n / blocks;
+  k = Math.min(k, n);
+  const kb = Math.min(k, blocks);
+  const bv = new Float32Array(kb);
+  const bi = new Int32Array(kb);
+  selectTop(blockMax, blockOffset, blocks, kb, bv, bi, 0);
+  const threshold = bv[kb - 1]!;
+  const kept: number[] = [];
+  for (let j = 0; j < blocks; j++) if (sanitize(blockMax[blockOffset + j]!) >= threshold) kept.push(j);
+  const count = kept.length * g;
+  const mv = new Float32Array(count);
+  const mi = new Int32Array(count);
+  let c = 0;
+  for (let r = 0; r < g; r++) {
+    const base = offset + r * blocks;
+    for (let q = 0; q < kept.length; q++) {
+      const j = kept[q]!;
+      mv[c] = x[base + j]!;
+      mi[c++] = r * blocks + j; // ascending: members in index order
+    }
+  }
+  const km = Math.min(k, count);
+  const pos = new Int32Array(km);
+  const best = new Float32Array(km);
+  selectTop(mv, 0, count, km, best, pos, 0);
+  for (let i = 0; i < km; i++) {
+    values[out + i] = best[i]!;
+    indices[out + i] = mi[pos[i]!]!;
+  }
+}
+
 /** The logit columns of one row: entropy (bits), varentropy (bits²), real (1/0). */
 export interface LogitMoments { entropy: number; varentropy: number; real: number }
 
@@ -142,39 +185,44 @@ export type AttentionMetrics = [number, number, number, number];
  * = mean over real pairs of |s|. With p given (softmax over each head) no exp is taken.
  */
 export function attentionMetrics(
-  s: Float32Array, offset: number, heads: number, keys: number, p?: Float32Array, scratch?: Float64Array,
+  s: Float32Array, offset: number, heads: number, keys: number, p?: Float32Array, scratch?: Float32Array,
 ): AttentionMetrics {
   const probs = p ?? headSoftmax(s, offset, heads, keys);
   const po = p ? offset : 0;
-  const meanP = scratch && scratch.length >= keys ? scratch.fill(0, 0, keys) : new Float64Array(keys);
+  const meanP = scratch && scratch.length >= keys ? scratch.fill(0, 0, keys) : new Float32Array(keys);
   let sumBits = 0;
   let sumBits2 = 0;
   const bits = new Float64Array(heads);
+  const realKeys = new Int32Array(heads);
   let realPairs = 0;
   let strength = 0;
   for (let h = 0; h < heads; h++) {
     const o = offset + h * keys;
     const q = po + h * keys;
-    let max = -Infinity;
-    let pMax = 0;
+    let pMax = -1;
+    let at = 0;
     let ps = 0;
     let real = 0;
     for (let t = 0; t < keys; t++) {
       const v = s[o + t]!;
       const pt = probs[q + t]!;
-      if (v > max) max = v;
-      if (pt > pMax) pMax = pt;
+      if (pt > pMax) { pMax = pt; at = t; } // the softmax's argmax is the scores' argmax
       ps += pt * v;
+      meanP[t] += pt;
       if (v > REAL_THRESHOLD) {
         real++;
-        strength += Math.abs(v);
+        strength += v < 0 ? -v : v;
       }
     }
+    const max = s[o + at]!;
     if (max > REAL_THRESHOLD) {
       bits[h] = (max - Math.log(pMax) - ps) / LN2;
-      for (let t = 0; t < keys; t++) meanP[t] += probs[q + t]!;
+    } else {
+      // A head with no real key counts as p = 0 in mean_h p (its softmax is uniform): take it back.
+      for (let t = 0; t < keys; t++) meanP[t] -= probs[q + t]!;
     }
     realPairs += real;
+    realKeys[h] = real;
   }
   for (let h = 0; h < heads; h++) sumBits += bits[h]!;
   const attnEntropy = sumBits / heads;
@@ -185,8 +233,12 @@ export function attentionMetrics(
   for (let h = 0; h < heads; h++) {
     const o = offset + h * keys;
     const q = po + h * keys;
-    for (let t = 0; t < keys; t++) {
-      if (s[o + t]! > REAL_THRESHOLD) spread += Math.abs(probs[q + t]! - meanP[t]!);
+    if (realKeys[h] === keys) { // every key real: no look at the scores
+      for (let t = 0; t < keys; t++) { const d = probs[q + t]! - meanP[t]!; spread += d < 0 ? -d : d; }
+    } else {
+      for (let t = 0; t < keys; t++) {
+        if (s[o + t]! > REAL_THRESHOLD) { const d = probs[q + t]! - meanP[t]!; spread += d < 0 ? -d : d; }
+      }
     }
   }
   const pairs = Math.max(realPairs, 1);
@@ -388,7 +440,7 @@ export function hostEntropixStep(
   const s = new Float32Array(heads * keys);
   const row = new Float32Array(7);
   const scratch = new Float32Array(2 * k);
-  const meanScratch = new Float64Array(keys);
+  const meanScratch = new Float32Array(keys);
   for (let b = 0; b < batch; b++) {
     selectTop(logits, b * vocab, vocab, k, values, indices, b * k);
     const top = values[b * k]!;

@@ -4,7 +4,7 @@
 import type { KernelConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf } from '../../../core/tf';
 import {
-  attentionMetrics, decideRow, drawRow, logitMoments, RegimeArrays, RowPlan, selectTop,
+  attentionMetrics, decideRow, drawRow, logitMoments, RegimeArrays, RowPlan, selectTop, selectTopByBlocks,
 } from '../host/step';
 
 /** The part of tfjs-backend-wasm's BackendWasm these kernels use. */
@@ -26,7 +26,11 @@ function outputs(heap: WasmHeap, specs: [number[], 'float32' | 'int32'][]): Tens
 const f32 = (heap: WasmHeap, t: TensorInfo): Float32Array => heap.typedArrayFromHeap(t) as Float32Array;
 const i32 = (heap: WasmHeap, t: TensorInfo): Int32Array => heap.typedArrayFromHeap(t) as Int32Array;
 
-/** x [B, V] sanitized → values [B, k] descending (ties by index ascending), indices int32 [B, k]. */
+/**
+ * x [B, V] sanitized → values [B, k] descending (ties by index ascending), indices int32 [B, k].
+ * With blockMax [B, …, m] (x folded as [B, V/m, m], maxima over the fold) the search runs
+ * through the block maxima.
+ */
 function candidates({ inputs, backend, attrs }: Args): TensorInfo[] {
   const heap = backend as WasmHeap;
   const x = inputs.x!;
@@ -36,7 +40,14 @@ function candidates({ inputs, backend, attrs }: Args): TensorInfo[] {
   const xv = f32(heap, x);
   const vv = f32(heap, values!);
   const iv = i32(heap, indices!);
-  for (let b = 0; b < batch; b++) selectTop(xv, b * n, n, k, vv, iv, b * k);
+  const blockMax = inputs.blockMax;
+  if (blockMax) {
+    const blocks = blockMax.shape[blockMax.shape.length - 1]!;
+    const bv = f32(heap, blockMax);
+    for (let b = 0; b < batch; b++) selectTopByBlocks(xv, b * n, n, k, bv, b * blocks, blocks, vv, iv, b * k);
+  } else {
+    for (let b = 0; b < batch; b++) selectTop(xv, b * n, n, k, vv, iv, b * k);
+  }
   return [values!, indices!];
 }
 
@@ -60,7 +71,7 @@ function metricTable({ inputs, backend, attrs }: Args): TensorInfo[] {
   const spv = f32(heap, attnP!);
   const table = f32(heap, outs[0]!);
   const cols = outs.slice(1).map((o) => f32(heap, o));
-  const scratch = new Float64Array(keys);
+  const scratch = new Float32Array(keys);
   for (let b = 0; b < batch; b++) {
     const m = logitMoments(xv, b * n, n, cv[b * k]!, pv);
     const a = attentionMetrics(sv, b * heads * keys, heads, keys, spv, scratch);

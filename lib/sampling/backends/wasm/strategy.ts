@@ -2,13 +2,15 @@
 // (the clip, the softmaxes), and JS kernels on the wasm heap (kernels.ts) do everything else in a
 // few calls: the candidate selection, the metric epilogue, the regime decision, and the whole
 // filter chain with the draw. Tokens, states and metrics equal the generic path's (tested).
-import type { NamedAttrMap, NamedTensorMap, Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
+import type { NamedAttrMap, NamedTensorMap, Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../../../core/tf';
 import type { Metrics } from '../../metrics';
 import { attentionSoftmax } from '../../metrics';
 import { drawScalars, fullVocabularyMass } from '../../sample-tokens';
 import type { SamplingStrategy } from '../strategy';
 import { CANDIDATES, DECIDE, DRAW, METRIC_TABLE, registerWasmKernels } from './kernels';
+
+const BLOCK = 16;
 
 const run = (name: string, inputs: NamedTensorMap, attrs: object = {}): Tensor | Tensor[] =>
   tf.engine().runKernel(name, inputs, attrs as NamedAttrMap) as Tensor | Tensor[];
@@ -20,7 +22,16 @@ export function wasmStrategy(generic: SamplingStrategy): SamplingStrategy {
     ...generic,
     name: 'wasm',
     candidates: (clean, k) => {
-      const [values, indices] = run(CANDIDATES, { x: clean }, { k: Math.min(k, clean.shape[1]) }) as Tensor2D[];
+      const [batch, vocab] = clean.shape;
+      k = Math.min(k, vocab);
+      const inputs: NamedTensorMap = { x: clean };
+      // Block maxima by one SIMD max-pool (as candidates.ts's two-stage search): the JS selection
+      // then reads V/16 maxima and the kept blocks' members instead of every logit.
+      const blocks = vocab / BLOCK;
+      if (Number.isInteger(blocks) && blocks >= 4 * k) {
+        inputs.blockMax = tf.maxPool(tf.reshape(clean, [batch, BLOCK, 1, blocks]) as Tensor4D, [BLOCK, 1], [BLOCK, 1], 'valid');
+      }
+      const [values, indices] = run(CANDIDATES, inputs, { k }) as Tensor2D[];
       return { values: values!, indices: indices! };
     },
     metricTable: (clean, cand, _rowIds, scores, keyMask) => {

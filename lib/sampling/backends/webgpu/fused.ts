@@ -6,6 +6,7 @@
 // of 2^31 or more.
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../../../core/tf';
+import { backendInfo } from '../../../core/backend';
 import type { Metrics } from '../../metrics';
 import type { RegimeTable } from '../../regimes';
 import type { StepInputs, StepResult } from '../strategy';
@@ -16,10 +17,20 @@ import { attentionProgram, MAX_HEADS } from './attention-program';
 import { deviceLimits, unpack, words } from './dispatch';
 import { MAX_SORTED, ParamSource, ROW_UNIFORMS, rowProgram, RowProgramShape } from './row-program';
 
-/** Threads per workgroup: 256, or what the device allows. */
-function workgroupSize(): number {
-  const n = Math.min(256, deviceLimits().invocations);
-  return 2 ** Math.floor(Math.log2(n));
+/**
+ * Threads per workgroup (one workgroup works on one row): as many as the device allows up to
+ * ENTROPIX_WEBGPU_WORKGROUP (default 1024 on a GPU, 256 on a software adapter, where each barrier
+ * costs a loop over the threads), a power of two, with the workgroup memory the row program needs
+ * (four reduction arrays of that many words, the sorted candidates, the histogram). At B = 1 one
+ * workgroup does the whole row, so more threads are more memory requests in flight.
+ */
+function workgroupSize(sorted = MAX_SORTED): number {
+  const limits = deviceLimits();
+  const env = typeof process !== 'undefined' ? Number(process.env?.ENTROPIX_WEBGPU_WORKGROUP) : NaN;
+  const fallback = backendInfo().adapter?.software ? 256 : 1024;
+  let n = 2 ** Math.floor(Math.log2(Math.min(Number.isInteger(env) && env > 0 ? env : fallback, limits.invocations)));
+  while (n > 64 && 16 * n + 12 * sorted + 1024 + 256 > limits.sharedBytes) n /= 2;
+  return n;
 }
 
 function sortedSize(k: number): number {
@@ -48,7 +59,7 @@ function rowUniforms(values: Uniforms): Uint32Array {
 
 const placeholder = (): Tensor => tf.tensor1d([0]);
 
-/** The four attention metrics as a [4, B] tensor (or null: generic path). */
+/** The four attention metrics as a [4, B] tensor. */
 function attention(scores: Tensor, keyMask: Tensor2D | undefined, wg: number): Tensor {
   return attentionProgram(scores, keyMask ?? null, placeholder(), wg);
 }

@@ -45,7 +45,7 @@ function uniformStruct(): string {
   return `struct U { ${ROW_UNIFORMS.map((n) => `${n}: ${n === 'clarifyingId' ? 'i32' : FLOAT_UNIFORMS.has(n) ? 'f32' : 'u32'}`).join(', ')} }`;
 }
 
-function bindings(s: RowProgramShape): { decl: string; count: number } {
+function bindings(s: RowProgramShape): string {
   const lines: string[] = [];
   let i = 0;
   const add = (decl: string) => lines.push(`@group(0) @binding(${i++}) ${decl};`);
@@ -64,7 +64,7 @@ function bindings(s: RowProgramShape): { decl: string; count: number } {
   }
   add('var<storage, read_write> out: array<u32>');
   lines.push(`@group(0) @binding(${i}) var<uniform> u: U;`);
-  return { decl: lines.join('\n'), count: i };
+  return lines.join('\n');
 }
 
 function paramRead(name: string, src: ParamSource): string {
@@ -168,7 +168,7 @@ export function rowProgramCode(s: RowProgramShape): string {
       out[u.batch + b] = select(0x7fc00000u, bitcast<u32>(varentropyT), real);
     }`;
 
-  const { decl } = bindings(s);
+  const decl = bindings(s);
   return /* wgsl */ `${commonWgsl(wg)}
 const SORTED: u32 = ${sorted}u;
 ${uniformStruct()}
