@@ -161,6 +161,7 @@ describe('typed errors instead of raw TypeErrors (item 8)', () => {
     }
     const stream = createTextStream(tok);
     expect(() => stream.push([NaN])).toThrow(expect.objectContaining(typed));
+    expect(() => stream.push([1e9])).toThrow(expect.objectContaining(typed));
     expect(stream.push([72, 105]) + stream.flush()).toBe(tok.decode([72, 105])); // a refused push changes nothing
   });
 
