@@ -256,11 +256,6 @@ export class GraphBuilder {
     return t;
   }
 
-  identity(x: GraphTensor): GraphTensor {
-    this.own(x, 'x');
-    return this.op('Identity', [x], { T: attr.type(x.dtype) }, x.dtype);
-  }
-
   // ---- element-wise ----
 
   private unary(op: string, x: GraphTensor, dtypes: readonly GraphDType[]): GraphTensor {
@@ -268,45 +263,21 @@ export class GraphBuilder {
     return this.op(op, [x], { T: attr.type(x.dtype) }, x.dtype);
   }
 
-  private binary(op: string, a: GraphTensor, b: GraphTensor, dtypes: readonly GraphDType[], out?: GraphDType): GraphTensor {
+  private binary(op: string, a: GraphTensor, b: GraphTensor, dtypes: readonly GraphDType[]): GraphTensor {
     this.own(a, 'a', dtypes);
     this.own(b, 'b', dtypes);
     const dtype = this.same([a, b], `${op}'s inputs`);
-    return this.op(op, [a, b], { T: attr.type(dtype) }, out ?? dtype);
+    return this.op(op, [a, b], { T: attr.type(dtype) }, dtype);
   }
 
-  neg(x: GraphTensor): GraphTensor { return this.unary('Neg', x, NUMERIC); }
   square(x: GraphTensor): GraphTensor { return this.unary('Square', x, NUMERIC); }
   rsqrt(x: GraphTensor): GraphTensor { return this.unary('Rsqrt', x, FLOAT); }
   sigmoid(x: GraphTensor): GraphTensor { return this.unary('Sigmoid', x, FLOAT); }
-  sin(x: GraphTensor): GraphTensor { return this.unary('Sin', x, FLOAT); }
-  cos(x: GraphTensor): GraphTensor { return this.unary('Cos', x, FLOAT); }
   /** Softmax over the last axis. */
   softmax(x: GraphTensor): GraphTensor { return this.unary('Softmax', x, FLOAT); }
 
   add(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('AddV2', a, b, NUMERIC); }
-  sub(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Sub', a, b, NUMERIC); }
   mul(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Mul', a, b, NUMERIC); }
-  /** RealDiv, float32 only: TF.js divides int32 by flooring, TF by truncating. */
-  div(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('RealDiv', a, b, FLOAT); }
-  maximum(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Maximum', a, b, NUMERIC); }
-  less(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Less', a, b, NUMERIC, 'bool'); }
-  greaterEqual(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('GreaterEqual', a, b, NUMERIC, 'bool'); }
-
-  /** SelectV2: `a` where `condition`, else `b`, broadcasting all three. */
-  select(condition: GraphTensor, a: GraphTensor, b: GraphTensor): GraphTensor {
-    this.own(condition, 'condition', ['bool']);
-    this.own(a, 'a');
-    this.own(b, 'b');
-    const dtype = this.same([a, b], 'select\'s branches');
-    return this.op('SelectV2', [condition, a, b], { T: attr.type(dtype) }, dtype);
-  }
-
-  cast(x: GraphTensor, dtype: GraphDType): GraphTensor {
-    this.own(x, 'x');
-    checkDType(dtype, 'dtype');
-    return this.op('Cast', [x], { SrcT: attr.type(x.dtype), DstT: attr.type(dtype), Truncate: attr.bool(false) }, dtype);
-  }
 
   // ---- linear algebra, reductions ----
 
@@ -352,18 +323,6 @@ export class GraphBuilder {
     this.own(x, 'x');
     const p = this.intsArg(perm, 'perm');
     return this.op('Transpose', [x, p], { T: attr.type(x.dtype), Tperm: attr.type('int32') }, x.dtype);
-  }
-
-  expandDims(x: GraphTensor, axis: IntArg): GraphTensor {
-    this.own(x, 'x');
-    const a = this.intArg(axis, 'axis');
-    return this.op('ExpandDims', [x, a], { T: attr.type(x.dtype), Tdim: attr.type('int32') }, x.dtype);
-  }
-
-  tile(x: GraphTensor, multiples: IntsArg): GraphTensor {
-    this.own(x, 'x');
-    const m = this.intsArg(multiples, 'multiples');
-    return this.op('Tile', [x, m], { T: attr.type(x.dtype), Tmultiples: attr.type('int32') }, x.dtype);
   }
 
   /** GatherV2: `params` indexed by int32 `indices` along `axis`, with `batchDims` leading batch dims. */
@@ -455,38 +414,6 @@ export class GraphBuilder {
   shape(x: GraphTensor): GraphTensor {
     this.own(x, 'x');
     return this.op('Shape', [x], { T: attr.type(x.dtype), out_type: attr.type('int32') }, 'int32');
-  }
-
-  /** Fill: a tensor of shape `dims` filled with `value` (a number becomes a Const of `dtype`). */
-  fill(dims: IntsArg, value: number | GraphTensor, dtype: GraphDType = 'float32'): GraphTensor {
-    const d = this.intsArg(dims, 'dims');
-    let v: GraphTensor;
-    if (value instanceof GraphTensor) {
-      v = this.own(value, 'value', NUMERIC);
-    } else {
-      if (dtype === 'bool') throw new EntropixError('INVALID_DTYPE', 'fill takes float32 or int32 values', 'dtype');
-      if (typeof value !== 'number') throw new EntropixError('INVALID_ARGUMENT', 'value must be a number or a GraphTensor', 'value');
-      if (dtype === 'int32') checkInt(value, 'value');
-      v = dtype === 'int32' ? this.ints(value) : this.floats(value);
-    }
-    // The converter takes Fill's output dtype from T.
-    return this.op('Fill', [d, v], { T: attr.type(v.dtype), index_type: attr.type('int32') }, v.dtype);
-  }
-
-  /** Range: [start, limit) by delta. Numbers become Consts of `dtype`. */
-  range(start: number | GraphTensor, limit: number | GraphTensor, delta: number | GraphTensor = 1,
-    dtype: 'float32' | 'int32' = 'int32'): GraphTensor {
-    const scalar = (x: number | GraphTensor, what: string): GraphTensor => {
-      if (x instanceof GraphTensor) return this.own(x, what, [dtype]);
-      if (dtype === 'int32') checkInt(x, what);
-      else if (typeof x !== 'number' || !Number.isFinite(x)) throw new EntropixError('INVALID_ARGUMENT', `${what} must be a finite number`, what);
-      return dtype === 'int32' ? this.ints(x) : this.floats(x);
-    };
-    const s = scalar(start, 'start');
-    const l = scalar(limit, 'limit');
-    const d = scalar(delta, 'delta');
-    // The converter takes Range's output dtype from Tidx.
-    return this.op('Range', [s, l, d], { Tidx: attr.type(dtype) }, dtype);
   }
 
   // ---- output ----

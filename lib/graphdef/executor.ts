@@ -8,6 +8,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
+import { splitAlong } from '../core/split';
 import type { AttrValueJson, NodeDefJson } from './json';
 
 /** A value in the executor: a tensor, or a small int32 array known on the host (shapes, axes). */
@@ -48,6 +49,7 @@ function hostStridedSlice(x: HostInts, begin: number[], end: number[], strides: 
   return new HostInts(x.values.slice(b, Math.max(b, e)), false);
 }
 
+// The ops the graphs of lib/models/llama-graph.ts use, and those of format 1 (Neg, ExpandDims).
 const OPS: Record<string, OpFn> = {
   Identity: ([x]) => [x!],
   Shape: ([x]) => [new HostInts(tensor(x!).shape.slice(), false)],
@@ -68,27 +70,25 @@ const OPS: Record<string, OpFn> = {
   Reshape: ([x, s]) => [tf.reshape(tensor(x!), ints(s!))],
   Transpose: ([x, p]) => [tf.transpose(tensor(x!), ints(p!))],
   ExpandDims: ([x, axis]) => [tf.expandDims(tensor(x!), one(axis!))],
-  Tile: ([x, m]) => [tf.tile(tensor(x!), ints(m!))],
   ConcatV2: (xs, a) => {
     const n = int(a, 'N', xs.length - 1);
     return [tf.concat(xs.slice(0, n).map(tensor), one(xs[n]!))];
   },
-  SplitV: ([x, sizes, axis]) => tf.split(tensor(x!), ints(sizes!), one(axis!)),
+  SplitV: ([x, sizes, axis]) => {
+    const t = tensor(x!);
+    const a = one(axis!);
+    return splitAlong(t, ints(sizes!), a < 0 ? a + t.rank : a);
+  },
   GatherV2: ([p, i, axis], a) => [tf.gather(tensor(p!), tensor(i!), one(axis!), int(a, 'batch_dims'))],
   MatMul: ([x, y], a) => [tf.matMul(tensor(x!), tensor(y!), bool(a, 'transpose_a'), bool(a, 'transpose_b'))],
   BatchMatMulV2: ([x, y], a) => [tf.matMul(tensor(x!), tensor(y!), bool(a, 'adj_x'), bool(a, 'adj_y'))],
   Mean: ([x, axes], a) => [tf.mean(tensor(x!), ints(axes!), bool(a, 'keep_dims'))],
   AddV2: binary(tf.add),
-  Sub: binary(tf.sub),
   Mul: binary(tf.mul),
-  RealDiv: binary(tf.div),
-  Maximum: binary(tf.maximum),
   Neg: unary(tf.neg),
   Square: unary(tf.square),
   Rsqrt: unary(tf.rsqrt),
   Sigmoid: unary(tf.sigmoid),
-  Sin: unary(tf.sin),
-  Cos: unary(tf.cos),
   Softmax: unary((x) => tf.softmax(x)),
 };
 
@@ -190,7 +190,12 @@ export function compileGraph(nodes: readonly NodeDefJson[], weights: Record<stri
           continue;
         }
         const step = steps[i]!;
-        values[i] = step.fn(step.inputs.map(([from, k]) => values[from]![k]!), step.attrs);
+        const args: Value[] = new Array(step.inputs.length);
+        for (let j = 0; j < args.length; j++) {
+          const [from, k] = step.inputs[j]!;
+          args[j] = values[from]![k]!;
+        }
+        values[i] = step.fn(args, step.attrs);
         for (const k of step.frees) {
           const v = values[Math.floor(k / 65536)]![k % 65536];
           if (v && !(v instanceof HostInts)) v.dispose();

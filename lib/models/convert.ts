@@ -24,7 +24,7 @@ export interface ConvertOptions {
    * (INVALID_ARGUMENT, argument 'options.dtype').
    */
   dtype?: 'float32' | 'float16';
-  /** Called after each tensor is read: (tensors read, tensors in all). */
+  /** Called after each weight is written: (weights done, weights in all; fused ones count once). */
   onProgress?: (done: number, total: number) => void;
   /** Bytes per weight shard file (default 4 MiB, as tensorflowjs_converter). */
   shardBytes?: number;

@@ -12,7 +12,7 @@ import { SafetensorsCheckpoint } from './safetensors';
 import { directoryDefaults } from './generation-defaults';
 
 /** Reads one tensor, checking its shape first; the result is float32 whatever the file's dtype. */
-export async function readCheckedTensor(ckpt: SafetensorsCheckpoint, name: string, shape: readonly number[]): Promise<Float32Array> {
+async function readCheckedTensor(ckpt: SafetensorsCheckpoint, name: string, shape: readonly number[]): Promise<Float32Array> {
   const info = ckpt.tensor(name); // refuses a missing tensor, argument = name
   if (info.shape.length !== shape.length || info.shape.some((s, i) => s !== shape[i])) {
     throw new EntropixError(

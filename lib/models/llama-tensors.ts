@@ -105,6 +105,7 @@ export function llamaTensorSpecs(c: Shape): LlamaTensorSpec[] {
 }
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const TILE = 64;
 
 /** A weight's values in the forward's layout, from its parts' checkpoint values (row-major). */
 export function fuseWeight(spec: LlamaWeightSpec, part: (p: WeightPart) => Float32Array): Float32Array {
@@ -124,9 +125,16 @@ export function fuseWeight(spec: LlamaWeightSpec, part: (p: WeightPart) => Float
   for (const p of spec.parts) {
     const x = part(p);
     const [rows, inner] = p.sourceShape as [number, number];
-    for (let r = 0; r < rows; r++) {
-      const base = r * inner;
-      for (let c = 0; c < inner; c++) out[c * cols + col + r] = x[base + c]!;
+    // In 64×64 tiles: a plain double loop strides through memory on every write (~10× slower on big matrices).
+    for (let r0 = 0; r0 < rows; r0 += TILE) {
+      const r1 = Math.min(rows, r0 + TILE);
+      for (let c0 = 0; c0 < inner; c0 += TILE) {
+        const c1 = Math.min(inner, c0 + TILE);
+        for (let r = r0; r < r1; r++) {
+          const base = r * inner;
+          for (let c = c0; c < c1; c++) out[c * cols + col + r] = x[base + c]!;
+        }
+      }
     }
     col += rows;
   }
