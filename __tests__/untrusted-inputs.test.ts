@@ -115,6 +115,24 @@ describe('tokenizer and template denial of service (item 5)', () => {
   }, 40_000);
 });
 
+test('the CLI ends a tokenizer that runs past its time budget by itself, with one line', async () => {
+  const tokenizer = byteTokenizerJson() as Record<string, unknown>;
+  const json = {
+    ...tokenizer,
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [
+      { type: 'Split', pattern: { Regex: '(a|a)+$' }, behavior: 'Isolated', invert: false }, tokenizer.pre_tokenizer] },
+  };
+  const dir = hostileModel('slow-regex-budget', { 'tokenizer.json': json });
+  const started = Date.now();
+  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', path.join(ROOT, 'lib', 'cli', 'main.ts'),
+    'generate', '--model', dir, '--prompt', `${'a'.repeat(40)}b`, '--max-new-tokens', '2'],
+  { cwd: ROOT, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL', env: { ...process.env, ENTROPIX_TEXT_BUDGET_S: '2' } });
+  expect(r.signal).toBe('SIGTERM'); // the watchdog's, not the test's SIGKILL
+  expect(r.stderr).toMatch(/^entropix: error: the tokenizer or chat template of .* took longer than 2 s/);
+  expect(r.stdout).toBe('');
+  expect(Date.now() - started).toBeLessThan(20_000);
+}, 40_000);
+
 describe('the clarifying token meets the model (item 7)', () => {
   test('entropix.json with a clarifyingTokenId outside the vocabulary is refused at load', async () => {
     const entropix = JSON.parse(fs.readFileSync(path.join(BUNDLED, 'entropix.json'), 'utf8'));
