@@ -240,3 +240,43 @@ describe('config.json and the graph must agree; broken graphs do not load (items
     await refusedAtLoad(withFile(`graph-${name.replace(/\W+/g, '-')}`, 'model.json', editGraph(edit)), message);
   });
 });
+
+describe('permission problems say so (item 3)', () => {
+  // Root reads everything, so as root the loads run in a child as 'nobody'.
+  const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  test('an unreadable directory, tokenizer or shard is reported as permission denied', () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-perm-'));
+    fs.chmodSync(base, 0o755);
+    try {
+      const copy = (name: string, edit: (d: string) => void) => {
+        const d = path.join(base, name);
+        fs.cpSync(BUNDLED, d, { recursive: true });
+        spawnSync('chmod', ['-R', 'a+rX', d]);
+        edit(d);
+        return d;
+      };
+      const dirs = {
+        dir: copy('dir', (d) => fs.chmodSync(d, 0o000)),
+        tokenizer: copy('tokenizer', (d) => fs.chmodSync(path.join(d, 'tokenizer.json'), 0o000)),
+        shard: copy('shard', (d) => fs.chmodSync(path.join(d, 'group1-shard1of2.bin'), 0o000)),
+      };
+      const code = `
+        const { loadModel, loadTokenizer } = require('./lib/node.ts');
+        (async () => {
+          for (const [name, dir, load] of [['dir', ${JSON.stringify(dirs.dir)}, loadModel], ['tokenizer', ${JSON.stringify(dirs.tokenizer)}, loadTokenizer], ['shard', ${JSON.stringify(dirs.shard)}, loadModel]]) {
+            try { await load(dir); console.log(name + '\\tLOADED'); } catch (e) { console.log(name + '\\t' + e.name + ' ' + e.message); }
+          }
+        })();`;
+      const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', code],
+        { cwd: ROOT, encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL', env: { ...process.env, HOME: base }, ...asUser });
+      if (!r.stdout) throw new Error(r.stderr);
+      const said = new Map(r.stdout.trim().split('\n').map((l) => l.split('\t') as [string, string]));
+      expect(said.get('dir')).toMatch(/^EntropixError .*permission denied/);
+      expect(said.get('tokenizer')).toMatch(/^EntropixError .*tokenizer\.json.*permission denied/);
+      expect(said.get('shard')).toMatch(/^EntropixError .*group1-shard1of2\.bin.*permission denied/);
+    } finally {
+      spawnSync('chmod', ['-R', 'u+rwX', base]);
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
