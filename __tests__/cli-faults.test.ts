@@ -5,7 +5,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf } from '../lib';
-import { TokenRecord } from '../lib/cli/token-record';
 import { SamplerState } from '../lib/sampling/regimes';
 import { randomModel, SHAPE } from './helpers/llama-reference';
 import { writeCheckpoint } from './helpers/hf-writer';
@@ -159,7 +158,8 @@ test('Ctrl-C exits 130 with a newline after the text, and writes the trace and p
   expect(fs.readFileSync(plot, 'utf8')).toMatch(/aborted/);
 }, 45_000);
 
-test('without --trace or --plot no token is kept; the regime counts still are', () => {
+test('without --trace or --plot no token is kept; the regime counts still are', async () => {
+  const { TokenRecord } = await import('../lib/cli/token-record');
   const token = (regime: 'flowing' | 'adaptive') => ({
     row: 0, step: 0, tokenId: 1, text: 'a', state: SamplerState.Flowing, regime, logprob: 0,
     entropy: 0, varentropy: 0, attnEntropy: 0, attnVarentropy: 0, agreement: 0, interactionStrength: 0,

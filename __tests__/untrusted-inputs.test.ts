@@ -9,7 +9,6 @@ import * as path from 'node:path';
 import { EntropixSampler, tf, useBackend } from '../lib';
 import { byteTokenizerConfig, byteTokenizerJson } from '../lib/text/byte-tokenizer';
 import { createTextStream, tokenizerFromJson } from '../lib/text/tokenizer';
-import { nestedQuantifier } from '../lib/text/guards';
 import { convertHfCheckpoint, loadHfCheckpoint, loadModel } from '../lib/node';
 import { generate } from '../lib/decoding/generate';
 import { expectRefused } from './helpers/tensors';
@@ -80,7 +79,8 @@ describe('tokenizer and template denial of service (item 5)', () => {
     expect(r.stdout).toMatch(/^REFUSED EntropixError INVALID_ARGUMENT .*range\(\)/);
   });
 
-  test('the regex check admits the real pre-tokenizers (GPT-2, Llama 3) and spots star height 2', () => {
+  test('the regex check admits the real pre-tokenizers (GPT-2, Llama 3) and spots star height 2', async () => {
+    const { nestedQuantifier } = await import('../lib/text/guards');
     const gpt2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
     const llama3 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
     expect(nestedQuantifier(gpt2)).toBeNull();
@@ -114,6 +114,24 @@ describe('tokenizer and template denial of service (item 5)', () => {
     expect(ended - sent).toBeLessThan(3_000);
   }, 40_000);
 });
+
+test('the CLI ends a tokenizer that runs past its time budget by itself, with one line', async () => {
+  const tokenizer = byteTokenizerJson() as Record<string, unknown>;
+  const json = {
+    ...tokenizer,
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [
+      { type: 'Split', pattern: { Regex: '(a|a)+$' }, behavior: 'Isolated', invert: false }, tokenizer.pre_tokenizer] },
+  };
+  const dir = hostileModel('slow-regex-budget', { 'tokenizer.json': json });
+  const started = Date.now();
+  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', path.join(ROOT, 'lib', 'cli', 'main.ts'),
+    'generate', '--model', dir, '--prompt', `${'a'.repeat(40)}b`, '--max-new-tokens', '2'],
+  { cwd: ROOT, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL', env: { ...process.env, ENTROPIX_TEXT_BUDGET_S: '2' } });
+  expect(r.signal).toBe('SIGTERM'); // the watchdog's, not the test's SIGKILL
+  expect(r.stderr).toMatch(/^entropix: error: the tokenizer or chat template of .* took longer than 2 s/);
+  expect(r.stdout).toBe('');
+  expect(Date.now() - started).toBeLessThan(20_000);
+}, 40_000);
 
 describe('the clarifying token meets the model (item 7)', () => {
   test('entropix.json with a clarifyingTokenId outside the vocabulary is refused at load', async () => {
@@ -161,6 +179,7 @@ describe('typed errors instead of raw TypeErrors (item 8)', () => {
     }
     const stream = createTextStream(tok);
     expect(() => stream.push([NaN])).toThrow(expect.objectContaining(typed));
+    expect(() => stream.push([1e9])).toThrow(expect.objectContaining(typed));
     expect(stream.push([72, 105]) + stream.flush()).toBe(tok.decode([72, 105])); // a refused push changes nothing
   });
 

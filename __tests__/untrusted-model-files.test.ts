@@ -74,40 +74,57 @@ function modelCopy(name: string, edit: (dir: string) => void = () => undefined):
 }
 
 describe('JSON side files are read under limits (item 3)', () => {
-  const loadInChild = (dir: string) => inChild(`
-    const { loadModel, loadTokenizer } = require('./lib/node.ts');
-    (async () => {
-      for (const load of [loadModel, loadTokenizer]) {
-        try { await load(${JSON.stringify(dir)}); console.log('LOADED'); }
-        catch (e) { console.log('REFUSED', e.name, e.code, e.message); }
-      }
-    })();`, { timeoutMs: 15_000, heapMb: 200 });
-
-  test.each(['model.json', 'config.json', 'entropix.json', 'tokenizer.json'])('%s as a link to /dev/zero is refused without reading it', (file) => {
-    const dir = modelCopy(`zero-${file}`, (d) => { fs.rmSync(path.join(d, file)); fs.symlinkSync('/dev/zero', path.join(d, file)); });
-    const r = loadInChild(dir);
-    expect(r.signal).toBeNull();
-    expect(r.stdout).toMatch(new RegExp(`^REFUSED EntropixError INVALID_ARGUMENT .*${file.replace('.', '\\.')}.*(outside|not a regular file)`, 'm'));
-  });
-
-  test.each(['model.json', 'tokenizer.json'])('%s as a FIFO is refused, not waited on', (file) => {
-    const dir = modelCopy(`fifo-${file}`, (d) => {
-      fs.rmSync(path.join(d, file));
-      expect(spawnSync('mkfifo', [path.join(d, file)]).status).toBe(0);
-    });
-    const r = loadInChild(dir);
-    expect(r.signal).toBeNull(); // not killed at the time limit
-    expect(r.stdout).toMatch(/REFUSED EntropixError INVALID_ARGUMENT .*not a regular file/);
-  });
-
-  test('a 70 MB model.json is refused by its size', () => {
-    const dir = modelCopy('huge-model-json', (d) => {
+  // Every hostile directory is loaded in one child (a heap cap, a time limit): a hang or an
+  // out-of-memory there fails these tests instead of the suite.
+  const cases = new Map<string, string>(); // case -> directory
+  let lines: Map<string, string> | undefined;
+  let run: ReturnType<typeof inChild> | undefined;
+  const outcome = (name: string): string => {
+    if (!lines) {
+      run = inChild(`
+        const { loadModel, loadTokenizer } = require('./lib/node.ts');
+        (async () => {
+          for (const [name, dir] of ${JSON.stringify([...cases])}) {
+            const said = [];
+            for (const load of [loadModel, loadTokenizer]) {
+              try { await load(dir); said.push('LOADED'); } catch (e) { said.push(['REFUSED', e.name, e.code, e.message].join(' ')); }
+            }
+            console.log(name + '\t' + said.join(' | '));
+          }
+        })();`, { timeoutMs: 30_000, heapMb: 200 });
+      lines = new Map(run.stdout.trim().split('\n').map((l) => [l.split('\t')[0]!, l.split('\t')[1] ?? ''] as [string, string]));
+    }
+    expect(run!.signal).toBeNull(); // not killed at the time limit
+    return lines.get(name) ?? '(no answer)';
+  };
+  const files = ['model.json', 'config.json', 'entropix.json', 'tokenizer.json'];
+  beforeAll(() => {
+    for (const file of files) {
+      cases.set(`zero-${file}`, modelCopy(`zero-${file}`, (d) => { fs.rmSync(path.join(d, file)); fs.symlinkSync('/dev/zero', path.join(d, file)); }));
+    }
+    for (const file of ['model.json', 'tokenizer.json']) {
+      cases.set(`fifo-${file}`, modelCopy(`fifo-${file}`, (d) => {
+        fs.rmSync(path.join(d, file));
+        expect(spawnSync('mkfifo', [path.join(d, file)]).status).toBe(0);
+      }));
+    }
+    cases.set('huge-model-json', modelCopy('huge-model-json', (d) => {
       const fd = fs.openSync(path.join(d, 'model.json'), 'w');
       fs.ftruncateSync(fd, 70 << 20); // sparse: no disk
       fs.closeSync(fd);
-    });
-    const r = loadInChild(dir);
-    expect(r.stdout).toMatch(/^REFUSED EntropixError INVALID_ARGUMENT .*model\.json: is \d+ bytes, more than/);
+    }));
+  });
+
+  test.each(files)('%s as a link to /dev/zero is refused without reading it', (file) => {
+    expect(outcome(`zero-${file}`)).toMatch(new RegExp(`REFUSED EntropixError INVALID_ARGUMENT .*${file.replace('.', '\\.')}.*(outside|not a regular file)`));
+  });
+
+  test.each(['model.json', 'tokenizer.json'])('%s as a FIFO is refused, not waited on', (file) => {
+    expect(outcome(`fifo-${file}`)).toMatch(/REFUSED EntropixError INVALID_ARGUMENT .*not a regular file/);
+  });
+
+  test('a 70 MB model.json is refused by its size', () => {
+    expect(outcome('huge-model-json')).toMatch(/^REFUSED EntropixError INVALID_ARGUMENT .*model\.json: is \d+ bytes, more than/);
   });
 
   test('a link inside the directory is followed; a Hugging Face cache snapshot links into its blobs', async () => {
@@ -221,5 +238,45 @@ describe('config.json and the graph must agree; broken graphs do not load (items
     ['an input naming no node', (ns: Node[]) => ns.map((n) => (n.name === 'logits' ? { ...n, input: ['nowhere'] } : n)), /nowhere.*, which is no node/],
   ])('a graph with %s is refused at load', async (name, edit, message) => {
     await refusedAtLoad(withFile(`graph-${name.replace(/\W+/g, '-')}`, 'model.json', editGraph(edit)), message);
+  });
+});
+
+describe('permission problems say so (item 3)', () => {
+  // Root reads everything, so as root the loads run in a child as 'nobody'.
+  const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  test('an unreadable directory, tokenizer or shard is reported as permission denied', () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-perm-'));
+    fs.chmodSync(base, 0o755);
+    try {
+      const copy = (name: string, edit: (d: string) => void) => {
+        const d = path.join(base, name);
+        fs.cpSync(BUNDLED, d, { recursive: true });
+        spawnSync('chmod', ['-R', 'a+rX', d]);
+        edit(d);
+        return d;
+      };
+      const dirs = {
+        dir: copy('dir', (d) => fs.chmodSync(d, 0o000)),
+        tokenizer: copy('tokenizer', (d) => fs.chmodSync(path.join(d, 'tokenizer.json'), 0o000)),
+        shard: copy('shard', (d) => fs.chmodSync(path.join(d, 'group1-shard1of2.bin'), 0o000)),
+      };
+      const code = `
+        const { loadModel, loadTokenizer } = require('./lib/node.ts');
+        (async () => {
+          for (const [name, dir, load] of [['dir', ${JSON.stringify(dirs.dir)}, loadModel], ['tokenizer', ${JSON.stringify(dirs.tokenizer)}, loadTokenizer], ['shard', ${JSON.stringify(dirs.shard)}, loadModel]]) {
+            try { await load(dir); console.log(name + '\\tLOADED'); } catch (e) { console.log(name + '\\t' + e.name + ' ' + e.message); }
+          }
+        })();`;
+      const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', code],
+        { cwd: ROOT, encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL', env: { ...process.env, HOME: base }, ...asUser });
+      if (!r.stdout) throw new Error(r.stderr);
+      const said = new Map(r.stdout.trim().split('\n').map((l) => l.split('\t') as [string, string]));
+      expect(said.get('dir')).toMatch(/^EntropixError .*permission denied/);
+      expect(said.get('tokenizer')).toMatch(/^EntropixError .*tokenizer\.json.*permission denied/);
+      expect(said.get('shard')).toMatch(/^EntropixError .*group1-shard1of2\.bin.*permission denied/);
+    } finally {
+      spawnSync('chmod', ['-R', 'u+rwX', base]);
+      fs.rmSync(base, { recursive: true, force: true });
+    }
   });
 });

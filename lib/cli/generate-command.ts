@@ -17,6 +17,7 @@ import { colorize, colorLegend } from './colors';
 import { plotSvg } from './plot';
 import { checkOutputs, OutputFile, writeFileAtomic } from './output-files';
 import { TokenRecord } from './token-record';
+import { startWatchdog, textBudgetSeconds } from './watchdog';
 import { regimeName, Trace, traceToJson } from './trace';
 
 /** The bundled model, next to dist/ in the package. */
@@ -96,20 +97,34 @@ export async function runGenerate(a: GenerateArgs): Promise<number> {
   try {
     // Tokenizer, template and prompt encoding run before the SIGINT listener exists, so Ctrl-C
     // keeps its default meaning (end the process) while they run: they are synchronous, and a
-    // listener could not run until they returned.
-    const tokenizer = await loadTokenizer(a.model);
-    const config = resolveSamplerConfig({ ...model.generationDefaults.sampler, ...baseOverrides(a) });
-    const sampler: GenerateOptions['sampler'] = a.sampler === 'entropix' ? new EntropixSampler(config)
-      : a.sampler === 'greedy' ? 'greedy'
-        : { temperature: config.temperature, topK: config.topK, topP: config.topP, minP: config.minP };
-    const prompts = a.chat
-      ? await Promise.all(a.prompts.map((p) => applyChatTemplate(a.model, [{ role: 'user', content: p }], { addGenerationPrompt: true })))
-      : a.prompts;
-    encodePrompts(model, tokenizer, prompts);
+    // listener could not run until they returned. A watchdog bounds their time.
+    const watchdog = startWatchdog(textBudgetSeconds(),
+      `entropix: error: the tokenizer or chat template of ${a.model} took longer than ${textBudgetSeconds()} s (ENTROPIX_TEXT_BUDGET_S)`);
+    let prepared: Awaited<ReturnType<typeof prepare>>;
+    try {
+      prepared = await prepare(a, model);
+    } finally {
+      await watchdog.stop();
+    }
+    const { tokenizer, config, sampler, prompts } = prepared;
     return await stream(a, model, tokenizer, prompts, sampler, config, tracePath, plotPath);
   } finally {
     model.dispose();
   }
+}
+
+/** The tokenizer, the sampler and the prompts as the model will see them (encoded once, to check them). */
+async function prepare(a: GenerateArgs, model: CausalLM) {
+  const tokenizer = await loadTokenizer(a.model);
+  const config = resolveSamplerConfig({ ...model.generationDefaults.sampler, ...baseOverrides(a) });
+  const sampler: GenerateOptions['sampler'] = a.sampler === 'entropix' ? new EntropixSampler(config)
+    : a.sampler === 'greedy' ? 'greedy'
+      : { temperature: config.temperature, topK: config.topK, topP: config.topP, minP: config.minP };
+  const prompts = a.chat
+    ? await Promise.all(a.prompts.map((p) => applyChatTemplate(a.model, [{ role: 'user', content: p }], { addGenerationPrompt: true })))
+    : a.prompts;
+  encodePrompts(model, tokenizer, prompts);
+  return { tokenizer, config, sampler, prompts };
 }
 
 async function stream(

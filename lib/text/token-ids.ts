@@ -3,14 +3,15 @@
 import { EntropixError } from '../core/errors';
 import { describe } from '../core/validate';
 
-/** Refuses anything but an array of integer ids in [0, vocabSize). */
-export function requireTokenIds(ids: unknown, name: string, vocabSize: number): number[] {
+/** Refuses anything but an array of integer ids in [0, vocabSize) (any non-negative integer without one). */
+export function requireTokenIds(ids: unknown, name: string, vocabSize = Number.MAX_SAFE_INTEGER): number[] {
   if (!Array.isArray(ids)) throw new EntropixError('INVALID_ARGUMENT', `${name} must be an array of token ids, got ${describe(ids)}`, name);
   for (let i = 0; i < ids.length; i++) {
     const id: unknown = ids[i];
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
       throw new EntropixError('INVALID_ARGUMENT',
-        `${name}[${i}] = ${describe(id)} is not a token id of this tokenizer (integers in [0, ${vocabSize}))`, name);
+        `${name}[${i}] = ${describe(id)} is not a token id${vocabSize === Number.MAX_SAFE_INTEGER ? ' (a non-negative integer)'
+          : ` of this tokenizer (integers in [0, ${vocabSize}))`}`, name);
     }
   }
   return ids as number[];

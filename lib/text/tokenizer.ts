@@ -127,7 +127,7 @@ function commonPrefixLength(a: string, b: string): number {
  */
 export function createTextStream(tokenizer: Tokenizer, context: number[] = []): TextStream {
   const cleanUp = tokenizer.cleansUpSpaces !== false;
-  let window = requireTokenIds(context, 'context', tokenizer.vocabSize).slice(-CONTEXT_IDS);
+  let window = requireTokenIds(context, 'context').slice(-CONTEXT_IDS);
   let contextLength = window.length; // leading window ids whose text is out (or not ours)
   let out = tokenizer.decode(window); // the window's text that is out, as the window decodes
 
@@ -153,10 +153,16 @@ export function createTextStream(tokenizer: Tokenizer, context: number[] = []): 
 
   return {
     push(ids) {
-      if (requireTokenIds(ids, 'ids', tokenizer.vocabSize).length === 0) return '';
+      if (requireTokenIds(ids, 'ids').length === 0) return ''; // the range is decode's to check
       const waited = window.length - contextLength; // ids held back since earlier pushes
+      const before = window.length;
       window.push(...ids);
-      return step(waited > MAX_PENDING_IDS);
+      try {
+        return step(waited > MAX_PENDING_IDS);
+      } catch (e) {
+        window.length = before; // a refused push (an id decode does not know) leaves the stream as it was
+        throw e;
+      }
     },
     flush() {
       return window.length > contextLength ? step(true) : '';
