@@ -1,7 +1,7 @@
 // The public API of entropix-tfjs.
 export { tf } from './core/tf';
 export { useBackend, backendInfo, BACKEND_NAMES } from './core/backend';
-export type { BackendName, BackendInfo } from './core/backend';
+export type { BackendName, BackendInfo, UseBackendOptions } from './core/backend';
 export { EntropixError } from './core/errors';
 export type { EntropixErrorCode } from './core/errors';
 export { computeMetrics } from './sampling/metrics';

@@ -1,0 +1,38 @@
+// The ESM build beside tsc's CommonJS one: dist/esm/index.js, the main (browser-safe) entry as one
+// ES module. Packages stay imports (the tfjs packages are peers: a page that also imports
+// @tensorflow/tfjs shares one engine), and the backends' import() of literal names stays for the
+// app's bundler to follow. Types come from tsc's dist/index.d.ts.
+import { build } from 'esbuild';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+// runtimeRequire (Node-only packages by name) has no require to call in an ES module.
+const esmRuntimeRequire = {
+  name: 'esm-runtime-require',
+  setup(b) {
+    b.onResolve({ filter: /\/runtime-require$/ }, () => ({ path: path.join(root, 'scripts/esm-runtime-require.ts') }));
+  },
+};
+
+/** Writes `outDir`/index.js (+ map, + a package.json saying "type": "module"). */
+export async function buildEsm(outDir = path.join(root, 'dist/esm')) {
+  await build({
+    entryPoints: [path.join(root, 'lib/index.ts')],
+    outfile: path.join(outDir, 'index.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    packages: 'external',
+    sourcemap: true,
+    logLevel: 'warning',
+    plugins: [esmRuntimeRequire],
+  });
+  fs.writeFileSync(path.join(outDir, 'package.json'), '{ "type": "module" }\n');
+}
+
+// `node scripts/build-esm.mjs [outDir]`
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await buildEsm(process.argv[2] && path.resolve(process.argv[2]));
