@@ -24,3 +24,7 @@ export type { Tokenizer, TextStream } from './text/tokenizer';
 export { renderChatTemplate } from './text/chat-template';
 export type { ChatMessage } from './text/chat-template';
 export type { CausalLM, KVCache, ForwardResult, ForwardOptions, GenerationDefaults } from './models/causal-lm';
+// Models and tokenizers over HTTP (fetch); entropix-tfjs/node's loadModel / loadTokenizer also take a directory.
+export { loadModelFromUrl as loadModel } from './models/load-url';
+export { loadTokenizerFromUrl as loadTokenizer } from './text/tokenizer-url';
+export type { UrlLoadOptions } from './core/http';

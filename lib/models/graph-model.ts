@@ -1,20 +1,15 @@
-// loadModel: a directory written by convertHfCheckpoint (model.json + shards, config.json,
-// entropix.json) as a CausalLM running the converted graph. Node only (reads local files).
+// A converted model (the graph of convertHfCheckpoint, its config.json and entropix.json) as a
+// CausalLM. Browser-safe: load-dir.ts (Node) and load-url.ts read the files and check them.
 import type { Tensor, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import type { CausalLM, ForwardOptions, ForwardResult, GenerationDefaults, KVCache } from './causal-lm';
-import { loadGraphModelFromDir } from './graph-loader';
-import { readGenerationDefaults } from './hf-checkpoint';
-import { ModelConfig, readHfConfig } from './hf-config';
+import type { ModelConfig } from './hf-config';
 import { forwardShape, LlamaCache, LlamaShape, stepInputs, validateForward } from './llama';
 
-/** Loads a converted model directory. Nothing stays allocated when it throws. */
-export async function loadModel(dir: string): Promise<CausalLM> {
-  const config = await readHfConfig(dir);
-  const defaults = await readGenerationDefaults(dir, config);
-  const model = await loadGraphModelFromDir(dir);
+/** The CausalLM over a loaded graph (taken over: disposed with the model). */
+export function convertedLlama(config: ModelConfig, defaults: GenerationDefaults, model: GraphModel): CausalLM {
   return new ConvertedLlama(config, defaults, model);
 }
 
