@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // runtimeRequire (Node-only packages by name) has no require to call in an ES module.
-const esmRuntimeRequire = {
+export const esmRuntimeRequire = {
   name: 'esm-runtime-require',
   setup(b) {
     b.onResolve({ filter: /\/runtime-require$/ }, () => ({ path: path.join(root, 'scripts/esm-runtime-require.ts') }));
