@@ -24,15 +24,19 @@ interface DemoState {
   tokens: TraceToken[];
   tokensPerSecond: number;
   unavailable: Record<string, string>;
+  /** tf.memory().numTensors before the last run started and after it ended. */
+  tensorsBefore: number;
+  tensorsAfter: number;
 }
 const demo: DemoState = {
-  status: 'loading', backend: '', adapter: '', settings: null, text: '', tokens: [], tokensPerSecond: 0, unavailable: {},
+  status: 'loading', backend: '', adapter: '', settings: null, text: '', tokens: [], tokensPerSecond: 0, unavailable: {}, tensorsBefore: 0, tensorsAfter: 0,
 };
 (window as unknown as { demo: DemoState }).demo = demo;
 
 let model: CausalLM | null = null;
 let tokenizer: Tokenizer | null = null;
 let controller: AbortController | null = null;
+let running: Promise<void> = Promise.resolve();
 
 function setStatus(status: DemoState['status'], line?: string): void {
   demo.status = status;
@@ -86,6 +90,7 @@ const selectedBackend = () => (document.querySelector<HTMLInputElement>('input[n
 /** Starts `name` and (re)loads the model on it: weights live on the backend that made them. */
 async function switchBackend(name: BackendName): Promise<void> {
   controller?.abort();
+  await running; // the run releases its tensors before the backend changes
   setStatus('loading', `starting ${name}…`);
   showMessage('');
   try {
@@ -228,6 +233,7 @@ async function start(): Promise<void> {
   $<HTMLButtonElement>('start').disabled = true;
   $<HTMLButtonElement>('stop').disabled = false;
   setStatus('running', `${backendLine()} · generating…`);
+  demo.tensorsBefore = tf.memory().numTensors;
   const began = performance.now();
   let step = 0;
   let finish = 'length';
@@ -252,12 +258,13 @@ async function start(): Promise<void> {
     setStatus('done', `${backendLine()} · ${step} tokens · ${demo.tokensPerSecond.toFixed(1)} tokens/s · finished: ${finish}`);
   } catch (e) {
     if (e instanceof EntropixError && e.code === 'ABORTED') {
-      setStatus('stopped', `${backendLine()} · stopped after ${step} tokens · ${tf.memory().numTensors} tensors held (the model's)`);
+      setStatus('stopped', `${backendLine()} · stopped after ${step} tokens`);
     } else {
       setStatus('error', `${backendLine()} · failed after ${step} tokens`);
       showMessage(errorText(e));
     }
   } finally {
+    demo.tensorsAfter = tf.memory().numTensors;
     controller = null;
     $<HTMLButtonElement>('start').disabled = false;
     $<HTMLButtonElement>('stop').disabled = true;
@@ -265,7 +272,7 @@ async function start(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  $('start').addEventListener('click', () => void start());
+  $('start').addEventListener('click', () => { running = start(); });
   $('stop').addEventListener('click', () => controller?.abort());
   $('load').addEventListener('click', () => void load());
   await drawBackendPicker();
