@@ -145,7 +145,7 @@ function fillSliders(m: CausalLM): void {
   const box = $('thresholds');
   for (const k of THRESHOLD_KEYS) {
     const label = document.createElement('label');
-    label.innerHTML = `${k} <input type="range" id="${k}" min="0" max="8" step="0.01"><output></output>`;
+    label.innerHTML = `${k} <input type="range" id="${k}" min="0" max="8" step="0.001"><output></output>`;
     box.append(label);
     const input = label.querySelector('input')!;
     input.value = String(c[k]);
