@@ -20,7 +20,7 @@ const root = path.resolve(__dirname, '..');
 const modelDir = path.join(root, 'models/kjv-tiny');
 const GPU_TOKENS = Number(process.env.ENTROPIX_BROWSER_GPU_TOKENS ?? 3);
 const METRICS = ['entropy', 'varentropy', 'attnEntropy', 'attnVarentropy', 'agreement', 'interactionStrength'] as const;
-export const CHROMIUM_FLAGS = [
+const CHROMIUM_FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu-sandbox', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader',
   '--use-angle=swiftshader',
@@ -34,6 +34,10 @@ interface Token { tokenId: number; text: string; regime: string; entropy: number
   attnEntropy: number; attnVarentropy: number; agreement: number; interactionStrength: number }
 interface Demo { status: string; backend: string; adapter: string; settings: RunSettings; text: string; tokens: Token[];
   unavailable: Record<string, string>; tensorsBefore: number; tensorsAfter: number }
+
+// Only prompt, sampler and maxNewTokens matter for greedy.
+const SETTINGS: RunSettings = { prompt: '', seed: 0, maxNewTokens: 1, sampler: 'greedy', temperature: 1, topK: 0, topP: 1, minP: 0,
+  thresholds: { lowEntropy: 0.01, mediumEntropy: 0.7, highEntropy: 2.1, lowVarentropy: 0.05, highVarentropy: 5.8 } };
 
 let server: ChildProcess;
 let url: string;
@@ -177,6 +181,18 @@ suite('the demo page in headless Chromium', () => {
     await waitFor(['ready', 'error']);
     expect(await text('#message')).toBe('');
   }, 30000);
+
+  test('without a bundler: an import map, the ESM build, a model over HTTP; a backend not mapped is BACKEND_UNAVAILABLE', async () => {
+    const p = await browser.newPage();
+    await p.goto(`${url}importmap.html`);
+    await p.waitForFunction(() => (window as unknown as { result?: unknown }).result, null, { timeout: 30000 });
+    const result = await p.evaluate(() => (window as unknown as { result: { text?: string; webgl?: string; error?: string } }).result);
+    await p.close();
+    expect(result.error).toBeUndefined();
+    const want = await nodeRun({ ...SETTINGS, prompt: 'In the beginning', sampler: 'greedy', maxNewTokens: 8 });
+    expect(result.text).toBe(want.text);
+    expect(result.webgl).toMatch(/^BACKEND_UNAVAILABLE: .*@tensorflow\/tfjs-backend-webgl/);
+  }, 40000);
 
   test('a backend this browser lacks is greyed with its reason', async () => {
     const p = await browser.newPage();

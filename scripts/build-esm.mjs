@@ -17,20 +17,21 @@ export const esmRuntimeRequire = {
   },
 };
 
+/** esbuild's options for the ESM main entry (without where it goes). */
+export const esmOptions = {
+  entryPoints: [path.join(root, 'lib/index.ts')],
+  bundle: true,
+  format: 'esm',
+  platform: 'neutral',
+  target: 'es2022',
+  packages: 'external',
+  logLevel: 'warning',
+  plugins: [esmRuntimeRequire],
+};
+
 /** Writes `outDir`/index.js (+ map, + a package.json saying "type": "module"). */
 export async function buildEsm(outDir = path.join(root, 'dist/esm')) {
-  await build({
-    entryPoints: [path.join(root, 'lib/index.ts')],
-    outfile: path.join(outDir, 'index.js'),
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    packages: 'external',
-    sourcemap: true,
-    logLevel: 'warning',
-    plugins: [esmRuntimeRequire],
-  });
+  await build({ ...esmOptions, outfile: path.join(outDir, 'index.js'), sourcemap: true });
   fs.writeFileSync(path.join(outDir, 'package.json'), '{ "type": "module" }\n');
 }
 

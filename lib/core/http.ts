@@ -35,7 +35,7 @@ export function baseUrl(url: unknown): URL {
   } catch {
     throw refuseUrl(`url must be an absolute http(s) URL (or, in a page, one relative to it), got ${JSON.stringify(String(url))}`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'blob:') {
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw refuseUrl(`url must be http(s), got ${u.protocol} (${u.href}); in Node, load a directory with entropix-tfjs/node`);
   }
   u.search = '';
