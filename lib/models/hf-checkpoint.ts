@@ -9,7 +9,6 @@ import { resolveSamplerConfig } from '../sampling/config';
 import type { CausalLM, ForwardOptions, ForwardResult, GenerationDefaults, KVCache } from './causal-lm';
 import type { ModelConfig } from './hf-config';
 import { readHfConfig } from './hf-config-file';
-import { parseGenerationDefaults } from './generation-defaults';
 import { forwardShape, isProjectionWeight, LlamaCache, llamaForward, LlamaLayerWeights, LlamaShape, LlamaWeights, validateForward } from './llama';
 import { SafetensorsCheckpoint } from './safetensors';
 import { readJsonFile } from '../core/files';
@@ -95,7 +94,17 @@ export async function readGenerationDefaults(dir: string, config: ModelConfig): 
   } catch {
     return { eosTokenIds: config.eosTokenIds };
   }
-  return parseGenerationDefaults(await readJsonFile(path), config, path);
+  const json = await readJsonFile(path);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new EntropixError('INVALID_ARGUMENT', `${path} must hold a JSON object`, path);
+  }
+  const { sampler, eosTokenIds } = json as { sampler?: unknown; eosTokenIds?: unknown };
+  const ids = eosTokenIds ?? config.eosTokenIds;
+  if (!Array.isArray(ids) || ids.some((id) => !Number.isInteger(id) || id < 0 || id >= config.vocabSize)) {
+    throw new EntropixError('INVALID_ARGUMENT', `${path}: eosTokenIds must be token ids below ${config.vocabSize}`, path);
+  }
+  if (sampler !== undefined) resolveSamplerConfig(sampler); // validates; throws with the field name
+  return { sampler: sampler as GenerationDefaults['sampler'], eosTokenIds: ids as number[] };
 }
 
 /** The native model: llamaForward over weights held as tensors. */

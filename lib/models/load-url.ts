@@ -7,7 +7,7 @@ import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import { announcedLength, baseUrl, fetchJson, get, readBody, refuseUrl, UrlLoadOptions, urlInside } from '../core/http';
 import type { CausalLM } from './causal-lm';
-import { parseGenerationDefaults } from './generation-defaults';
+import { checkEntropixJson } from './entropix-json';
 import { convertedLlama } from './graph-model';
 import { parseHfConfig } from './hf-config';
 import { checkGroupSize, checkModelJson, graphModelFromArtifacts } from './model-json';
@@ -31,8 +31,9 @@ export async function loadModelFromUrl(url: string | URL, options: UrlLoadOption
   const configUrl = at('config.json');
   const config = parseHfConfig(await fetchJson(configUrl, 'config.json', options), configUrl.href);
   const defaultsUrl = at('entropix.json');
-  const defaults = parseGenerationDefaults(
-    await fetchJson(defaultsUrl, 'entropix.json', { ...options, optional: true }), config, defaultsUrl.href);
+  const entropixJson = await fetchJson(defaultsUrl, 'entropix.json', { ...options, optional: true });
+  const defaults = entropixJson === undefined ? { eosTokenIds: config.eosTokenIds }
+    : checkEntropixJson(entropixJson, defaultsUrl.href, config);
   const jsonUrl = at('model.json');
   const { modelJson, groups } = checkModelJson(await fetchJson(jsonUrl, 'model.json', options), jsonUrl.href, 'url');
 

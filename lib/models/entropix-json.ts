@@ -1,13 +1,12 @@
 // entropix.json: the sampler settings and eos ids a converted model ships with, validated the same
-// way whether it was read from a directory or fetched.
+// way whether it was read from a directory or fetched (browser-safe).
 import { EntropixError } from '../core/errors';
 import { resolveSamplerConfig } from '../sampling/config';
 import type { GenerationDefaults } from './causal-lm';
 import type { ModelConfig } from './hf-config';
 
-/** Checks parsed entropix.json (`undefined`: there is none); eos ids default to the config's. `where` names it in errors. */
-export function parseGenerationDefaults(json: unknown, config: ModelConfig, where: string): GenerationDefaults {
-  if (json === undefined) return { eosTokenIds: config.eosTokenIds };
+/** Checks parsed entropix.json; eos ids default to the config's. `where` names it in errors. */
+export function checkEntropixJson(json: unknown, where: string, config: ModelConfig): GenerationDefaults {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new EntropixError('INVALID_ARGUMENT', `${where} must hold a JSON object`, where);
   }
