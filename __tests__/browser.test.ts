@@ -10,11 +10,12 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Browser, Page } from 'playwright-core';
-import { generateText, tf, useBackend } from '../lib';
+import { generateText, useBackend } from '../lib';
 import { loadModel, loadTokenizer } from '../lib/node';
 import type { CausalLM, Tokenizer } from '../lib';
 import { generateOptions, RunSettings } from '../examples/browser/settings';
-import { CHROMIUM_INSTALL, chromiumPath, missingEnvironment } from './helpers/chromium';
+import { CHROMIUM, chromiumPath } from './helpers/chromium';
+import { testNeeding } from './helpers/environment';
 
 const root = path.resolve(__dirname, '..');
 const modelDir = path.join(root, 'models/kjv-tiny');
@@ -27,8 +28,7 @@ const CHROMIUM_FLAGS = [
 ];
 
 const executable = chromiumPath();
-if (!executable) missingEnvironment('Chromium (/usr/bin/chromium)', CHROMIUM_INSTALL);
-const suite = executable ? describe : describe.skip;
+const it = testNeeding(CHROMIUM);
 
 interface Token { tokenId: number; text: string; regime: string; entropy: number; varentropy: number;
   attnEntropy: number; attnVarentropy: number; agreement: number; interactionStrength: number }
@@ -105,8 +105,9 @@ function compareMetrics(got: Token[], want: Token[]): number {
   return i;
 }
 
-suite('the demo page in headless Chromium', () => {
+describe('the demo page in headless Chromium', () => {
   beforeAll(async () => {
+    if (!executable) return;
     await useBackend('wasm');
     [model, tokenizer] = await Promise.all([loadModel(modelDir), loadTokenizer(modelDir)]);
     server = spawn(process.execPath, [path.join(root, 'examples/browser/serve.mjs')], { env: { ...process.env, PORT: '0' } });
@@ -133,7 +134,7 @@ suite('the demo page in headless Chromium', () => {
     model?.dispose();
   });
 
-  test('wasm: 40 tokens stream exactly what Node produces for the same seed and settings', async () => {
+  it('wasm: 40 tokens stream exactly what Node produces for the same seed and settings', async () => {
     const d = await run('entropix', 40);
     expect(d.backend).toBe('wasm');
     expect(d.tokens).toHaveLength(40);
@@ -149,7 +150,7 @@ suite('the demo page in headless Chromium', () => {
     await page.screenshot({ path: path.join(root, 'test-output/browser-demo.png'), fullPage: true });
   }, 60000);
 
-  test('stop aborts mid-run and releases every tensor', async () => {
+  it('stop aborts mid-run and releases every tensor', async () => {
     await page.check('input[name=sampler][value=entropix]');
     await setRange('max-tokens', 256);
     await page.click('#start');
@@ -163,7 +164,7 @@ suite('the demo page in headless Chromium', () => {
     expect(await text('#status')).toMatch(/stopped after \d+ tokens/);
   }, 30000);
 
-  test('bad input: an empty prompt, a prompt over the context, a model that fails to load', async () => {
+  it('bad input: an empty prompt, a prompt over the context, a model that fails to load', async () => {
     await page.fill('#prompt', '');
     await page.click('#start');
     expect(await text('#message')).toMatch(/prompt is empty/);
@@ -182,7 +183,7 @@ suite('the demo page in headless Chromium', () => {
     expect(await text('#message')).toBe('');
   }, 30000);
 
-  test('without a bundler: an import map, the ESM build, a model over HTTP; a backend not mapped is BACKEND_UNAVAILABLE', async () => {
+  it('without a bundler: an import map, the ESM build, a model over HTTP; a backend not mapped is BACKEND_UNAVAILABLE', async () => {
     const p = await browser.newPage();
     await p.goto(`${url}importmap.html`);
     await p.waitForFunction(() => (window as unknown as { result?: unknown }).result, null, { timeout: 30000 });
@@ -194,7 +195,7 @@ suite('the demo page in headless Chromium', () => {
     expect(result.webgl).toMatch(/^BACKEND_UNAVAILABLE: .*@tensorflow\/tfjs-backend-webgl/);
   }, 40000);
 
-  test('a backend this browser lacks is greyed with its reason', async () => {
+  it('a backend this browser lacks is greyed with its reason', async () => {
     const p = await browser.newPage();
     await p.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
     await p.goto(`${url}?backend=wasm`);
@@ -205,7 +206,7 @@ suite('the demo page in headless Chromium', () => {
   }, 30000);
 
   for (const backend of ['webgl', 'webgpu'] as const) {
-    test(`${backend}: greedy equals Node's, Entropix metrics agree within 1e-3 up to the first differing token`, async () => {
+    it(`${backend}: greedy equals Node's, Entropix metrics agree within 1e-3 up to the first differing token`, async () => {
       await page.fill('#prompt', 'In the beginning God created');
       await page.click(`input[name=backend][value=${backend}]`);
       await waitFor(['ready', 'error']);

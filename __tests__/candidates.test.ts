@@ -1,6 +1,7 @@
 import { tf, useBackend } from '../lib';
 import { topCandidates } from '../lib/sampling/candidates';
 import { MASKED } from '../lib/sampling/special-values';
+import { WASM_TUNING } from '../lib/sampling/backends/tuning';
 
 describe.each(['cpu', 'wasm'] as const)('topCandidates on %s', (backend) => {
   beforeAll(() => useBackend(backend));
@@ -10,7 +11,7 @@ describe.each(['cpu', 'wasm'] as const)('topCandidates on %s', (backend) => {
     'B=%i V=%i cap=%i: the same candidates as one tf.topk', async (batch, vocab, cap) => {
       const before = tf.memory().numTensors;
       const x = tf.randomNormal([batch, vocab], 0, 3, 'float32', vocab) as tf.Tensor2D;
-      const ours = tf.tidy(() => topCandidates(x, cap));
+      const ours = tf.tidy(() => topCandidates(x, cap, WASM_TUNING));
       const ref = tf.topk(x, Math.min(cap, vocab));
       expect(ours.values.shape).toEqual([batch, Math.min(cap, vocab)]);
       expect(ours.indices.dtype).toBe('int32');
@@ -28,7 +29,7 @@ describe.each(['cpu', 'wasm'] as const)('topCandidates on %s', (backend) => {
       return row;
     });
     const x = tf.tensor2d(rows);
-    const ours = tf.tidy(() => topCandidates(x, 64));
+    const ours = tf.tidy(() => topCandidates(x, 64, WASM_TUNING));
     const values = (await ours.values.array()) as number[][];
     const indices = (await ours.indices.array()) as number[][];
     for (let r = 0; r < 2; r++) {

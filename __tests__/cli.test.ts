@@ -1,23 +1,31 @@
-// The `entropix` command line, end to end as a spawned process, on the bundled model.
-import { spawnSync } from 'node:child_process';
+// The `entropix` command line as shipped (dist/cli/main.js, run with node), end to end as a
+// spawned process, on the bundled model.
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf } from '../lib';
 import { randomModel, SHAPE } from './helpers/llama-reference';
 import { writeCheckpoint } from './helpers/hf-writer';
-
-const ROOT = path.join(__dirname, '..');
-const MAIN = path.join(ROOT, 'lib', 'cli', 'main.ts');
+import { DIST_CLI, ROOT, requireFreshDist } from './helpers/dist';
 
 function entropix(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  // Run from source with tsx, so the test never sees a stale build.
-  const r = spawnSync(process.execPath, [require.resolve('tsx/cli'), MAIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [DIST_CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** TF.js's "Hi, looks like you are running TensorFlow.js in Node.js…" between lines of '='. */
+const BANNER = /looks like you are running TensorFlow\.js|={10}/;
+
 let tmp: string;
+// A long generation a test starts; killed after the test, so a timed-out test leaves no work behind.
+let running: ChildProcess | undefined;
+afterEach(() => {
+  if (running && running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
+  running = undefined;
+});
 beforeAll(() => {
+  requireFreshDist();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-cli-'));
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -61,7 +69,9 @@ test('--color colours tokens by regime; plain and greedy samplers report the bas
   const t = JSON.parse(fs.readFileSync(trace, 'utf8'));
   expect(t.thresholds).toBeNull();
   expect(t.tokens.every((x: { regime: string }) => x.regime === 'base')).toBe(true);
-  expect(entropix(['generate', '--prompt', 'Amen', '--max-new-tokens', '12', '--sampler', 'greedy', '--quiet']).stdout).toBe(greedy.stdout);
+  const verbose = entropix(['generate', '--prompt', 'Amen', '--max-new-tokens', '12', '--sampler', 'greedy', '--quiet', '--verbose']);
+  expect(verbose.stdout).toBe(greedy.stdout);
+  expect(verbose.stderr).toMatch(/^backend wasm\n/); // --verbose names the backend (and a GPU adapter on webgpu)
 }, 60_000);
 
 test.each([
@@ -98,6 +108,7 @@ test('convert writes a loadable model with a progress bar', async () => {
   const r = entropix(['convert', src, out, '--dtype', 'float16']);
   expect(r.status).toBe(0);
   expect(r.stderr).toMatch(/100% \d+\/\d+/);
+  expect(r.stderr).not.toMatch(BANNER);
   expect(fs.existsSync(path.join(out, 'model.json'))).toBe(true);
   const again = entropix(['convert', src, out]);
   expect(again.status).toBe(1);
@@ -105,18 +116,30 @@ test('convert writes a loadable model with a progress bar', async () => {
 }, 60_000);
 
 test('Ctrl-C (SIGINT) aborts a generation cleanly: one line, exit 130', async () => {
-  const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), MAIN, 'generate', '--prompt', 'And', '--max-new-tokens', '100000', '--seed', '1'],
+  const child = running = spawn(process.execPath, [DIST_CLI, 'generate', '--prompt', 'And', '--max-new-tokens', '100000', '--seed', '1'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve) => child.stdout.on('data', (d) => {
+  const streaming = new Promise<void>((resolve) => child.stdout.on('data', (d) => {
     stdout += d;
     if (stdout.length > 40) resolve();
   }));
+  await Promise.race([streaming, exit]); // a child that fails at once fails the test at once
+  expect([stdout.length > 40, stderr]).toEqual([true, '']);
   child.kill('SIGINT');
   expect(await exit).toBe(130);
   expect(stderr).toMatch(/^entropix: interrupted after \d+ tokens\n/);
 }, 60_000);
+
+test("TF.js's Node banner stays off stderr: the cpu backend keeps the one-line summary and one-line errors", () => {
+  const r = entropix(['generate', '--prompt', 'Amen', '--max-new-tokens', '3', '--seed', '1', '--backend', 'cpu']);
+  expect(r.status).toBe(0);
+  expect(r.stderr).not.toMatch(BANNER);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(/3 tokens in .*cpu/);
+  const bad = entropix(['generate', '--prompt', 'x'.repeat(300), '--backend', 'cpu']);
+  expect(bad.status).toBe(1);
+  expect(bad.stderr).toMatch(/^entropix: error: [^\n]*\n$/);
+});

@@ -58,8 +58,12 @@ describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s',
     expect(JSON.parse(fs.readFileSync(path.join(out, 'entropix.json'), 'utf8'))).toEqual({ sampler: {}, eosTokenIds: [2, 3] });
     const modelJson = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
     expect(Object.keys(modelJson.signature.inputs)).toEqual(expect.arrayContaining(
-      ['input_ids', 'rope_cos', 'rope_sin', 'attention_bias', 'past_key_0', 'past_value_1']));
-    expect(modelJson.weightsManifest[0].weights.map((w: { name: string }) => w.name)).toContain('model.layers.0.self_attn.q_proj.weight');
+      ['input_ids', 'rope', 'attention_bias', 'past_key_0', 'past_value_1']));
+    // Format 2: q/k/v and gate/up fused (lib/models/llama-tensors.ts), and said so in the metadata.
+    expect(modelJson.userDefinedMetadata).toEqual({ entropixGraphFormat: 2 });
+    const names = modelJson.weightsManifest[0].weights.map((w: { name: string }) => w.name);
+    expect(names).toEqual(expect.arrayContaining(['model.layers.0.self_attn.qkv_proj.weight', 'model.layers.0.mlp.gate_up_proj.weight']));
+    expect(names).not.toContain('model.layers.0.self_attn.q_proj.weight');
 
     const before = tf.memory().numTensors;
     const converted = await loadModel(out);
@@ -161,7 +165,7 @@ describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s',
     await convertHfCheckpoint(qsrc, path.join(root, 'f16-qwen-out'), { dtype: 'float16' });
     const qweights: { name: string; quantization?: unknown }[] =
       JSON.parse(fs.readFileSync(path.join(root, 'f16-qwen-out', 'model.json'), 'utf8')).weightsManifest[0].weights;
-    expect(qweights.find((w) => w.name === 'model.layers.0.self_attn.q_proj.bias')?.quantization).toEqual(f16);
+    expect(qweights.find((w) => w.name === 'model.layers.0.self_attn.qkv_proj.bias')?.quantization).toEqual(f16);
     const qc = await loadModel(path.join(root, 'f16-qwen-out'));
     const qn = await loadHfCheckpoint(qsrc);
     const a = await run(qc, [ids], null);
@@ -175,6 +179,38 @@ describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s',
     // eslint-disable-next-line no-console
     console.log(`[${backend}] float16 shards / float32 shards = ${ratio.toFixed(4)} (${shardBytes(out16)} / ${shardBytes(out32)} bytes); `
       + `worst |f16 - native| / max(1, |native|) = ${worst.toExponential(2)}`);
+  });
+
+  test('a graph converted before format 2 (unfused weights, rope_cos/rope_sin inputs) still loads and equals native', async () => {
+    // __tests__/fixtures/graph-v1: randomModel(SHAPE, 21) converted (float32) by the layout before
+    // format 2, committed as it was written.
+    const fixture = path.join(__dirname, 'fixtures', 'graph-v1');
+    const modelJson = JSON.parse(fs.readFileSync(path.join(fixture, 'model.json'), 'utf8'));
+    expect(modelJson.userDefinedMetadata).toBeUndefined();
+    expect(Object.keys(modelJson.signature.inputs)).toEqual(expect.arrayContaining(['rope_cos', 'rope_sin']));
+    const src = path.join(root, 'v1-src');
+    const arrays = await checkpoint(src, 21);
+    const before = tf.memory().numTensors;
+    const old = await loadModel(fixture);
+    const native = await loadHfCheckpoint(src);
+    // Row 1 is left-padded by one token.
+    const mask = (length: number) => [new Array<number>(length).fill(1), [0, ...new Array<number>(length - 1).fill(1)]];
+    let c = await run(old, [ids, ids.slice().reverse()], null, mask(ids.length));
+    let n = await run(native, [ids, ids.slice().reverse()], null, mask(ids.length));
+    expectClose(c.logits, n.logits);
+    expectClose(c.scores, n.scores);
+    expectClose(c.logits.slice(0, SHAPE.vocabSize), referenceForward(SHAPE, arrays, ids).logits);
+    for (const next of [3, 9]) {
+      c = await run(old, [[next], [next]], c.cache, mask(c.cache.length + 1));
+      n = await run(native, [[next], [next]], n.cache, mask(n.cache.length + 1));
+      expectClose(c.logits, n.logits);
+      expectClose(c.scores, n.scores);
+    }
+    c.cache.dispose();
+    n.cache.dispose();
+    old.dispose();
+    native.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   test('a left-padded batch with attentionMask == native, and decoding on from it', async () => {
@@ -205,13 +241,18 @@ describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s',
     const input = ids2d([[1, 2], [3, 4]]);
     const mask = tf.tensor2d([[0, 1, 1, 1], [1, 1, 1, 1]], undefined, 'int32');
     const s = tf.tidy(() => ({ ...stepInputs(SHAPE, 2, input, mask) })) as unknown as StepInputs; // intermediates freed
-    expect(s.cos.shape).toEqual([2, 1, 2, SHAPE.headDim]);
-    expect(s.sin.shape).toEqual([2, 1, 2, SHAPE.headDim]);
-    expect(s.bias.shape).toEqual([2, 1, 2, 4]);
+    const groups = SHAPE.numHeads / SHAPE.numKvHeads;
+    expect(s.rope.shape).toEqual([2, 2, SHAPE.headDim, SHAPE.headDim]);
+    // The mask, repeated for the query heads that share a kv head: [B, 1, g·T, S].
+    expect(s.bias.shape).toEqual([2, 1, groups * 2, 4]);
     expect(Array.from(await s.positions.data())).toEqual([1, 2, 2, 3]);
     const h = -1e9;
-    expect(Array.from(await s.bias.data(), (v) => v + 0)).toEqual([h, 0, 0, h, h, 0, 0, 0, 0, 0, 0, h, 0, 0, 0, 0]);
-    expect((await s.cos.data())[0]).toBeCloseTo(Math.cos(1), 6);
+    const rows = [[h, 0, 0, h], [h, 0, 0, 0], [0, 0, 0, h], [0, 0, 0, 0]]; // row 0's 2 steps, then row 1's
+    const bias = Array.from(await s.bias.data(), (v) => v + 0);
+    const expected = [0, 1].flatMap((b) => new Array<number[]>(groups).fill(rows.slice(2 * b, 2 * b + 2).flat()).flat());
+    expect(bias).toEqual(expected);
+    // Row 0, step 0 is position 1: M[0][0] = cos(1·freq₀).
+    expect((await s.rope.data())[0]).toBeCloseTo(Math.cos(1), 6);
     // Every tensor stepInputs returns.
     tf.dispose([input, mask, ...Object.values(s)]);
     expect(tf.memory().numTensors).toBe(before);
@@ -345,6 +386,38 @@ describe('naturalClarifyingToken', () => {
     await writeCheckpoint(src, arrays);
     fs.writeFileSync(path.join(src, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab: { x: 0, '…': 5 } } }));
     await convertHfCheckpoint(src, path.join(dir, 'out'));
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'out', 'entropix.json'), 'utf8'))).toEqual({ sampler: { clarifyingTokenId: 5 }, eosTokenIds: [2, 3] });
+    const expected = { sampler: { clarifyingTokenId: 5 }, eosTokenIds: [2, 3] };
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'out', 'entropix.json'), 'utf8'))).toEqual(expected);
+    // The native model of the source and the converted model get the same defaults.
+    const native = await loadHfCheckpoint(src);
+    const converted = await loadModel(path.join(dir, 'out'));
+    expect(native.generationDefaults).toEqual(expected);
+    expect(converted.generationDefaults).toEqual(expected);
+    native.dispose();
+    converted.dispose();
+  });
+
+  test('a clarifying token outside the model\'s vocabulary is dropped, with a warning, by the converter and the loader', async () => {
+    const src = path.join(dir, 'big-tokenizer');
+    const { arrays, weights } = randomModel(SHAPE, 4);
+    tf.dispose(weights as unknown as tf.TensorContainer);
+    await writeCheckpoint(src, arrays);
+    // Llama 3's "Ġ..." id with a 37-token model: generation would crash on it when a row treads.
+    fs.writeFileSync(path.join(src, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab: { x: 0, 'Ġ...': 2564 } } }));
+    const warnings: string[] = [];
+    await convertHfCheckpoint(src, path.join(dir, 'big-out'), { onWarning: (m) => warnings.push(m) });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/clarifying token 2564 is outside the model's 37-token vocabulary/);
+    const expected = { sampler: {}, eosTokenIds: [2, 3] };
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'big-out', 'entropix.json'), 'utf8'))).toEqual(expected);
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const native = await loadHfCheckpoint(src);
+      expect(native.generationDefaults).toEqual(expected);
+      native.dispose();
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/clarifying token 2564/));
+    } finally {
+      warn.mockRestore();
+    }
   });
 });

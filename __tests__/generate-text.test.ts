@@ -1,12 +1,17 @@
 // generateText on the bundled model (models/kjv-tiny, the converted graph) with its byte tokenizer.
 import * as path from 'node:path';
 import { tf, useBackend } from '../lib';
-import { generateText, GenerateTextOptions, TextStep } from '../lib/decoding/generate-text';
-import { generate, GenerateStep } from '../lib/decoding/generate';
+import { generateText as generateTextSteps, GenerateTextOptions, TextStep } from '../lib/decoding/generate-text';
+import { generate as generateSteps, GenerateStep } from '../lib/decoding/generate';
 import { loadModel } from '../lib/models/load-dir';
 import { loadTokenizer } from '../lib/text/tokenizer-files';
 import type { CausalLM } from '../lib/models/causal-lm';
 import type { Tokenizer } from '../lib/text/tokenizer';
+import { opened } from './helpers/generators';
+
+// Closed after each test even when the test times out or fails.
+const generate: typeof generateSteps = (...args) => opened(generateSteps(...args));
+const generateText: typeof generateTextSteps = (...args) => opened(generateTextSteps(...args));
 
 const MODEL = path.join(__dirname, '..', 'models', 'kjv-tiny');
 

@@ -2,11 +2,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, useBackend, EntropixSampler, SamplerState, computeMetrics } from '../lib';
-import { generate, GenerateOptions, GenerateStep } from '../lib/decoding/generate';
+import { generate as generateSteps, GenerateOptions, GenerateStep } from '../lib/decoding/generate';
 import { loadHfCheckpoint } from '../lib/models/hf-checkpoint';
 import type { CausalLM } from '../lib/models/causal-lm';
 import { randomModel, SHAPE } from './helpers/llama-reference';
 import { hfConfig, writeCheckpoint } from './helpers/hf-writer';
+import { opened } from './helpers/generators';
+
+/** generate(), closed after the test even when the test times out or fails. */
+const generate: typeof generateSteps = (...args) => opened(generateSteps(...args));
 
 async function collect(it: AsyncIterable<GenerateStep>): Promise<GenerateStep[]> {
   const steps: GenerateStep[] = [];
@@ -34,19 +38,25 @@ async function expectRejected(run: () => Promise<unknown>, code: string, argumen
 describe.each(['wasm', 'cpu'] as const)('generate on %s', (backend) => {
   let root: string;
   let model: CausalLM;
+  let short: CausalLM; // the same weights with a 16-position context
   beforeAll(async () => {
     await useBackend(backend);
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-gen-'));
     const { arrays, weights } = randomModel(SHAPE, 7);
     tf.dispose(weights as unknown as tf.TensorContainer);
-    await writeCheckpoint(root, arrays);
-    // A long context for the flat-memory test; eos ids [2, 3] come from the helper's config.
-    fs.writeFileSync(path.join(root, 'config.json'),
-      JSON.stringify({ ...hfConfig('llama', false), max_position_embeddings: 1200 }));
-    model = await loadHfCheckpoint(root);
+    // A long context for the flat-memory test, a short one for the context limit; eos ids
+    // [2, 3] come from the helper's config.
+    for (const [dir, context] of [['long', 1200], ['short', 16]] as const) {
+      await writeCheckpoint(path.join(root, dir), arrays);
+      fs.writeFileSync(path.join(root, dir, 'config.json'),
+        JSON.stringify({ ...hfConfig('llama', false), max_position_embeddings: context }));
+    }
+    model = await loadHfCheckpoint(path.join(root, 'long'));
+    short = await loadHfCheckpoint(path.join(root, 'short'));
   });
   afterAll(() => {
-    model.dispose();
+    model?.dispose();
+    short?.dispose();
     fs.rmSync(root, { recursive: true, force: true });
   });
   // No eos in these tests unless asked: the random model would stop at random places.
@@ -135,10 +145,15 @@ describe.each(['wasm', 'cpu'] as const)('generate on %s', (backend) => {
   });
 
   test('the context ends a row with finishReason length', async () => {
-    const long = Array.from({ length: 1198 }, (_, i) => (i * 7) % 37);
-    const steps = await collect(generate(noEos(model), [long], { maxNewTokens: 10, sampler: 'greedy' }));
-    expect(steps).toHaveLength(3); // 1198 + 2 forwarded positions = 1200
-    expect(steps[2]!.finishReason[0]).toBe('length');
+    expect(short.config.maxPositions).toBe(16);
+    const long = Array.from({ length: 14 }, (_, i) => (i * 7) % 37);
+    const steps = await collect(generate(noEos(short), [long], { maxNewTokens: 10, sampler: 'greedy' }));
+    expect(steps).toHaveLength(3); // 14 + 2 forwarded positions = 16
+    expect(steps.map((s) => s.finishReason[0])).toEqual([null, null, 'length']);
+    // A prompt that fills the context still gets the one token its logits give.
+    const full = await collect(generate(noEos(short), [new Array(16).fill(1)], { maxNewTokens: 10, sampler: 'greedy' }));
+    expect(full.map((s) => s.finishReason[0])).toEqual(['length']);
+    await expectRejected(() => collect(generate(short, [new Array(17).fill(1)], { maxNewTokens: 2 })), 'INVALID_ARGUMENT', /promptIds\[0\]/);
   });
 
   // 1000 steps on wasm (3 s); the cpu backend is ~25x slower, so 100 there.

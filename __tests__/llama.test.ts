@@ -1,5 +1,5 @@
 import { tf, useBackend } from '../lib';
-import { applyRotary, LlamaCache, llamaForward, ropeInverseFrequencies, rotaryAngles, validateForward } from '../lib/models/llama';
+import { LlamaCache, llamaForward, ropeInverseFrequencies, rotaryAngles, rotaryMatrices, validateForward } from '../lib/models/llama';
 import { expectClose, randomModel, referenceForward, SHAPE } from './helpers/llama-reference';
 import { expectRefused } from './helpers/tensors';
 
@@ -31,10 +31,11 @@ describe.each(['cpu', 'wasm'] as const)('native Llama on %s', (backend) => {
   test('rotary embedding matches a hand-derived case (rotate-half pairs i and i + hd/2)', async () => {
     // hd = 4, theta = 10000: frequencies 1 and 1/100; position 1 rotates (x0, x2) by 1 rad and
     // (x1, x3) by 0.01 rad.
+    // The rotation is one matrix per position, [B, T, hd, hd], applied as x·M.
     const x = tf.tensor4d([1, 2, 3, 4], [1, 1, 1, 4]);
     const out = tf.tidy(() => {
       const { cos, sin } = rotaryAngles(tf.tensor2d([[1]]), 4, 10000);
-      return applyRotary(x, cos, sin);
+      return tf.matMul(x, rotaryMatrices(cos, sin));
     });
     const c1 = Math.cos(1), s1 = Math.sin(1), c2 = Math.cos(0.01), s2 = Math.sin(0.01);
     expectClose(await out.data(), [1 * c1 - 3 * s1, 2 * c2 - 4 * s2, 3 * c1 + 1 * s1, 4 * c2 + 2 * s2], 1e-6);

@@ -2,7 +2,14 @@
 // and the names, colours and config all derive from lib/sampling/states.ts.
 import { tf, useBackend, SamplerState, REGIME_NAMES, RegimeName, resolveSamplerConfig, SamplerConfig } from '../lib';
 import { compileRegimes, decideRegimes } from '../lib/sampling/regimes';
-import { regimeAt, regimeConditions, regimeState, STATE_NAMES, stateName, RegimeThresholds } from '../lib/sampling/states';
+import {
+  regimeAt,
+  regimeConditions,
+  regimeState,
+  STATE_NAMES,
+  stateName,
+  RegimeThresholds,
+} from '../lib/sampling/states';
 import { ANSI_CODES, REGIME_COLORS } from '../lib/cli/colors';
 import { plotScales, plotSvg } from '../lib/cli/plot';
 import type { Trace } from '../lib/cli/trace';
@@ -50,7 +57,8 @@ describe('one regime table', () => {
   beforeAll(() => useBackend('cpu'));
 
   test.each(CONFIGS.map((c, i) => [i, c] as const))(
-    'plot condition == sampler decision on a grid of (entropy, varentropy), thresholds %i', (_i, config) => {
+    'plot condition == sampler decision on a grid of (entropy, varentropy), thresholds %i',
+    (_i, config) => {
       const th = fround(pick(resolveSamplerConfig(config)));
       const points = grid(th);
       const states = decide(config, points);
@@ -61,16 +69,25 @@ describe('one regime table', () => {
         expect([e, v, name]).toEqual([e, v, stateName(states[i]!)]);
       });
       expect(seen.size).toBe(5); // the grid meets every regime
-    });
+    },
+  );
 
   test('switched-off regimes: the conditions fall through as in the sampler', () => {
-    const subsets: RegimeName[][] = [[], ['adaptive'], ['flowing', 'resampling'], ['treading', 'exploring'], [...REGIME_NAMES]];
+    const subsets: RegimeName[][] = [
+      [],
+      ['adaptive'],
+      ['flowing', 'resampling'],
+      ['treading', 'exploring'],
+      [...REGIME_NAMES],
+    ];
     for (const enabledRegimes of subsets) {
       const config = { enabledRegimes };
       const th = fround(pick(resolveSamplerConfig(config)));
       const points = grid(th);
       const states = decide(config, points);
-      points.forEach(([e, v], i) => expect([e, v, regimeAt(e, v, th, enabledRegimes)]).toEqual([e, v, stateName(states[i]!)]));
+      points.forEach(([e, v], i) =>
+        expect([e, v, regimeAt(e, v, th, enabledRegimes)]).toEqual([e, v, stateName(states[i]!)]),
+      );
     }
   });
 
@@ -78,13 +95,22 @@ describe('one regime table', () => {
     for (const config of CONFIGS.slice(0, 3)) {
       const th = pick(resolveSamplerConfig(config));
       const trace: Trace = {
-        version: 1, model: 'm', backend: 'cpu', sampler: 'entropix', seed: 1, thresholds: th,
-        prompts: [], texts: [], finishReasons: [], tokens: [],
+        version: 1,
+        model: 'm',
+        backend: 'cpu',
+        sampler: 'entropix',
+        seed: 1,
+        thresholds: th,
+        prompts: [],
+        texts: [],
+        finishReasons: [],
+        tokens: [],
       };
       const svg = plotSvg(trace);
       const s = plotScales(trace);
-      const rects = [...svg.matchAll(/<rect class="region (\w+)" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"/g)]
-        .map((m) => ({ regime: m[1]!, x: Number(m[2]), y: Number(m[3]), w: Number(m[4]), h: Number(m[5]) }));
+      const rects = [
+        ...svg.matchAll(/<rect class="region (\w+)" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"/g),
+      ].map((m) => ({ regime: m[1]!, x: Number(m[2]), y: Number(m[3]), w: Number(m[4]), h: Number(m[5]) }));
       expect(rects.length).toBeGreaterThanOrEqual(5);
       // Points strictly inside the plot and at least 2 px from any cell edge (edges are rounded to 0.1 px).
       const points: [number, number][] = [];
@@ -110,8 +136,14 @@ describe('one regime table', () => {
   test('names, states, config and colours come from the one list', () => {
     expect(REGIME_NAMES).toEqual(['flowing', 'treading', 'exploring', 'resampling', 'adaptive']);
     expect(STATE_NAMES).toEqual([...REGIME_NAMES, 'base']);
-    expect([SamplerState.Flowing, SamplerState.Treading, SamplerState.Exploring, SamplerState.Resampling, SamplerState.Adaptive, SamplerState.Base])
-      .toEqual([0, 1, 2, 3, 4, 5]);
+    expect([
+      SamplerState.Flowing,
+      SamplerState.Treading,
+      SamplerState.Exploring,
+      SamplerState.Resampling,
+      SamplerState.Adaptive,
+      SamplerState.Base,
+    ]).toEqual([0, 1, 2, 3, 4, 5]);
     REGIME_NAMES.forEach((name, i) => expect(regimeState(name)).toBe(i));
     expect([stateName(5), stateName(-1), stateName(1.5), stateName(NaN)]).toEqual(['base', 'base', 'base', 'base']);
     expect(resolveSamplerConfig({}).enabledRegimes).toEqual(REGIME_NAMES);

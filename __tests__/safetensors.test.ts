@@ -617,9 +617,13 @@ describe('sharded checkpoints', () => {
   });
 
   test('a symlinked shard (as in the Hugging Face cache) is allowed', async () => {
-    const blobs = freshDir();
+    // The cache's layout: models--org--name/snapshots/<rev>/<file> -> ../../blobs/<hash>.
+    const repo = path.join(freshDir(), 'models--org--name');
+    const blobs = path.join(repo, 'blobs');
+    fs.mkdirSync(blobs, { recursive: true });
     await writeSafetensors(path.join(blobs, 'abc123'), { x: { dtype: 'F32', shape: [1], data: Float32Array.of(5) } });
-    const dir = freshDir();
+    const dir = path.join(repo, 'snapshots', 'rev1');
+    fs.mkdirSync(dir, { recursive: true });
     fs.symlinkSync(path.join(blobs, 'abc123'), path.join(dir, 'model-00001-of-00001.safetensors'));
     fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { x: 'model-00001-of-00001.safetensors' } }));
     const ckpt = await SafetensorsCheckpoint.open(dir);

@@ -4,6 +4,7 @@ import { resolveSamplerConfig } from '../lib/sampling/config';
 import { bestOfN, referenceDistribution, RefParams } from './helpers/reference';
 import { expectFits, histogram } from './helpers/stats';
 import { countReads, expectRefused } from './helpers/tensors';
+import { expectSameTokens, onBackend } from './helpers/backends';
 
 type MetricValues = Record<keyof Metrics, number>;
 
@@ -119,11 +120,60 @@ describe('regime table (decideRegimes) against the README formulas', () => {
   });
 });
 
+const V = 2001;
+const attention = (rows: number, seed = 5) =>
+  tf.tidy(() => tf.tile(tf.randomNormal([1, 4, 24], 0, 1.5, 'float32', seed), [rows, 1, 1]));
+
+// Statistical checks of the whole step: the sampler's own metrics → the README's formulas →
+// the exact distribution (best of 5 for adaptive), against many identical rows. They run on wasm;
+// the cpu backend must then draw the same tokens (same seeds) on fewer rows.
+const DRAWS = 2000;
+const CPU_ROWS = 200;
+const STAT_CASES: [string, number[], SamplerState][] = [
+  ['exploring', forkRow(V, [0.9], 2000, 0.1, 0.3), SamplerState.Exploring],
+  ['resampling', forkRow(V, [0.3], 2000, 0.7, 0.5), SamplerState.Resampling],
+  ['adaptive (best of 5)', forkRow(V, [0.3, 0.2, 0.15, 0.1], 40, 0.25, 0.6), SamplerState.Adaptive],
+];
+
+/** The sampler's step on `rows` copies of one row: tokens, states and row 0's metrics. */
+async function sampleRows(row: number[], rows: number): Promise<{ tokens: Int32Array; states: Int32Array; metrics: MetricValues }> {
+  const x = tf.tidy(() => tf.tile(tf.tensor2d([row]), [rows, 1]) as tf.Tensor2D);
+  const att = attention(rows);
+  const r = new EntropixSampler().sample(x, att, { seed: 2024 });
+  try {
+    return {
+      tokens: await r.tokens.data() as Int32Array, states: await r.states.data() as Int32Array,
+      metrics: await readMetrics(r.metrics, 0),
+    };
+  } finally {
+    tf.dispose([x, att, r]);
+  }
+}
+
+describe('EntropixSampler draws follow the regime formulas exactly (wasm)', () => {
+  beforeAll(() => useBackend('wasm'));
+  test.each(STAT_CASES)('%s', async (_, row, state) => {
+    const r = await sampleRows(row, DRAWS);
+    expect(r.states.every((s) => s === state)).toBe(true);
+    const want = specDecision(r.metrics);
+    let dist = referenceDistribution(row, want);
+    if (want.samples > 1) dist = bestOfN(dist, row, want.samples);
+    expectFits(histogram(r.tokens, V), dist);
+  });
+});
+
+describe(`EntropixSampler on cpu draws what wasm draws (${CPU_ROWS} rows per case)`, () => {
+  test.each(STAT_CASES)('%s', async (_, row, state) => {
+    const wasm = await onBackend('wasm', () => sampleRows(row, CPU_ROWS));
+    const cpu = await onBackend('cpu', () => sampleRows(row, CPU_ROWS));
+    expect(cpu.states.every((s) => s === state)).toBe(true);
+    for (const k of METRIC_KEYS) expect(Math.abs(cpu.metrics[k] - wasm.metrics[k])).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(wasm.metrics[k])));
+    expectSameTokens(cpu.tokens, wasm.tokens);
+  });
+});
+
 describe.each(['cpu', 'wasm'] as const)('EntropixSampler on %s', (backend) => {
   beforeAll(() => useBackend(backend));
-  const V = 2001;
-  const attention = (rows: number, seed = 5) =>
-    tf.tidy(() => tf.tile(tf.randomNormal([1, 4, 24], 0, 1.5, 'float32', seed), [rows, 1, 1]));
 
   test('each regime is reached by a constructed row, all in one batch, each with its token rule', async () => {
     const rows = [
@@ -146,39 +196,18 @@ describe.each(['cpu', 'wasm'] as const)('EntropixSampler on %s', (backend) => {
     const ent = await r.metrics.entropy.data();
     expect(ent[1]).toBeCloseTo(4, 4);
     // Treading again right after the clarifying token: sample instead (within the 16 tokens).
-    const last = tf.tensor1d([0, 7, 0, 0, 0], 'int32');
-    const seen = new Set<number>();
-    for (let seed = 0; seed < 40; seed++) {
-      const again = sampler.sample(x, att, { seed, lastTokens: last });
-      const t = (await again.tokens.data())[1]!;
-      expect(t).toBeLessThan(16);
-      seen.add(t);
-      tf.dispose(again);
-    }
-    expect(seen.size).toBeGreaterThan(5);
+    // 40 draws of that row at once (row i uses stream i of the seed).
+    const draws = 40;
+    const treading = tf.tidy(() => tf.tile(tf.slice(x, [1, 0], [1, -1]), [draws, 1]) as tf.Tensor2D);
+    const treadingAtt = tf.tidy(() => tf.tile(tf.slice(att, [1, 0, 0], [1, -1, -1]), [draws, 1, 1]));
+    const last = tf.fill([draws], 7, 'int32') as tf.Tensor1D;
+    const again = sampler.sample(treading, treadingAtt, { seed: 3, lastTokens: last });
+    expect(Array.from(await again.states.data()).every((s) => s === SamplerState.Treading)).toBe(true);
+    const drawn = Array.from(await again.tokens.data());
+    expect(drawn.every((t) => t < 16)).toBe(true);
+    expect(new Set(drawn).size).toBeGreaterThan(5);
+    tf.dispose([treading, treadingAtt, again]);
     tf.dispose([x, att, last, r]);
-  });
-
-  // Statistical checks of the whole step: the sampler's own metrics → the README's formulas →
-  // the exact distribution (best of 5 for adaptive), against many identical rows.
-  const statCases: [string, number[], SamplerState][] = [
-    ['exploring', forkRow(V, [0.9], 2000, 0.1, 0.3), SamplerState.Exploring],
-    ['resampling', forkRow(V, [0.3], 2000, 0.7, 0.5), SamplerState.Resampling],
-    ['adaptive (best of 5)', forkRow(V, [0.3, 0.2, 0.15, 0.1], 40, 0.25, 0.6), SamplerState.Adaptive],
-  ];
-  test.each(statCases)('%s draws follow the regime formulas exactly', async (_, row, state) => {
-    const B = 2000;
-    const x = tf.tidy(() => tf.tile(tf.tensor2d([row]), [B, 1]) as tf.Tensor2D);
-    const att = attention(B);
-    const r = new EntropixSampler().sample(x, att, { seed: 2024 });
-    const states = await r.states.data();
-    expect(states.every((s) => s === state)).toBe(true);
-    const m = await readMetrics(r.metrics, 0);
-    const want = specDecision(m);
-    let dist = referenceDistribution(row, want);
-    if (want.samples > 1) dist = bestOfN(dist, row, want.samples);
-    expectFits(histogram(await r.tokens.data(), V), dist);
-    tf.dispose([x, att, r]);
   });
 
   test('rows match their single-row runs with per-row seeds (tokens exactly, metrics 1e-4)', async () => {

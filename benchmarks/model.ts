@@ -1,11 +1,11 @@
 // Model benchmark: prefill tokens/s and decode ms/token of the converted graph (loadModel) against
 // the native tf-ops model (loadHfCheckpoint), measured alternately in the same run on the same
-// backend, for a randomly initialised SmolLM2-135M-shaped Llama written as an HF checkpoint, and
-// for the bundled model (models/kjv-tiny; the native model loads the same weights, read back from
+// backend, for randomly initialised Llamas written as HF checkpoints (SmolLM2-135M-shaped, and a
+// 12-layer, hidden-384 one), and for the bundled model (models/kjv-tiny; the native model loads the same weights, read back from
 // the converted graph into a temporary HF checkpoint).
 //
-//   npm run bench:model -- [--backends wasm,cpu,webgpu] [--quick] [--rounds N] [--steps N]
-//                          [--budget SECONDS] [--dtype BF16|F32] [--profile]
+//   npm run bench:model -- [--backends wasm,cpu,webgpu] [--shapes smollm,llama12] [--quick]
+//                          [--rounds N] [--steps N] [--budget SECONDS] [--dtype BF16|F32] [--profile]
 //
 // Target: converted decode ms/token ≤ 1.1 × native on each backend.
 // The checkpoint (BF16 by default: 270 MB instead of 540 MB) and the converted model live in
@@ -20,37 +20,65 @@ import type { BackendName, CausalLM, KVCache } from '../lib/node';
 import { writeSafetensors } from '../lib/models/safetensors';
 import type { SafetensorsFloatDtype, SafetensorsInput } from '../lib/models/safetensors';
 import { writeResults } from './record';
-import { isProjectionWeight } from '../lib/models/llama';
+import { llamaWeightSpecs, unfuseWeight } from '../lib/models/llama-tensors';
+import { parseHfConfig } from '../lib/models/hf-config';
 
 const BUNDLED_DIR = join(__dirname, '..', 'models', 'kjv-tiny');
 
 /**
  * A Hugging Face checkpoint (config.json + F32 model.safetensors) from a converted directory: the
- * graph keeps the HF tensor names and layout, so the native model can load the same weights.
+ * graph's weights, split back into the HF tensors they were fused from (llama-tensors.ts).
  */
 async function hfFromConverted(convertedDir: string, outDir: string): Promise<void> {
   const modelJson = JSON.parse(readFileSync(join(convertedDir, 'model.json'), 'utf8')) as {
     weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
   };
+  const configPath = join(convertedDir, 'config.json');
+  const config = parseHfConfig(JSON.parse(readFileSync(configPath, 'utf8')), configPath);
+  const specs = new Map(llamaWeightSpecs(config).map((spec) => [spec.name, spec]));
   const tensors: Record<string, SafetensorsInput> = {};
   for (const group of modelJson.weightsManifest) {
     const bytes = Buffer.concat(group.paths.map((p) => readFileSync(join(convertedDir, p))));
     const decoded = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), group.weights);
     for (const [name, t] of Object.entries(decoded)) {
-      // The graph stores projections [in, out]; Hugging Face checkpoints hold [out, in].
-      const hf = isProjectionWeight(name) ? tf.transpose(t) : t;
-      tensors[name] = { dtype: 'F32', shape: hf.shape, data: Float32Array.from(await hf.data()) };
-      tf.dispose([t, hf]);
+      const spec = specs.get(name);
+      if (spec) specs.delete(name); // the rest are the graph's own constants (shapes, eps)
+      if (spec && !(spec.key === 'lmHead' && config.tieWordEmbeddings)) {
+        for (const [source, data] of unfuseWeight(spec, Float32Array.from(await t.data()))) {
+          const part = spec.parts.find((p) => p.source === source)!;
+          tensors[source] = { dtype: 'F32', shape: part.sourceShape, data };
+        }
+      }
+      t.dispose();
     }
   }
-  writeFileSync(join(outDir, 'config.json'), readFileSync(join(convertedDir, 'config.json')));
+  if (specs.size > 0) throw new Error(`${convertedDir}: no weight ${[...specs.keys()][0]} (graph format 2 expected: re-convert the model)`);
+  writeFileSync(join(outDir, 'config.json'), readFileSync(configPath));
   await writeSafetensors(join(outDir, 'model.safetensors'), tensors);
 }
 
-/** SmolLM2-135M's shape (HuggingFaceTB/SmolLM2-135M config.json). */
-const SHAPE = {
-  numLayers: 30, hiddenSize: 576, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536,
-  vocabSize: 49152, tiedEmbeddings: true, ropeTheta: 100000, rmsNormEps: 1e-5, maxPositions: 8192,
+interface Shape {
+  numLayers: number; hiddenSize: number; numHeads: number; numKvHeads: number; headDim: number;
+  intermediateSize: number; vocabSize: number; tiedEmbeddings: boolean; ropeTheta: number; rmsNormEps: number;
+  maxPositions: number;
+}
+const SHAPES: Record<string, { label: string; shape: Shape }> = {
+  /** SmolLM2-135M's shape (HuggingFaceTB/SmolLM2-135M config.json). */
+  smollm: {
+    label: 'SmolLM2-135M-shaped',
+    shape: {
+      numLayers: 30, hiddenSize: 576, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536,
+      vocabSize: 49152, tiedEmbeddings: true, ropeTheta: 100000, rmsNormEps: 1e-5, maxPositions: 8192,
+    },
+  },
+  /** A small Llama: 12 layers, hidden 384 (6 heads × 64, 2 KV heads), SwiGLU 1024, 8192 tokens. */
+  llama12: {
+    label: '12-layer hidden-384',
+    shape: {
+      numLayers: 12, hiddenSize: 384, numHeads: 6, numKvHeads: 2, headDim: 64, intermediateSize: 1024,
+      vocabSize: 8192, tiedEmbeddings: true, ropeTheta: 10000, rmsNormEps: 1e-5, maxPositions: 2048,
+    },
+  },
 };
 const WEIGHT_STD = 0.02; // linear and embedding weights ~ N(0, 0.02²); norm weights are 1, as HF initialises them
 const PROMPT = 64;
@@ -61,6 +89,7 @@ type ModelName = (typeof MODELS)[number];
 const { values: args } = parseArgs({
   options: {
     backends: { type: 'string', default: 'wasm,cpu' },
+    shapes: { type: 'string', default: 'smollm,llama12' },
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string' },
     steps: { type: 'string' },
@@ -121,8 +150,7 @@ function randomNormal(n: number, std: number, seed: number): Float32Array {
   return out;
 }
 
-function hfConfigJson(): object {
-  const s = SHAPE;
+function hfConfigJson(s: Shape): object {
   return {
     architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: s.vocabSize, hidden_size: s.hiddenSize,
     num_hidden_layers: s.numLayers, num_attention_heads: s.numHeads, num_key_value_heads: s.numKvHeads,
@@ -133,8 +161,8 @@ function hfConfigJson(): object {
 }
 
 /** Writes config.json + model.safetensors; returns the parameter count. */
-async function writeRandomCheckpoint(dir: string, dtype: SafetensorsFloatDtype): Promise<number> {
-  const { hiddenSize: d, numHeads: hq, numKvHeads: hkv, headDim: hd, intermediateSize: inter, vocabSize: v } = SHAPE;
+async function writeRandomCheckpoint(dir: string, dtype: SafetensorsFloatDtype, shape: Shape): Promise<number> {
+  const { hiddenSize: d, numHeads: hq, numKvHeads: hkv, headDim: hd, intermediateSize: inter, vocabSize: v } = shape;
   let seed = 1;
   let params = 0;
   const tensors: Record<string, SafetensorsInput> = {};
@@ -144,7 +172,7 @@ async function writeRandomCheckpoint(dir: string, dtype: SafetensorsFloatDtype):
     tensors[name] = { dtype, shape, data: ones ? new Float32Array(n).fill(1) : randomNormal(n, WEIGHT_STD, seed++) };
   };
   add('model.embed_tokens.weight', [v, d]);
-  for (let i = 0; i < SHAPE.numLayers; i++) {
+  for (let i = 0; i < shape.numLayers; i++) {
     const p = `model.layers.${i}.`;
     add(`${p}input_layernorm.weight`, [d], true);
     add(`${p}self_attn.q_proj.weight`, [hq * hd, d]);
@@ -157,7 +185,7 @@ async function writeRandomCheckpoint(dir: string, dtype: SafetensorsFloatDtype):
     add(`${p}mlp.down_proj.weight`, [d, inter]);
   }
   add('model.norm.weight', [d], true);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfigJson(), null, 2));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfigJson(shape), null, 2));
   await writeSafetensors(join(dir, 'model.safetensors'), tensors);
   return params;
 }
@@ -178,10 +206,15 @@ function argmax(xs: Float32Array | Int32Array | Uint8Array): number {
 }
 
 /** The fixed prompt: token ids spread over the vocabulary. */
-let promptVocab = SHAPE.vocabSize; // the model under test's vocabulary
+let promptVocab = 0; // the model under test's vocabulary
 const promptIds = (): number[] => Array.from({ length: PROMPT }, (_, i) => (i * 7919 + 17) % promptVocab);
 
-interface Run { prefillMs: number; stepMs: number[]; tokens: number[]; prefillLogits: Float32Array; leakedTensors: number }
+/**
+ * stepCpuMs: the process's CPU time (user + system) per decode step. wasm runs on one thread, so
+ * on a machine other jobs load it measures the work a step does where wall time also counts the
+ * waits for a core.
+ */
+interface Run { prefillMs: number; stepMs: number[]; stepCpuMs: number[]; tokens: number[]; prefillLogits: Float32Array; leakedTensors: number }
 
 /**
  * One prefill of the prompt, then `steps` decode steps feeding the argmax back with the cache;
@@ -201,19 +234,23 @@ async function generate(model: CausalLM, steps: number): Promise<Run> {
     const prefillLogits = logits;
     const tokens = [argmax(logits)];
     const stepMs: number[] = [];
+    const stepCpuMs: number[] = [];
     for (let s = 0; s < steps; s++) {
       ids = tf.tensor2d([[tokens[tokens.length - 1]!]], [1, 1], 'int32');
       t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       out = model.forward(ids, cache); // hands the old cache over
       cache = out.cache;
       logits = await out.logits.data() as Float32Array;
       stepMs.push(performance.now() - t0);
+      const cpu = process.cpuUsage(cpu0);
+      stepCpuMs.push((cpu.user + cpu.system) / 1000);
       tf.dispose([ids, out.logits, out.attentionScores]);
       tokens.push(argmax(logits));
     }
     cache.dispose();
     cache = null;
-    return { prefillMs, stepMs, tokens, prefillLogits, leakedTensors: tf.memory().numTensors - before };
+    return { prefillMs, stepMs, stepCpuMs, tokens, prefillLogits, leakedTensors: tf.memory().numTensors - before };
   } finally {
     cache?.dispose();
   }
@@ -266,13 +303,14 @@ async function profileModel(model: CausalLM): Promise<{ prefill: Profile; decode
 
 interface ModelResult {
   loadMs: number; prefillMs: number[]; prefillTokensPerS: number; stepMs: number[]; medianStepMs: number;
+  medianStepCpuMs: number;
   meanStepMs: number; leakedTensors: number; tokens: number[];
 }
 
 interface BackendResult {
   backend: string; skipped?: string; error?: string; plan?: Plan;
   models?: Partial<Record<ModelName, ModelResult>>;
-  ratio?: { decode: number; prefill: number; pass: boolean };
+  ratio?: { decode: number; decodeCpu: number; prefill: number; pass: boolean };
   check?: { prefillMaxAbsDiff: number; maxAbsLogit: number; sameTokens: boolean };
   profile?: Partial<Record<ModelName, { prefill: Profile; decode: Profile }>>;
 }
@@ -316,14 +354,17 @@ async function benchBackend(backend: string, hfDir: string, convertedDir: string
       const stepMs = rs.flatMap((x) => x.stepMs);
       result.models![name] = {
         loadMs: loadMs[name]!, prefillMs, prefillTokensPerS: PROMPT / (median(prefillMs) / 1000), stepMs,
-        medianStepMs: median(stepMs), meanStepMs: stepMs.reduce((a, b) => a + b, 0) / stepMs.length,
+        medianStepMs: median(stepMs), medianStepCpuMs: median(rs.flatMap((x) => x.stepCpuMs)), meanStepMs: stepMs.reduce((a, b) => a + b, 0) / stepMs.length,
         leakedTensors: rs.reduce((a, x) => a + x.leakedTensors, 0), tokens: rs[0]!.tokens,
       };
     }
     const c = result.models!.converted!;
     const n = result.models!.native!;
     const decode = c.medianStepMs / n.medianStepMs;
-    result.ratio = { decode, prefill: median(c.prefillMs) / median(n.prefillMs), pass: decode <= TARGET.maxRatio };
+    result.ratio = {
+      decode, decodeCpu: c.medianStepCpuMs / n.medianStepCpuMs, prefill: median(c.prefillMs) / median(n.prefillMs),
+      pass: decode <= TARGET.maxRatio,
+    };
     const a = runs.converted[0]!.prefillLogits;
     const b = runs.native[0]!.prefillLogits;
     let diff = 0;
@@ -354,17 +395,17 @@ function printBackend(r: BackendResult): void {
   const { rounds, steps } = r.plan;
   console.log(`\n${r.backend}: prefill of ${PROMPT} tokens (B=1, median of ${rounds}) and ${steps} decode steps × ${rounds} `
     + 'round(s), models alternating; each step awaits data() on the logits');
-  const cols = ['model', 'load ms', 'prefill ms', 'prefill tok/s', 'decode ms/tok (median/mean)', 'leaked'];
+  const cols = ['model', 'load ms', 'prefill ms', 'prefill tok/s', 'decode ms/tok (median/mean)', 'CPU ms/tok', 'leaked'];
   const lines = MODELS.map((name) => {
     const m = r.models![name]!;
     return [name, fmt(m.loadMs), fmt(median(m.prefillMs)), m.prefillTokensPerS.toFixed(1),
-      `${fmt(m.medianStepMs)}/${fmt(m.meanStepMs)}`, String(m.leakedTensors)];
+      `${fmt(m.medianStepMs)}/${fmt(m.meanStepMs)}`, fmt(m.medianStepCpuMs), String(m.leakedTensors)];
   });
   const widths = cols.map((c, i) => Math.max(c.length, ...lines.map((l) => l[i]!.length)));
   for (const line of [cols, ...lines]) console.log(line.map((cell, i) => cell.padStart(widths[i]! + 2)).join(''));
   const ratio = r.ratio!;
   console.log(`${r.backend}: converted/native decode ${ratio.decode.toFixed(2)}× (target ≤ ${TARGET.maxRatio}×) `
-    + `${ratio.pass ? 'PASS' : 'FAIL'}; prefill ${ratio.prefill.toFixed(2)}×`);
+    + `${ratio.pass ? 'PASS' : 'FAIL'}; CPU time per step ${ratio.decodeCpu.toFixed(2)}×; prefill ${ratio.prefill.toFixed(2)}×`);
   const ck = r.check!;
   console.log(`${r.backend}: prefill logits max |converted − native| = ${ck.prefillMaxAbsDiff.toExponential(2)} `
     + `(max |logit| ${ck.maxAbsLogit.toFixed(3)}); greedy tokens ${ck.sameTokens ? 'identical' : 'DIFFER'}`);
@@ -398,32 +439,41 @@ async function main(): Promise<void> {
   const backends = args.backends!.split(',').map((b) => b.trim()).filter(Boolean);
   const dtype = args.dtype as SafetensorsFloatDtype;
   if (dtype !== 'BF16' && dtype !== 'F32') throw new Error(`--dtype must be BF16 or F32, got ${args.dtype}`);
-  const s = SHAPE;
-  console.log(`entropix model benchmark: backends ${backends.join(', ')}; random SmolLM2-135M-shaped Llama `
-    + `(${s.numLayers} layers, hidden ${s.hiddenSize}, ${s.numHeads}/${s.numKvHeads} heads × ${s.headDim}, `
-    + `intermediate ${s.intermediateSize}, vocab ${s.vocabSize}, tied), ${dtype} checkpoint, weights N(0, ${WEIGHT_STD}²)`);
+  const shapeNames = args.shapes!.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const name of shapeNames) if (!SHAPES[name]) throw new Error(`--shapes: unknown ${name}; known: ${Object.keys(SHAPES).join(', ')}`);
+  console.log(`entropix model benchmark: backends ${backends.join(', ')}; ${dtype} checkpoints, weights N(0, ${WEIGHT_STD}²)`);
   const started = Date.now();
-  const results: BackendResult[] = [];
+  const results: { shape: string; graphNodes: number; params: number; writeMs: number; convertMs: number; results: BackendResult[] }[] = [];
   const bundled: BackendResult[] = [];
-  let setup: { params: number; writeMs: number; convertMs: number } | undefined;
+  const nodeCount = (dir: string): number =>
+    (JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { modelTopology: { node: unknown[] } }).modelTopology.node.length;
   try {
-    const hfDir = mkdtempSync(join(tmpdir(), 'entropix-bench-hf-'));
-    tempDirs.push(hfDir);
-    const convRoot = mkdtempSync(join(tmpdir(), 'entropix-bench-converted-'));
-    tempDirs.push(convRoot);
-    const convertedDir = join(convRoot, 'model');
-    let t0 = performance.now();
-    const params = await writeRandomCheckpoint(hfDir, dtype);
-    const writeMs = performance.now() - t0;
-    console.log(`Checkpoint: ${(params / 1e6).toFixed(1)} M parameters written in ${(writeMs / 1000).toFixed(1)} s`);
-    t0 = performance.now();
-    await convertHfCheckpoint(hfDir, convertedDir);
-    const convertMs = performance.now() - t0;
-    console.log(`Conversion (convertHfCheckpoint, float32 shards): ${(convertMs / 1000).toFixed(1)} s`);
-    setup = { params, writeMs, convertMs };
-    for (const backend of backends) results.push(await benchBackend(backend, hfDir, convertedDir));
+    for (const name of shapeNames) {
+      const { label, shape: s } = SHAPES[name]!;
+      console.log(`\nRandom ${label} Llama (${s.numLayers} layers, hidden ${s.hiddenSize}, ${s.numHeads}/${s.numKvHeads} heads × ${s.headDim}, `
+        + `intermediate ${s.intermediateSize}, vocab ${s.vocabSize}, tied)`);
+      const hfDir = mkdtempSync(join(tmpdir(), 'entropix-bench-hf-'));
+      tempDirs.push(hfDir);
+      const convRoot = mkdtempSync(join(tmpdir(), 'entropix-bench-converted-'));
+      tempDirs.push(convRoot);
+      const convertedDir = join(convRoot, 'model');
+      let t0 = performance.now();
+      const params = await writeRandomCheckpoint(hfDir, dtype, s);
+      const writeMs = performance.now() - t0;
+      console.log(`Checkpoint: ${(params / 1e6).toFixed(1)} M parameters written in ${(writeMs / 1000).toFixed(1)} s`);
+      t0 = performance.now();
+      await convertHfCheckpoint(hfDir, convertedDir);
+      const convertMs = performance.now() - t0;
+      const graphNodes = nodeCount(convertedDir);
+      console.log(`Conversion (convertHfCheckpoint, float32 shards): ${(convertMs / 1000).toFixed(1)} s; ${graphNodes} graph nodes`);
+      promptVocab = s.vocabSize;
+      const entry = { shape: name, graphNodes, params, writeMs, convertMs, results: [] as BackendResult[] };
+      for (const backend of backends) entry.results.push(await benchBackend(backend, hfDir, convertedDir));
+      results.push(entry);
+      removeTempDirs();
+    }
     // The bundled model: its converted graph against the native model on the same weights.
-    console.log(`\nThe bundled model (${BUNDLED_DIR}): converted graph vs native model on its weights`);
+    console.log(`\nThe bundled model (${BUNDLED_DIR}, ${nodeCount(BUNDLED_DIR)} graph nodes): converted graph vs native model on its weights`);
     const bundledHf = mkdtempSync(join(tmpdir(), 'entropix-bench-bundled-'));
     tempDirs.push(bundledHf);
     await hfFromConverted(BUNDLED_DIR, bundledHf);
@@ -433,9 +483,9 @@ async function main(): Promise<void> {
     removeTempDirs();
   }
 
-  console.log(`\nConversion time: ${(setup!.convertMs / 1000).toFixed(1)} s`);
-  console.log('model     backend     converted ms/tok   native ms/tok   ratio   conv. tok/s   native tok/s');
-  for (const r of [...results.map((x) => ({ ...x, label: 'random' })), ...bundled.map((x) => ({ ...x, label: 'bundled' }))]) {
+  console.log('\nmodel     backend     converted ms/tok   native ms/tok   ratio   CPU ratio   conv. tok/s   native tok/s');
+  const rows = [...results.flatMap((e) => e.results.map((x) => ({ ...x, label: e.shape }))), ...bundled.map((x) => ({ ...x, label: 'bundled' }))];
+  for (const r of rows) {
     const c = r.models?.converted;
     const n = r.models?.native;
     if (!c || !n || !r.ratio) {
@@ -443,15 +493,15 @@ async function main(): Promise<void> {
       continue;
     }
     console.log(`${r.label.padEnd(8)}  ${r.backend.padEnd(10)}  ${fmt(c.medianStepMs).padStart(16)}  ${fmt(n.medianStepMs).padStart(14)}  `
-      + `${`${r.ratio.decode.toFixed(2)}×`.padStart(6)}  ${c.prefillTokensPerS.toFixed(1).padStart(12)}  `
+      + `${`${r.ratio.decode.toFixed(2)}×`.padStart(6)}  ${`${r.ratio.decodeCpu.toFixed(2)}×`.padStart(10)}  ${c.prefillTokensPerS.toFixed(1).padStart(12)}  `
       + `${n.prefillTokensPerS.toFixed(1).padStart(13)}   ${r.ratio.pass ? 'PASS' : 'FAIL'}`);
   }
 
   const file = writeResults('model', backends, !!args.quick, {
-    shapes: { ...SHAPE, checkpointDtype: dtype, convertedDtype: 'float32', weightStd: WEIGHT_STD, batch: 1, prompt: PROMPT },
-    setup,
+    shapes: Object.fromEntries(shapeNames.map((n) => [n, SHAPES[n]!.shape])),
+    settings: { checkpointDtype: dtype, convertedDtype: 'float32', weightStd: WEIGHT_STD, batch: 1, prompt: PROMPT },
     target: { decodeRatioMax: TARGET.maxRatio },
-    bundledModel: { dir: 'models/kjv-tiny', results: bundled },
+    bundledModel: { dir: 'models/kjv-tiny', graphNodes: nodeCount(BUNDLED_DIR), results: bundled },
     seconds: (Date.now() - started) / 1000,
     results,
   }, (k: string, v: unknown) => (k === 'prefillLogits' ? undefined : v));

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../lib';
+import { startedBackends } from '../lib/core/backend';
 
 /** Writes results/<name>-<date>-<backends>[-quick].json and returns its path. */
 export function writeResults(
@@ -19,6 +20,8 @@ export function writeResults(
     node: process.version,
     platform: `${process.platform} ${process.arch}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
     tfjs: tf.version_core,
+    // Each backend the run started, with its GPU adapter on webgpu (vendor, architecture, Dawn backend).
+    backendInfo: startedBackends(),
     env: Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(ENTROPIX_|EGL_PLATFORM$)/.test(k))),
     ...payload,
   }, replacer as never, 2)}\n`);

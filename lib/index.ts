@@ -1,6 +1,6 @@
 // The public API of entropix-tfjs.
 export { tf } from './core/tf';
-export { useBackend, backendInfo, BACKEND_NAMES } from './core/backend';
+export { useBackend, backendInfo, describeBackend, BACKEND_NAMES } from './core/backend';
 export type { BackendName, BackendInfo, UseBackendOptions } from './core/backend';
 export { EntropixError } from './core/errors';
 export type { EntropixErrorCode } from './core/errors';
@@ -18,12 +18,20 @@ export type { SampleStepOptions, SampleResult } from './sampling/sampler';
 export { generate } from './decoding/generate';
 export type { GenerateOptions, GenerateStep, FinishReason } from './decoding/generate';
 export { generateText, encodePrompts } from './decoding/generate-text';
+export { calibrate, corpusWindows } from './decoding/calibrate';
+export type { CalibrateOptions, Calibration } from './decoding/calibrate';
+export { teacherForcedMetrics } from './decoding/teacher-forcing';
+export type { TeacherForcingOptions, PositionMetrics } from './decoding/teacher-forcing';
+export { thresholdsFromMetrics, regimeShares, DEFAULT_CALIBRATION_QUANTILES } from './sampling/calibration';
+export type { CalibrationQuantiles } from './sampling/calibration';
 export type { GenerateTextOptions, TextStep } from './decoding/generate-text';
 export { tokenizerFromJson, createTextStream } from './text/tokenizer';
-export type { Tokenizer, TextStream } from './text/tokenizer';
+export type { Tokenizer, TextStream, EncodeOptions } from './text/tokenizer';
 export { renderChatTemplate } from './text/chat-template';
 export type { ChatMessage } from './text/chat-template';
 export type { CausalLM, KVCache, ForwardResult, ForwardOptions, GenerationDefaults } from './models/causal-lm';
+// Type-only: erased from dist/index.js, which stays free of Node built-ins (hf-config.ts reads files).
+export type { ModelConfig, HfModelType, Llama3RopeScaling } from './models/hf-config';
 // Models and tokenizers over HTTP (fetch); entropix-tfjs/node's loadModel / loadTokenizer also take a directory.
 export { loadModelFromUrl as loadModel } from './models/load-url';
 export { loadTokenizerFromUrl as loadTokenizer } from './text/tokenizer-url';

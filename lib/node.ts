@@ -12,7 +12,6 @@ export * from './index';
 export { loadHfCheckpoint } from './models/hf-checkpoint';
 export { convertHfCheckpoint } from './models/convert';
 export type { ConvertOptions } from './models/convert';
-export type { ModelConfig } from './models/hf-config';
 export { applyChatTemplate } from './text/tokenizer-files';
 
 const isUrl = (source: unknown): source is string | URL =>

@@ -1,8 +1,7 @@
-// The suite's policy for an environment a test needs: a loud skip with the install command on a
-// user's machine, a failure in CI (CI=true). Here: Debian's Chromium for the browser tests.
+// Debian's Chromium for the browser tests, under the suite's missing-environment policy
+// (helpers/environment.ts: a loud skip with the install command, a failure when CI=true).
 import * as fs from 'fs';
-
-export const CHROMIUM_INSTALL = 'apt-get update && apt-get install -y chromium';
+import type { Environment } from './environment';
 
 /** The Chromium to drive: $CHROMIUM_PATH, else Debian's /usr/bin/chromium; null when neither exists. */
 export function chromiumPath(): string | null {
@@ -12,10 +11,8 @@ export function chromiumPath(): string | null {
   return null;
 }
 
-/** Call when `what` is missing: throws in CI, else warns loudly (the caller then skips). */
-export function missingEnvironment(what: string, install: string): void {
-  const line = `${what} is missing: these tests are skipped. Install it with: ${install}`;
-  if (/^(1|true)$/i.test(process.env.CI ?? '')) throw new Error(`${line} (CI=true: missing environments fail)`);
-  // eslint-disable-next-line no-console
-  console.warn(`\n${'!'.repeat(line.length)}\n${line}\n${'!'.repeat(line.length)}\n`);
-}
+export const CHROMIUM: Environment = {
+  name: "Debian's Chromium (headless, for the browser tests)",
+  install: 'sudo apt-get update && sudo apt-get install -y chromium',
+  missing: () => (chromiumPath() ? null : 'no /usr/bin/chromium and no $CHROMIUM_PATH'),
+};

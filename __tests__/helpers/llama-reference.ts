@@ -2,6 +2,8 @@
 // modeling code's definitions, shared by the model tests.
 import { tf } from '../../lib';
 import type { LlamaShape, LlamaWeights } from '../../lib/models/llama';
+import { assembleWeights, fuseWeight, llamaWeightSpecs } from '../../lib/models/llama-tensors';
+import { hfTensors } from './hf-writer';
 
 export const SHAPE: LlamaShape = {
   vocabSize: 37, hiddenSize: 24, numLayers: 2, numHeads: 6, numKvHeads: 2, headDim: 8,
@@ -27,19 +29,11 @@ export function randomModel(shape: LlamaShape, seed: number, withBias = false): 
     finalNorm: vec(d),
     lmHead: mat(v, d, 1),
   };
-  const t2 = (m: number[][]) => tf.tensor2d(m);
-  // Models hold projections as [in, out] (lib/models/llama.ts).
-  const t2T = (m: number[][]) => tf.tensor2d(m[0]!.map((_, j) => m.map((row) => row[j]!)));
-  const t1 = (x: number[] | undefined) => (x ? tf.tensor1d(x) : undefined);
-  const weights: LlamaWeights = {
-    embed: t2(arrays.embed),
-    layers: arrays.layers.map((l) => ({
-      inputNorm: t1(l.inputNorm)!, q: t2T(l.q), k: t2T(l.k), v: t2T(l.v), o: t2T(l.o), postNorm: t1(l.postNorm)!,
-      gate: t2T(l.gate), up: t2T(l.up), down: t2T(l.down), qBias: t1(l.qBias), kBias: t1(l.kBias), vBias: t1(l.vBias),
-    })),
-    finalNorm: t1(arrays.finalNorm)!,
-    lmHead: t2T(arrays.lmHead),
-  };
+  // The forward's layout (fused, projections [in, out]: lib/models/llama-tensors.ts), from the HF tensors.
+  const hf = hfTensors(arrays, 'F32', false);
+  const specs = llamaWeightSpecs({ ...shape, tieWordEmbeddings: false, attentionBias: withBias, attentionOutputBias: false });
+  const weights: LlamaWeights = assembleWeights(specs, shape.numLayers,
+    (spec) => tf.tensor(fuseWeight(spec, (p) => hf[p.source]!.data), spec.shape));
   return { arrays, weights };
 }
 

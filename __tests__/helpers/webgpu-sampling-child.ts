@@ -3,12 +3,19 @@
 // seeds on the software adapter, counts dispatches and reads, and prints one JSON line.
 import { computeMetrics, EntropixSampler, sampleTokens, tf, useBackend } from '../../lib/node';
 import type { Metrics, SamplerConfig } from '../../lib/node';
-import { compileRegimes } from '../../lib/sampling/regimes';
-import { resolveSamplerConfig } from '../../lib/sampling/config';
-import { validateSamplingParams } from '../../lib/sampling/sample-tokens';
 import type { SamplingParams } from '../../lib/sampling/sample-tokens';
-import { fusedComputeMetrics, fusedSampleStep, fusedSampleTokens } from '../../lib/sampling/backends/webgpu/fused';
+import { GENERIC_FLAG, samplingStrategy } from '../../lib/sampling/backends/strategy';
 import type { Seed } from '../../lib/sampling/rng';
+
+/** Runs f on the generic tf-ops path (the reference) instead of the fused one. */
+function generic<T>(f: () => T): T {
+  tf.env().set(GENERIC_FLAG, true);
+  try {
+    return f();
+  } finally {
+    tf.env().set(GENERIC_FLAG, false);
+  }
+}
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -153,14 +160,14 @@ async function main(): Promise<void> {
     const maskB = tf.tensor2d(mask, [B, T], 'bool');
     const cases: [string, tf.Tensor, tf.Tensor2D | undefined][] = [['3d', s3, undefined], ['4d mask', s4, maskF], ['bool mask', s3, maskB as tf.Tensor2D]];
     for (const [name, s, m] of cases) {
-      const generic = computeMetrics(logits, s, m ? { keyMask: m } : {});
+      const g = generic(() => computeMetrics(logits, s, m ? { keyMask: m } : {}));
       const before = tf.memory().numTensors;
-      const fused = counted(probe, () => tf.tidy(() => fusedComputeMetrics(logits, s, m)!));
+      const fused = counted(probe, () => computeMetrics(logits, s, m ? { keyMask: m } : {}));
       out[`metrics ${name}`] = {
-        generic: await metricArrays(generic), fused: await metricArrays(fused.value),
+        generic: await metricArrays(g), fused: await metricArrays(fused.value),
         dispatches: fused.dispatches, reads: fused.reads, tensors: tf.memory().numTensors - before - 6,
       };
-      tf.dispose([generic, fused.value] as unknown as tf.TensorContainer);
+      tf.dispose([g, fused.value] as unknown as tf.TensorContainer);
     }
     tf.dispose([logits, s4, s3, maskF, maskB]);
   }
@@ -198,23 +205,22 @@ async function main(): Promise<void> {
     ];
     for (const [name, params, seed, cap] of cases) {
       // Several seeds per case: many draws.
-      const generic: number[] = [];
+      const genericTokens: number[] = [];
       const fused: number[] = [];
       let dispatches = 0;
       let reads = 0;
       for (let rep = 0; rep < 4; rep++) {
         const s: Seed = typeof seed === 'number' ? seed + rep * 101 : seed.map((x) => x + rep);
-        const g = sampleTokens(logits, params, s, { candidateCap: cap });
-        generic.push(...await arr(g));
+        const g = generic(() => sampleTokens(logits, params, s, { candidateCap: cap }));
+        genericTokens.push(...await arr(g));
         g.dispose();
-        const f = counted(probe, () => tf.tidy(() =>
-          fusedSampleTokens(logits, validateSamplingParams(params, B), s, cap, { topKKeepsTies: false })!));
+        const f = counted(probe, () => sampleTokens(logits, params, s, { candidateCap: cap }));
         dispatches = Math.max(dispatches, f.dispatches);
         reads += f.reads;
         fused.push(...await arr(f.value));
         f.value.dispose();
       }
-      out[`tokens ${name}`] = { generic, fused, dispatches, reads };
+      out[`tokens ${name}`] = { generic: genericTokens, fused, dispatches, reads };
     }
     tf.dispose([logits, ...Object.values(tensors)]);
   }
@@ -237,7 +243,6 @@ async function main(): Promise<void> {
     ];
     for (const [name, config] of configs) {
       const sampler = new EntropixSampler(config);
-      const resolved = resolveSamplerConfig(config);
       const tokens: number[] = [];
       const states: number[] = [];
       const fusedTokens: number[] = [];
@@ -247,15 +252,12 @@ async function main(): Promise<void> {
       let reads = 0;
       for (let rep = 0; rep < 3; rep++) {
         const seed = 21 + rep * 13;
-        const g = sampler.sample(logits, scores, { keyMask, lastTokens, seed });
+        const g = generic(() => sampler.sample(logits, scores, { keyMask, lastTokens, seed }));
         tokens.push(...await arr(g.tokens));
         states.push(...await arr(g.states));
         const before = tf.memory().numTensors;
-        const f = counted(probe, () => tf.tidy(() => fusedSampleStep({
-          logits, scores, keyMask, lastTokens, seed, table: compileRegimes(resolved), cap: resolved.candidateCap,
-          clarifyingTokenId: resolved.clarifyingTokenId, topKKeepsTies: false,
-        })!));
-        if (tf.memory().numTensors - before !== 8) throw new Error(`the fused step kept ${tf.memory().numTensors - before} tensors`);
+        const f = counted(probe, () => sampler.sample(logits, scores, { keyMask, lastTokens, seed }));
+        if (tf.memory().numTensors - before !== 8) throw new Error(`the step kept ${tf.memory().numTensors - before} tensors`);
         dispatches = Math.max(dispatches, f.dispatches);
         reads += f.reads;
         fusedTokens.push(...await arr(f.value.tokens));
@@ -274,15 +276,11 @@ async function main(): Promise<void> {
     for (const B of [1, 4]) {
       const logits = tf.tidy(() => tf.mul(tf.randomNormal([B, 128256], 0, 1, 'float32', 9), 3)) as tf.Tensor2D;
       const scores = tf.randomNormal([B, 32, 1024], 0, 1, 'float32', 10);
-      const resolved = resolveSamplerConfig({});
-      const step = counted(probe, () => tf.tidy(() => fusedSampleStep({
-        logits, scores, seed: 1, table: compileRegimes(resolved), cap: resolved.candidateCap,
-        clarifyingTokenId: null, topKKeepsTies: false,
-      })!));
-      const tokens = counted(probe, () => tf.tidy(() => fusedSampleTokens(logits, validateSamplingParams({ topK: 40, topP: 0.9 }, B), 1, 256, { topKKeepsTies: false })!));
-      const metrics = counted(probe, () => tf.tidy(() => fusedComputeMetrics(logits, scores)!));
-      // The generic path's token at temperature 0 (argmax) checks the selection at this size.
-      const greedy = counted(probe, () => tf.tidy(() => fusedSampleTokens(logits, validateSamplingParams({ temperature: 0 }, B), 1, 256, { topKKeepsTies: false })!));
+      const step = counted(probe, () => new EntropixSampler().sample(logits, scores, { seed: 1 }));
+      const tokens = counted(probe, () => sampleTokens(logits, { topK: 40, topP: 0.9 }, 1));
+      const metrics = counted(probe, () => computeMetrics(logits, scores));
+      // At temperature 0 (argmax), the token checks the candidate selection at this size.
+      const greedy = counted(probe, () => sampleTokens(logits, { temperature: 0 }, 1));
       const argmax = tf.argMax(logits, 1);
       counts[`B=${B} step`] = step.dispatches;
       counts[`B=${B} tokens`] = tokens.dispatches;
@@ -290,7 +288,13 @@ async function main(): Promise<void> {
       counts[`B=${B} reads`] = step.reads + tokens.reads + metrics.reads;
       out[`large B=${B} argmax`] = { fused: await arr(greedy.value), generic: await arr(argmax) };
       if (B === 1) {
-        const g = computeMetrics(logits, scores);
+        // The generic path at the same shape, for comparison.
+        const gs = counted(probe, () => generic(() => new EntropixSampler().sample(logits, scores, { seed: 1 })));
+        const gt = counted(probe, () => generic(() => sampleTokens(logits, { topK: 40, topP: 0.9 }, 1)));
+        counts['B=1 generic step'] = gs.dispatches;
+        counts['B=1 generic tokens'] = gt.dispatches;
+        tf.dispose([gs.value, gt.value] as unknown as tf.TensorContainer);
+        const g = generic(() => computeMetrics(logits, scores));
         out['large metrics'] = { generic: await metricArrays(g), fused: await metricArrays(metrics.value) };
         tf.dispose(g as unknown as tf.TensorContainer);
       }
@@ -299,13 +303,20 @@ async function main(): Promise<void> {
     out.counts = counts;
   }
 
-  // 5. A cap above what one workgroup sorts is left to the generic path.
+  // 5. A cap above what one workgroup sorts is left to the generic path (same tokens, more dispatches).
   {
-    const logits = tf.zeros([1, 1000]) as tf.Tensor2D;
+    const r = rng(8);
+    const logits = tf.tensor2d(Array.from({ length: 3 * 1000 }, () => normal(r)), [3, 1000]);
+    const params = { temperature: 1.5, topP: 0.99 };
+    const g = generic(() => sampleTokens(logits, params, 3, { candidateCap: 600 }));
     const before = tf.memory().numTensors;
-    out['cap 600'] = fusedSampleTokens(logits, validateSamplingParams({}, 1), 1, 600, { topKKeepsTies: false }) === null
-      && tf.memory().numTensors === before;
-    logits.dispose();
+    const f = counted(probe, () => sampleTokens(logits, params, 3, { candidateCap: 600 }));
+    const fused = samplingStrategy().sampleTokens!(logits, { temperature: 1.5, topK: 0, topP: 0.99, minP: 0 }, 3, 600);
+    out['cap 600'] = {
+      generic: await arr(g), fused: await arr(f.value), dispatches: f.dispatches, refused: fused === null,
+      tensors: tf.memory().numTensors - before - 1,
+    };
+    tf.dispose([logits, g, f.value]);
   }
   out['tensors left'] = tf.memory().numTensors - start;
   // NaN and ±Inf as strings: JSON would make both null.

@@ -22,9 +22,9 @@ const browser = await chromium.launch({ executablePath, args: [
 try {
   const page = await browser.newPage({ viewport: { width: 1480, height: 860 } });
   await page.goto(`${url}?backend=wasm`);
-  await page.waitForFunction(() => window.demo?.status === 'ready', null, { timeout: 60000 });
+  await page.waitForFunction(() => globalThis.demo?.status === 'ready', null, { timeout: 60000 });
   await page.click('#start');
-  await page.waitForFunction(() => ['done', 'error'].includes(window.demo.status), null, { timeout: 120000 });
+  await page.waitForFunction(() => ['done', 'error'].includes(globalThis.demo.status), null, { timeout: 120000 });
   await page.screenshot({ path: out });
   console.log(`wrote ${out}`);
 } finally {

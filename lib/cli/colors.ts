@@ -34,5 +34,7 @@ export function colorize(text: string, state: SamplerState): string {
 
 /** "flowing treading exploring resampling adaptive", each word in its colour. */
 export function colorLegend(): string {
-  return SAMPLER_STATES.filter((s) => s !== SamplerState.Base).map((s) => colorize(stateName(s), s)).join(' ');
+  return SAMPLER_STATES.filter((s) => s !== SamplerState.Base)
+    .map((s) => colorize(stateName(s), s))
+    .join(' ');
 }

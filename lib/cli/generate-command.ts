@@ -2,7 +2,7 @@
 // and optionally writes a per-token trace (JSON) and the entropy/varentropy plot (SVG).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BackendName, useBackend } from '../core/backend';
+import { BackendName, describeBackend, useBackend } from '../core/backend';
 import { resolveSamplerConfig } from '../sampling/config';
 import { EntropixError } from '../core/errors';
 import { encodePrompts, generateText } from '../decoding/generate-text';
@@ -39,11 +39,25 @@ export interface GenerateArgs {
   plot?: string;
   color: boolean;
   quiet: boolean;
+  /** Print the backend and GPU adapter in use (stderr). */
+  verbose?: boolean;
 }
 
 function checkModelDir(dir: string): void {
-  if (!fs.existsSync(dir)) throw new EntropixError('INVALID_ARGUMENT', `no model at ${dir}: the directory does not exist`, 'model');
-  if (!fs.existsSync(path.join(dir, 'model.json'))) {
+  const code = (file: string): string | undefined => {
+    try {
+      fs.statSync(file);
+      return undefined;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code ?? 'EIO';
+    }
+  };
+  const denied = (c: string | undefined) => c === 'EACCES' || c === 'EPERM';
+  if (code(dir) === 'ENOENT') throw new EntropixError('INVALID_ARGUMENT', `no model at ${dir}: the directory does not exist`, 'model');
+  if (denied(code(dir)) || denied(code(path.join(dir, 'model.json')))) {
+    throw new EntropixError('INVALID_ARGUMENT', `cannot read the model at ${dir}: permission denied`, 'model');
+  }
+  if (code(path.join(dir, 'model.json')) !== undefined) {
     throw new EntropixError('INVALID_ARGUMENT', `${dir} has no model.json: convert a checkpoint with \`entropix convert\` first`, 'model');
   }
 }
@@ -77,6 +91,7 @@ export async function runGenerate(a: GenerateArgs): Promise<number> {
   const tracePath = a.trace !== undefined ? targets[0] : undefined;
   const plotPath = a.plot !== undefined ? targets[outputs.length - 1] : undefined;
   await useBackend(a.backend);
+  if (a.verbose) process.stderr.write(`${describeBackend()}\n`);
   const model = await loadModel(a.model);
   try {
     // Tokenizer, template and prompt encoding run before the SIGINT listener exists, so Ctrl-C
@@ -136,6 +151,7 @@ async function stream(
     try {
       for await (const { delta, text, step } of generateText(model, tokenizer, prompts, {
         maxNewTokens: a.maxNewTokens, sampler, seed, signal: controller.signal, contextOverflow: 'slide',
+        addSpecialTokens: !a.chat, // a rendered chat template writes its own BOS
       })) {
         step.tokenIds.forEach((tokenId, row) => {
           if (finished.has(row)) return; // a row reports −1 after the step it finished at

@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 // The `entropix` command line: generate (stream Entropix-sampled text from a converted model)
-// and convert (a Hugging Face checkpoint to a TF.js graph model).
+// convert (a Hugging Face checkpoint to a TF.js graph model) and calibrate (a model's regime
+// thresholds from held-out text).
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BACKEND_NAMES } from '../core/backend';
 import { EntropixError } from '../core/errors';
+import { parseQuantiles, runCalibrate, DEFAULT_QUANTILES_FLAG } from './calibrate-command';
 import { runConvert } from './convert-command';
 import { DEFAULT_MODEL_DIR, runGenerate, SAMPLER_CHOICES } from './generate-command';
+import { silenceCpuBanner } from './tfjs-banner';
 
 /** Options that take one value each: given twice, or with a value that is not a number, is a usage error. */
-const SINGLE_VALUED = ['model', 'backend', 'max-new-tokens', 'seed', 'sampler', 'temperature', 'top-k', 'top-p', 'min-p', 'trace', 'plot', 'dtype'];
-const NUMERIC = ['max-new-tokens', 'seed', 'temperature', 'top-k', 'top-p', 'min-p'];
+const SINGLE_VALUED = ['model', 'backend', 'max-new-tokens', 'seed', 'sampler', 'temperature', 'top-k', 'top-p', 'min-p', 'trace', 'plot', 'dtype',
+  'corpus', 'quantiles', 'max-tokens', 'window', 'batch'];
+const NUMERIC = ['max-new-tokens', 'seed', 'temperature', 'top-k', 'top-p', 'min-p', 'max-tokens', 'window', 'batch'];
 
 /** A mistake in the command line itself: exit 2, before any output. */
 class UsageError extends Error {}
@@ -38,6 +42,7 @@ function fail(error: unknown, verbose: boolean): never {
 
 export async function main(argv: string[]): Promise<void> {
   const verbose = argv.includes('--verbose');
+  silenceCpuBanner();
   try {
     await yargs(argv)
       .scriptName('entropix')
@@ -61,7 +66,7 @@ export async function main(argv: string[]): Promise<void> {
       async (a) => { process.exitCode = await runGenerate({
         prompts: a.prompt, model: a.model, backend: a.backend, maxNewTokens: a['max-new-tokens'], seed: a.seed,
         sampler: a.sampler, temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], minP: a['min-p'],
-        chat: a.chat, trace: a.trace, plot: a.plot, color: a.color, quiet: a.quiet,
+        chat: a.chat, trace: a.trace, plot: a.plot, color: a.color, quiet: a.quiet, verbose: a.verbose as boolean,
       }); })
       .command('convert <source> <out>', 'convert a Hugging Face Llama-family checkpoint to a TF.js graph model', (y) => y
         .positional('source', { type: 'string', demandOption: true, describe: 'Hugging Face model directory' })
@@ -69,8 +74,28 @@ export async function main(argv: string[]): Promise<void> {
         .option('dtype', { requiresArg: true, choices: ['float32', 'float16'] as const, default: 'float32' as const })
         .check(checkUsage),
       async (a) => { process.exitCode = await runConvert({ source: a.source!, out: a.out!, dtype: a.dtype }); })
-      .option('verbose', { type: 'boolean', default: false, describe: 'print stack traces' })
-      .demandCommand(1, 'name a command: generate or convert')
+      .command('calibrate <model>', "set a model's regime thresholds from quantiles of its metrics on held-out text", (y) => y
+        .positional('model', { type: 'string', demandOption: true, describe: 'converted model or Hugging Face checkpoint directory' })
+        .option('corpus', { requiresArg: true, type: 'string', demandOption: true, describe: 'held-out text (UTF-8)' })
+        .option('quantiles', { requiresArg: true, type: 'string', default: DEFAULT_QUANTILES_FLAG, describe: 'percentiles for the low, medium and high thresholds' })
+        .option('max-tokens', { requiresArg: true, type: 'number', describe: 'corpus tokens to use, in windows spread over it (default: all)' })
+        .option('window', { requiresArg: true, type: 'number', describe: "tokens per window (default: the model's context, at most 256)" })
+        .option('batch', { requiresArg: true, type: 'number', default: 16, describe: 'windows run side by side' })
+        .option('backend', { requiresArg: true, choices: BACKEND_NAMES, default: 'wasm' as const, describe: 'TF.js backend' })
+        .option('write', { type: 'boolean', default: false, describe: "write the thresholds into the model's entropix.json" })
+        .option('plot', { requiresArg: true, type: 'string', describe: 'draw the corpus on the entropy/varentropy plane (SVG)' })
+        .check((a) => {
+          checkUsage(a);
+          const q = parseQuantiles(a.quantiles);
+          if (typeof q === 'string') throw new UsageError(q);
+          return true;
+        }),
+      async (a) => { process.exitCode = await runCalibrate({
+        model: a.model!, corpus: a.corpus, quantiles: a.quantiles,
+        maxTokens: a['max-tokens'], window: a.window, batch: a.batch, write: a.write, plot: a.plot, backend: a.backend, verbose: a.verbose as boolean,
+      }); })
+      .option('verbose', { type: 'boolean', default: false, describe: 'print the backend and GPU adapter, and stack traces' })
+      .demandCommand(1, 'name a command: generate, convert or calibrate')
       .strict()
       .fail((message, error) => {
         // yargs' own errors (YError) and checkUsage's are usage errors; anything else is the command's.

@@ -156,6 +156,11 @@ async function register(name: BackendName, options: UseBackendOptions): Promise<
     wasm.setWasmPaths(options.wasmPaths);
   }
   if (tf.findBackendFactory(name)) return;
+  if (name === 'webgl' && isNode) {
+    // tfjs-backend-webgl registers itself only in a browser (in Node it may be installed anyway:
+    // @tensorflow/tfjs, which tfjs-node requires, depends on it).
+    throw new EntropixError('BACKEND_UNAVAILABLE', "backend 'webgl' runs in browsers only; in Node use wasm, tensorflow or webgpu", 'backend');
+  }
   try {
     switch (name) {
       case 'cpu':
@@ -220,4 +225,21 @@ export async function useBackend(name: BackendName, options: UseBackendOptions =
     throw unavailable(name, 'a working setup', failure);
   }
   await tf.ready();
+  started.set(name, backendInfo());
+}
+
+const started = new Map<string, BackendInfo>();
+
+/** backendInfo() of every backend useBackend has started in this process (benchmarks record it). */
+export function startedBackends(): BackendInfo[] {
+  return [...started.values()];
+}
+
+/** One line for people: the backend and, on webgpu, the adapter. */
+export function describeBackend(info: BackendInfo = backendInfo()): string {
+  if (!info.adapter) return `backend ${info.backend}`;
+  const a = info.adapter;
+  const name = [a.vendor, a.architecture, a.device].filter(Boolean).join(' ');
+  const dawn = info.dawnBackend ? `, Dawn ${info.dawnBackend}${info.featureLevel === 'compatibility' ? ' (compatibility)' : ''}` : '';
+  return `backend ${info.backend}: ${name || 'unknown adapter'}${a.description ? ` — ${a.description}` : ''}${dawn}${a.software ? ', software' : ''}`;
 }

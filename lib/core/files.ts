@@ -22,13 +22,108 @@ export async function readJsonFileIfExists(path: string, argument: string = path
   return readJson(path, argument, false);
 }
 
+/**
+ * Bytes a JSON file of a model may have, by file name: room for every real one (a 33 MB
+ * tokenizer.json exists) and nothing like /dev/zero or a 200 MB model.json.
+ */
+export const JSON_SIZE_LIMITS: Readonly<Record<string, number>> = {
+  'tokenizer.json': 128 << 20,
+  'tokenizer_config.json': 32 << 20,
+  'model.json': 64 << 20,
+  'model.safetensors.index.json': 16 << 20,
+};
+/** For any other JSON file (config.json, generation_config.json, entropix.json). */
+export const DEFAULT_JSON_SIZE_LIMIT = 4 << 20;
+
+/** Why an fs call failed, in words ("permission denied", …). */
+function reason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ENOENT') return 'does not exist';
+  if (code === 'ELOOP') return 'is a loop of symbolic links';
+  return (e as Error).message;
+}
+
+/**
+ * The folder a model directory's symbolic links may point into: the directory itself, or, for a
+ * Hugging Face cache snapshot (`…/models--org--name/snapshots/<revision>`, all links into the
+ * repo's `blobs/`), that cache repo folder.
+ */
+export function linkRoot(dir: string): string {
+  const real = fs.realpathSync(dir);
+  const parent = nodePath.dirname(real);
+  if (nodePath.basename(parent) === 'snapshots' && /^(models|datasets|spaces)--/.test(nodePath.basename(nodePath.dirname(parent)))) {
+    return nodePath.dirname(parent);
+  }
+  return real;
+}
+
+/**
+ * Opens a file of a model directory for reading under the policy for untrusted files: a
+ * symbolic link must stay inside linkRoot(its directory) (never followed out); only a regular
+ * file is opened for real (a FIFO or device is refused without blocking: O_NONBLOCK, then fstat);
+ * at most `maxBytes`. Errors are INVALID_ARGUMENT naming the file; a missing file is reported as
+ * `undefined` when `required` is false.
+ */
+export async function openModelFile(path: string, argument: string, options: { maxBytes?: number; required?: boolean; verb?: string } = {}):
+  Promise<{ handle: fs.promises.FileHandle; size: number } | undefined> {
+  const fsp = fs.promises;
+  try {
+    const link = await fsp.lstat(path);
+    if (link.isSymbolicLink()) {
+      const target = await fsp.realpath(path);
+      const root = linkRoot(nodePath.dirname(path));
+      const rel = nodePath.relative(root, target);
+      if (rel.startsWith('..') || nodePath.isAbsolute(rel)) {
+        throw refused(argument, `${path}: is a symbolic link to ${target}, outside ${root}: refused`);
+      }
+    }
+  } catch (e) {
+    if (e instanceof EntropixError) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && options.required === false) return undefined;
+    throw refused(argument, `${path}: ${options.verb ?? 'cannot read'}: ${reason(e)}`);
+  }
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fsp.open(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && options.required === false) return undefined;
+    throw refused(argument, `${path}: ${options.verb ?? 'cannot read'}: ${reason(e)}`);
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw refused(argument, `${path}: is not a regular file`);
+    if (options.maxBytes !== undefined && stat.size > options.maxBytes) {
+      throw refused(argument, `${path}: is ${stat.size} bytes, more than the ${options.maxBytes} allowed for this file`);
+    }
+    return { handle, size: stat.size };
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
+}
+
 async function readJson(path: string, argument: string, required: boolean): Promise<unknown> {
+  const maxBytes = JSON_SIZE_LIMITS[nodePath.basename(path)] ?? DEFAULT_JSON_SIZE_LIMIT;
+  const opened = await openModelFile(path, argument, { maxBytes, required });
+  if (opened === undefined) return undefined;
   let text: string;
   try {
-    text = await fs.promises.readFile(path, 'utf8');
+    // One read of the size fstat gave, plus one byte: a file that grows meanwhile is refused.
+    const buffer = Buffer.alloc(opened.size + 1);
+    let got = 0;
+    for (;;) {
+      const { bytesRead } = await opened.handle.read(buffer, got, buffer.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+      if (got > opened.size) throw refused(argument, `${path}: grew while it was read`);
+    }
+    text = buffer.subarray(0, got).toString('utf8');
   } catch (e) {
-    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw refused(argument, `${path}: cannot read: ${(e as Error).message}`);
+    if (e instanceof EntropixError) throw e;
+    throw refused(argument, `${path}: cannot read: ${reason(e)}`);
+  } finally {
+    await opened.handle.close();
   }
   try {
     return JSON.parse(text);

@@ -2,6 +2,17 @@
 // refused call allocates nothing.
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { EntropixError } from './errors';
+import { tf } from './tf';
+
+/**
+ * Whether the TF.js engine holds data for `x`. Every copy of tfjs-core shares one engine (a
+ * global), so a second copy's tensors pass; an object that only looks like a tensor does not.
+ */
+function engineKnows(x: Tensor): boolean {
+  const info = (tf.engine().state as { tensorInfo?: WeakMap<object, unknown> }).tensorInfo;
+  const id = (x as { dataId?: unknown }).dataId;
+  return info === undefined || (typeof id === 'object' && id !== null && info.has(id));
+}
 
 /**
  * A tensor from any copy of tfjs-core. `instanceof` fails across copies (a user's bundle and
@@ -27,6 +38,9 @@ export function requireTensor(
     throw new EntropixError('INVALID_ARGUMENT', `${name} must be a tf.Tensor, got ${describe(x)}`, name);
   }
   if (x.isDisposed) throw new EntropixError('INVALID_ARGUMENT', `${name} is disposed`, name);
+  if (!engineKnows(x)) {
+    throw new EntropixError('INVALID_ARGUMENT', `${name} looks like a tensor but the TF.js engine holds no data for it`, name);
+  }
   if (!ranks.includes(x.rank)) {
     const want = ranks.map((r) => `rank ${r}`).join(' or ');
     throw new EntropixError('INVALID_SHAPE', `${name} must have ${want}, got shape [${x.shape}]`, name);

@@ -3,7 +3,7 @@ import { EntropixError } from '../core/errors';
 import { FinishReason, generate, GenerateOptions, GenerateStep } from './generate';
 import { SamplerState } from '../sampling/regimes';
 import { validateSeed } from '../sampling/rng';
-import { createTextStream, Tokenizer } from '../text/tokenizer';
+import { createTextStream, EncodeOptions, Tokenizer } from '../text/tokenizer';
 import { describe, requireNumber } from '../core/validate';
 import type { CausalLM } from '../models/causal-lm';
 
@@ -14,6 +14,11 @@ export interface GenerateTextOptions extends GenerateOptions {
    * (a new prefill, so the model forgets what slid out).
    */
   contextOverflow?: 'stop' | 'slide';
+  /**
+   * Add the tokenizer's special tokens (e.g. a BOS) to each prompt (default true). false for a
+   * rendered chat template, which writes them itself, as transformers encodes chat prompts.
+   */
+  addSpecialTokens?: boolean;
 }
 
 export interface TextStep {
@@ -25,10 +30,14 @@ export interface TextStep {
 }
 
 /** Encodes prompts, checking them against the tokenizer and the model; throws EntropixError. */
-export function encodePrompts(model: CausalLM, tokenizer: Tokenizer, prompt: unknown): number[][] {
+export function encodePrompts(model: CausalLM, tokenizer: Tokenizer, prompt: unknown, options: EncodeOptions = {}): number[][] {
   const prompts = typeof prompt === 'string' ? [prompt] : prompt;
   if (!Array.isArray(prompts) || prompts.length === 0) {
     throw new EntropixError('INVALID_ARGUMENT', `prompt must be a string or a non-empty array of strings, got ${describe(prompt)}`, 'prompt');
+  }
+  const add = options?.addSpecialTokens;
+  if (add !== undefined && typeof add !== 'boolean') {
+    throw new EntropixError('INVALID_ARGUMENT', `options.addSpecialTokens must be true or false, got ${describe(add)}`, 'options.addSpecialTokens');
   }
   if (tokenizer.vocabSize > model.config.vocabSize) {
     throw new EntropixError('INVALID_ARGUMENT',
@@ -38,7 +47,7 @@ export function encodePrompts(model: CausalLM, tokenizer: Tokenizer, prompt: unk
     const where = prompts.length === 1 ? 'prompt' : `prompt[${i}]`;
     if (typeof p !== 'string') throw new EntropixError('INVALID_ARGUMENT', `${where} must be a string, got ${describe(p)}`, where);
     if (p.length === 0) throw new EntropixError('INVALID_ARGUMENT', `${where} is empty`, where);
-    const ids = tokenizer.encode(p);
+    const ids = tokenizer.encode(p, { addSpecialTokens: add ?? true });
     if (ids.length > model.config.maxPositions) {
       throw new EntropixError('INVALID_ARGUMENT',
         `${where} is ${ids.length} tokens long, longer than the model's context of ${model.config.maxPositions}`, where);
@@ -58,7 +67,7 @@ export async function* generateText(
     throw new EntropixError('INVALID_ARGUMENT', 'options must be an object with maxNewTokens', 'options');
   }
   requireNumber(options.maxNewTokens, 'options.maxNewTokens', { min: 1, integer: true });
-  const ids = encodePrompts(model, tokenizer, prompt);
+  const ids = encodePrompts(model, tokenizer, prompt, { addSpecialTokens: options.addSpecialTokens });
   const overflow = options?.contextOverflow ?? 'stop';
   if (overflow !== 'stop' && overflow !== 'slide') {
     throw new EntropixError('INVALID_ARGUMENT', `options.contextOverflow must be 'stop' or 'slide', got ${describe(overflow)}`, 'options.contextOverflow');

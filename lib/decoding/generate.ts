@@ -10,7 +10,7 @@ import { computeMetrics, Metrics } from '../sampling/metrics';
 import { sampleTokens, SamplingParams } from '../sampling/sample-tokens';
 import { SamplerState } from '../sampling/regimes';
 import { randomSeed, Seed, stepSeed, validateSeed } from '../sampling/rng';
-import { sanitizeScores } from '../sampling/special-values';
+import { samplingStrategy } from '../sampling/backends/strategy';
 import { describe, requireNumber } from '../core/validate';
 import type { CausalLM, KVCache } from '../models/causal-lm';
 
@@ -32,7 +32,7 @@ export interface GenerateStep {
   /** −1 for a row that finished at an earlier step (or had no usable logit: 'invalid'). */
   tokenIds: number[];
   /** SamplerState per row (Base for plain sampling and greedy). */
-  states: number[];
+  states: SamplerState[];
   /** log p(token) under the raw logits (temperature 1); NaN for −1. */
   logprobs: number[];
   metrics: {
@@ -106,6 +106,13 @@ function validate(model: CausalLM, promptIds: unknown, options: unknown): { prom
   }
   if (o.signal !== undefined && !(typeof o.signal === 'object' && o.signal !== null && 'aborted' in o.signal)) {
     throw new EntropixError('INVALID_ARGUMENT', 'options.signal must be an AbortSignal', 'options.signal');
+  }
+  // The sampler meets the model here: its clarifying token must be one of the model's, like the eos ids.
+  const clarifying = s instanceof EntropixSampler ? s.config.clarifyingTokenId
+    : s === undefined ? model.generationDefaults.sampler?.clarifyingTokenId ?? null : null;
+  if (clarifying !== null && clarifying !== undefined && !(Number.isInteger(clarifying) && clarifying >= 0 && clarifying < vocabSize)) {
+    throw new EntropixError('INVALID_ARGUMENT',
+      `the sampler's clarifyingTokenId ${clarifying} is not a token id of this model (integers in [0, ${vocabSize}))`, 'options.sampler');
   }
   return { prompts: promptIds as number[][], options: o };
 }
@@ -234,7 +241,7 @@ function release(...tensors: (Tensor | null)[]): void {
 /** log softmax(logits)[token] per row; NaN where the token is −1. */
 function tokenLogprobs(logits: Tensor2D, tokens: Tensor1D): Tensor1D {
   const batch = logits.shape[0];
-  const clean = sanitizeScores(logits);
+  const clean = samplingStrategy().sanitize(logits);
   const safe = tf.cast(tf.maximum(tokens, 0), 'int32');
   const picked = tf.gatherND(clean, tf.stack([tf.range(0, batch, 1, 'int32'), safe], 1));
   const lp = tf.sub(picked, tf.reshape(tf.logSumExp(clean, 1), [batch]));

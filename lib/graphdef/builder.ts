@@ -20,10 +20,17 @@ export class GraphTensor {
   /** @internal */
   constructor(
     readonly owner: GraphBuilder,
-    /** The node's name; its first (only) output. */
+    /** The node's name. */
     readonly name: string,
     readonly dtype: GraphDType,
+    /** Which of the node's outputs (SplitV has several). */
+    readonly index = 0,
   ) {}
+
+  /** How a node input names this tensor: `name` for output 0, `name:i` otherwise. */
+  get ref(): string {
+    return this.index === 0 ? this.name : `${this.name}:${this.index}`;
+  }
 }
 
 /** A shape, axes or index argument: plain numbers become an int32 Const; a tensor must be int32. */
@@ -125,7 +132,7 @@ export class GraphBuilder {
     dtype: GraphDType,
     extra: Partial<NodeRecord> = {},
   ): GraphTensor {
-    const def: NodeDefJson = { name, op, input: inputs.map((t) => t.name), attr: attrs };
+    const def: NodeDefJson = { name, op, input: inputs.map((t) => t.ref), attr: attrs };
     this.nodes.set(name, { def, dtype, ...extra });
     return new GraphTensor(this, name, dtype);
   }
@@ -249,11 +256,6 @@ export class GraphBuilder {
     return t;
   }
 
-  identity(x: GraphTensor): GraphTensor {
-    this.own(x, 'x');
-    return this.op('Identity', [x], { T: attr.type(x.dtype) }, x.dtype);
-  }
-
   // ---- element-wise ----
 
   private unary(op: string, x: GraphTensor, dtypes: readonly GraphDType[]): GraphTensor {
@@ -261,45 +263,21 @@ export class GraphBuilder {
     return this.op(op, [x], { T: attr.type(x.dtype) }, x.dtype);
   }
 
-  private binary(op: string, a: GraphTensor, b: GraphTensor, dtypes: readonly GraphDType[], out?: GraphDType): GraphTensor {
+  private binary(op: string, a: GraphTensor, b: GraphTensor, dtypes: readonly GraphDType[]): GraphTensor {
     this.own(a, 'a', dtypes);
     this.own(b, 'b', dtypes);
     const dtype = this.same([a, b], `${op}'s inputs`);
-    return this.op(op, [a, b], { T: attr.type(dtype) }, out ?? dtype);
+    return this.op(op, [a, b], { T: attr.type(dtype) }, dtype);
   }
 
-  neg(x: GraphTensor): GraphTensor { return this.unary('Neg', x, NUMERIC); }
   square(x: GraphTensor): GraphTensor { return this.unary('Square', x, NUMERIC); }
   rsqrt(x: GraphTensor): GraphTensor { return this.unary('Rsqrt', x, FLOAT); }
   sigmoid(x: GraphTensor): GraphTensor { return this.unary('Sigmoid', x, FLOAT); }
-  sin(x: GraphTensor): GraphTensor { return this.unary('Sin', x, FLOAT); }
-  cos(x: GraphTensor): GraphTensor { return this.unary('Cos', x, FLOAT); }
   /** Softmax over the last axis. */
   softmax(x: GraphTensor): GraphTensor { return this.unary('Softmax', x, FLOAT); }
 
   add(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('AddV2', a, b, NUMERIC); }
-  sub(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Sub', a, b, NUMERIC); }
   mul(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Mul', a, b, NUMERIC); }
-  /** RealDiv, float32 only: TF.js divides int32 by flooring, TF by truncating. */
-  div(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('RealDiv', a, b, FLOAT); }
-  maximum(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Maximum', a, b, NUMERIC); }
-  less(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Less', a, b, NUMERIC, 'bool'); }
-  greaterEqual(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('GreaterEqual', a, b, NUMERIC, 'bool'); }
-
-  /** SelectV2: `a` where `condition`, else `b`, broadcasting all three. */
-  select(condition: GraphTensor, a: GraphTensor, b: GraphTensor): GraphTensor {
-    this.own(condition, 'condition', ['bool']);
-    this.own(a, 'a');
-    this.own(b, 'b');
-    const dtype = this.same([a, b], 'select\'s branches');
-    return this.op('SelectV2', [condition, a, b], { T: attr.type(dtype) }, dtype);
-  }
-
-  cast(x: GraphTensor, dtype: GraphDType): GraphTensor {
-    this.own(x, 'x');
-    checkDType(dtype, 'dtype');
-    return this.op('Cast', [x], { SrcT: attr.type(x.dtype), DstT: attr.type(dtype), Truncate: attr.bool(false) }, dtype);
-  }
 
   // ---- linear algebra, reductions ----
 
@@ -347,18 +325,6 @@ export class GraphBuilder {
     return this.op('Transpose', [x, p], { T: attr.type(x.dtype), Tperm: attr.type('int32') }, x.dtype);
   }
 
-  expandDims(x: GraphTensor, axis: IntArg): GraphTensor {
-    this.own(x, 'x');
-    const a = this.intArg(axis, 'axis');
-    return this.op('ExpandDims', [x, a], { T: attr.type(x.dtype), Tdim: attr.type('int32') }, x.dtype);
-  }
-
-  tile(x: GraphTensor, multiples: IntsArg): GraphTensor {
-    this.own(x, 'x');
-    const m = this.intsArg(multiples, 'multiples');
-    return this.op('Tile', [x, m], { T: attr.type(x.dtype), Tmultiples: attr.type('int32') }, x.dtype);
-  }
-
   /** GatherV2: `params` indexed by int32 `indices` along `axis`, with `batchDims` leading batch dims. */
   gather(params: GraphTensor, indices: GraphTensor, opts: { axis?: IntArg; batchDims?: number } = {}): GraphTensor {
     this.own(params, 'params');
@@ -384,6 +350,20 @@ export class GraphBuilder {
     return this.op('ConcatV2', [...xs, a], {
       N: attr.int(xs.length), T: attr.type(dtype), Tidx: attr.type('int32'),
     }, dtype);
+  }
+
+  /** SplitV: `x` cut along `axis` into parts of the given sizes (one node, one output per part). */
+  splitV(x: GraphTensor, sizes: readonly number[], axis: number): GraphTensor[] {
+    this.own(x, 'x');
+    if (!Array.isArray(sizes) || sizes.length === 0) {
+      throw new EntropixError('INVALID_ARGUMENT', 'splitV needs at least one size', 'sizes');
+    }
+    sizes.forEach((v, i) => checkInt(v, `sizes[${i}]`));
+    checkInt(axis, 'axis');
+    const node = this.op('SplitV', [x, this.ints(sizes), this.ints(axis)], {
+      T: attr.type(x.dtype), Tlen: attr.type('int32'), num_split: attr.int(sizes.length),
+    }, x.dtype);
+    return sizes.map((_, i) => new GraphTensor(this, node.name, x.dtype, i));
   }
 
   /** Pack (tf.stack) along `axis`. */
@@ -436,38 +416,6 @@ export class GraphBuilder {
     return this.op('Shape', [x], { T: attr.type(x.dtype), out_type: attr.type('int32') }, 'int32');
   }
 
-  /** Fill: a tensor of shape `dims` filled with `value` (a number becomes a Const of `dtype`). */
-  fill(dims: IntsArg, value: number | GraphTensor, dtype: GraphDType = 'float32'): GraphTensor {
-    const d = this.intsArg(dims, 'dims');
-    let v: GraphTensor;
-    if (value instanceof GraphTensor) {
-      v = this.own(value, 'value', NUMERIC);
-    } else {
-      if (dtype === 'bool') throw new EntropixError('INVALID_DTYPE', 'fill takes float32 or int32 values', 'dtype');
-      if (typeof value !== 'number') throw new EntropixError('INVALID_ARGUMENT', 'value must be a number or a GraphTensor', 'value');
-      if (dtype === 'int32') checkInt(value, 'value');
-      v = dtype === 'int32' ? this.ints(value) : this.floats(value);
-    }
-    // The converter takes Fill's output dtype from T.
-    return this.op('Fill', [d, v], { T: attr.type(v.dtype), index_type: attr.type('int32') }, v.dtype);
-  }
-
-  /** Range: [start, limit) by delta. Numbers become Consts of `dtype`. */
-  range(start: number | GraphTensor, limit: number | GraphTensor, delta: number | GraphTensor = 1,
-    dtype: 'float32' | 'int32' = 'int32'): GraphTensor {
-    const scalar = (x: number | GraphTensor, what: string): GraphTensor => {
-      if (x instanceof GraphTensor) return this.own(x, what, [dtype]);
-      if (dtype === 'int32') checkInt(x, what);
-      else if (typeof x !== 'number' || !Number.isFinite(x)) throw new EntropixError('INVALID_ARGUMENT', `${what} must be a finite number`, what);
-      return dtype === 'int32' ? this.ints(x) : this.floats(x);
-    };
-    const s = scalar(start, 'start');
-    const l = scalar(limit, 'limit');
-    const d = scalar(delta, 'delta');
-    // The converter takes Range's output dtype from Tidx.
-    return this.op('Range', [s, l, d], { Tidx: attr.type(dtype) }, dtype);
-  }
-
   // ---- output ----
 
   /**
@@ -518,6 +466,7 @@ export class GraphBuilder {
         })),
       }],
       signature: { inputs, outputs },
+      ...(options.metadata ? { userDefinedMetadata: structuredClone(options.metadata) } : {}),
     };
     return { modelJson, weightData: shards };
   }
@@ -530,7 +479,7 @@ export class GraphBuilder {
       const name = stack.pop()!;
       if (seen.has(name)) continue;
       seen.add(name);
-      for (const input of this.nodes.get(name)!.def.input ?? []) stack.push(input);
+      for (const input of this.nodes.get(name)!.def.input ?? []) stack.push(input.split(':')[0]!);
     }
     return seen;
   }

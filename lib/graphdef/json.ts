@@ -71,6 +71,8 @@ export interface GraphModelJson {
   modelTopology: GraphDefJson;
   weightsManifest: { paths: string[]; weights: WeightEntryJson[] }[];
   signature: { inputs: Record<string, TensorInfoJson>; outputs: Record<string, TensorInfoJson> };
+  /** Free-form JSON kept with the model (GraphModel.metadata). */
+  userDefinedMetadata?: Record<string, unknown>;
 }
 
 /** What `GraphBuilder.build` returns: model.json's content and the shard files' bytes, in order. */
@@ -85,6 +87,8 @@ export interface BuildOptions {
   shardBytes?: number;
   /** GraphDef versions.producer. */
   producer?: number;
+  /** Written as model.json's userDefinedMetadata (e.g. the weight layout's format version). */
+  metadata?: Record<string, unknown>;
 }
 
 

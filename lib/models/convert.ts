@@ -8,7 +8,12 @@ import { floatsToHalfBytes, weightOffsets, writeAt } from '../graphdef/shards';
 import { writeGraphFiles } from '../graphdef/write';
 import { readJsonFileIfExists, stageThenRename } from '../core/files';
 import { isObject } from '../core/validate';
-import { buildLlamaGraph, checkGraphDType, GraphWeight, graphWeightSpecs, llamaTensorSpecs } from './llama-graph';
+import { checkTokenizerJson } from '../text/guards';
+import { directoryDefaults } from './generation-defaults';
+
+export { naturalClarifyingToken } from './generation-defaults';
+import { buildLlamaGraph, checkGraphDType } from './llama-graph';
+import { fuseWeight, llamaTensorSpecs, llamaWeightSpecs } from './llama-tensors';
 import { SafetensorsCheckpoint } from './safetensors';
 
 export interface ConvertOptions {
@@ -19,7 +24,7 @@ export interface ConvertOptions {
    * (INVALID_ARGUMENT, argument 'options.dtype').
    */
   dtype?: 'float32' | 'float16';
-  /** Called after each tensor is read: (tensors read, tensors in all). */
+  /** Called after each weight is written: (weights done, weights in all; fused ones count once). */
   onProgress?: (done: number, total: number) => void;
   /** Bytes per weight shard file (default 4 MiB, as tensorflowjs_converter). */
   shardBytes?: number;
@@ -28,6 +33,11 @@ export interface ConvertOptions {
    * everything staged: outDir is left as it was.
    */
   signal?: AbortSignal;
+  /**
+   * Told what the conversion left out (e.g. a clarifying token outside the model's vocabulary).
+   * Default: console.warn.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** Copied next to the model when the checkpoint has them. */
@@ -58,6 +68,10 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
   }
   await checkTargetFree(nodePath.resolve(outDir));
   const config = await readHfConfig(srcDir);
+  // Side files are read (under the model-file policy), parsed and checked before any work, and
+  // what was checked is what gets written: nothing is copied unread, no link is followed out.
+  const side = await readSideFiles(srcDir);
+  const { entropixJson } = await directoryDefaults(srcDir, config, options.onWarning);
   const ckpt = await SafetensorsCheckpoint.open(srcDir);
   const specs = llamaTensorSpecs(config);
   // Check every name and shape before reading any data.
@@ -69,23 +83,21 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
     }
   }
   // The graph is built over zero-filled stand-ins (views of one scratch buffer), so the only full
-  // copy of the weights is the shards themselves; each tensor is then read from the checkpoint
-  // and written into the shards at its place (transposed where the graph stores [in, out]), one
-  // at a time.
-  const weights = graphWeightSpecs(config);
-  const sizes = new Map(weights.map(({ name, shape }) => [name, shape.reduce((a, b) => a * b, 1)]));
-  const scratch = new Float32Array(Math.max(...sizes.values()));
-  const built = buildLlamaGraph(config, (name): GraphWeight => {
-    const spec = weights.find((t) => t.name === name);
-    if (!spec) throw new EntropixError('INVALID_ARGUMENT', `checkpoint ${srcDir} has no tensor named ${JSON.stringify(name)}`, name);
-    return { data: scratch.subarray(0, sizes.get(name)!), shape: spec.shape };
-  }, dtype, options.shardBytes === undefined ? {} : { shardBytes: options.shardBytes });
+  // copy of the weights is the shards themselves; each weight is then assembled from its
+  // checkpoint tensors (fused and transposed as llama-tensors.ts says) and written into the shards
+  // at its place, one at a time.
+  const weights = llamaWeightSpecs(config);
+  const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  const scratch = new Float32Array(Math.max(...weights.map((w) => sizeOf(w.shape))));
+  const built = buildLlamaGraph(config, (spec) => scratch.subarray(0, sizeOf(spec.shape)), dtype,
+    options.shardBytes === undefined ? {} : { shardBytes: options.shardBytes });
   const offsets = weightOffsets(built);
-  for (const [i, { name, source, transpose, shape }] of weights.entries()) {
-    const at = offsets.get(name);
-    if (at === undefined) throw new EntropixError('INVALID_ARGUMENT', `the graph does not use tensor ${name}`, name);
-    const read = await ckpt.read(source);
-    const data = transpose ? transposed(read, shape[1]!, shape[0]!) : read;
+  for (const [i, spec] of weights.entries()) {
+    const at = offsets.get(spec.name);
+    if (at === undefined) throw new EntropixError('INVALID_ARGUMENT', `the graph does not use weight ${spec.name}`, spec.name);
+    const parts = new Map<string, Float32Array>();
+    for (const p of spec.parts) parts.set(p.source, await ckpt.read(p.source));
+    const data = fuseWeight(spec, (p) => parts.get(p.source)!);
     writeAt(built.weightData, at, dtype === 'float16'
       ? floatsToHalfBytes(data)
       : new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -96,27 +108,29 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
   await stageThenRename(outDir, async (stage) => {
     await writeGraphFiles(stage, built);
     checkAborted();
-    for (const file of SIDE_FILES) {
-      try {
-        await fs.copyFile(nodePath.join(srcDir, file), nodePath.join(stage, file));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
-    }
-    await fs.copyFile(nodePath.join(srcDir, 'config.json'), nodePath.join(stage, 'config.json'));
-    const entropix = await readJsonFileIfExists(nodePath.join(srcDir, 'entropix.json'));
-    const clarifying = await naturalClarifyingToken(srcDir);
-    const json = entropix ?? { sampler: clarifying === null ? {} : { clarifyingTokenId: clarifying }, eosTokenIds: config.eosTokenIds };
-    await fs.writeFile(nodePath.join(stage, 'entropix.json'), JSON.stringify(json, null, 2));
-    checkAborted();
+    for (const [file, json] of side) await fs.writeFile(nodePath.join(stage, file), JSON.stringify(json));
+    // The same defaults loadHfCheckpoint gives the source (directoryDefaults decides for both).
+    await fs.writeFile(nodePath.join(stage, 'entropix.json'), JSON.stringify(entropixJson, null, 2));
+    checkAborted(); // the last moment: after this the model is in place
   }, { argument: 'outDir' });
 }
 
-/** The transpose of a row-major [rows, cols] matrix. */
-function transposed(x: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c]!;
-  return out;
+/**
+ * The source's side files, parsed and checked: each a JSON object, config.json as read (its
+ * fields were checked by readHfConfig), tokenizer.json within the tokenizer guards.
+ */
+async function readSideFiles(srcDir: string): Promise<Map<string, object>> {
+  const side = new Map<string, object>();
+  for (const file of [...SIDE_FILES, 'config.json']) {
+    const path = nodePath.join(srcDir, file);
+    const json = await readJsonFileIfExists(path);
+    if (json === undefined) continue;
+    if (!isObject(json)) throw new EntropixError('INVALID_ARGUMENT', `${path}: must hold a JSON object`, path);
+    side.set(file, json);
+  }
+  const tokenizer = side.get('tokenizer.json');
+  if (tokenizer) checkTokenizerJson(tokenizer); // ids in bounds, no exponential regex
+  return side;
 }
 
 /** Refuses, before any work, an outDir that exists and is not an empty directory (checked again at the rename). */
@@ -133,30 +147,4 @@ async function checkTargetFree(target: string): Promise<void> {
   if (entries.length > 0) {
     throw new EntropixError('INVALID_ARGUMENT', `cannot write the model to ${target}: it exists and is not an empty directory`, 'outDir');
   }
-}
-
-/**
- * Pieces that read as a pause, most natural first: what Entropix's treading regime inserts
- * ("..." is Entropix's own choice for Llama 3). Byte-level BPE writes a leading space as "Ġ",
- * SentencePiece as "▁".
- */
-const CLARIFYING_PIECES = ['Ġ...', '▁...', '...', 'Ġ…', '▁…', '…'];
-
-/** The id of a natural clarifying token in the source's tokenizer.json vocabulary, or null. */
-export async function naturalClarifyingToken(dir: string): Promise<number | null> {
-  let json: unknown;
-  try {
-    json = await readJsonFileIfExists(nodePath.join(dir, 'tokenizer.json'));
-  } catch {
-    return null; // no readable tokenizer: no clarifying token
-  }
-  const model = isObject(json) && isObject(json.model) ? json.model as { vocab?: unknown } : undefined;
-  const ids = new Map<string, number>();
-  if (Array.isArray(model?.vocab)) {
-    model!.vocab.forEach((entry, id) => { if (Array.isArray(entry) && typeof entry[0] === 'string') ids.set(entry[0], id); }); // Unigram
-  } else if (model?.vocab && typeof model.vocab === 'object') {
-    for (const [piece, id] of Object.entries(model.vocab)) if (Number.isInteger(id)) ids.set(piece, id as number); // BPE, WordPiece
-  }
-  for (const piece of CLARIFYING_PIECES) if (ids.has(piece)) return ids.get(piece)!;
-  return null;
 }

@@ -7,7 +7,8 @@ import * as path from 'path';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
-import { readJsonFileIfExists, resolveInside } from '../core/files';
+import { openModelFile, readJsonFileIfExists, resolveInside } from '../core/files';
+import type { NodeDefJson } from '../graphdef/json';
 import { checkGroupSize, checkModelJson, graphModelFromArtifacts } from './model-json';
 
 type ModelArtifacts = tf.io.ModelArtifacts;
@@ -23,8 +24,19 @@ function refuse(message: string): EntropixError {
  * directory, and missing, short or long shards — before reading any weights.
  */
 export async function loadGraphModelFromDir(dir: string): Promise<GraphModel> {
+  return (await loadGraphModelAndNodes(dir)).model;
+}
+
+/**
+ * As loadGraphModelFromDir, with the graph's nodes (model.json's modelTopology.node). `check`
+ * sees the artifacts before TF.js builds anything from them, and may throw to refuse them.
+ */
+export async function loadGraphModelAndNodes(dir: string, check?: (artifacts: ModelArtifacts) => void):
+  Promise<{ model: GraphModel; nodes: NodeDefJson[] }> {
   const artifacts = await readGraphModelArtifacts(dir);
-  return graphModelFromArtifacts(artifacts, path.join(dir, 'model.json'), 'dir');
+  check?.(artifacts);
+  const model = graphModelFromArtifacts(artifacts, path.join(dir, 'model.json'), 'dir');
+  return { model, nodes: (artifacts.modelTopology as { node: NodeDefJson[] }).node };
 }
 
 /** An IOHandler for `tfconv.loadGraphModel` that reads `dir` with the same checks. */
@@ -51,17 +63,20 @@ export async function readGraphModelArtifacts(dir: string): Promise<ModelArtifac
     const sizes: number[] = [];
     for (const p of group.paths) {
       const file = resolveInside(root, p, (why) => refuse(`${jsonPath}: weight path ${JSON.stringify(p)} ${why}`));
-      const s = await fs.promises.stat(file).catch(() => null);
-      if (!s) throw refuse(`weight shard '${p}' named in ${jsonPath} is missing`);
-      if (!s.isFile()) throw refuse(`weight shard '${p}' is not a file`);
-      sizes.push(s.size);
+      // Under the model-file policy: a link may not leave the directory, a FIFO is not waited on.
+      const opened = await openModelFile(file, 'dir', { required: false });
+      if (!opened) throw refuse(`weight shard '${p}' named in ${jsonPath} is missing`);
+      await opened.handle.close();
+      sizes.push(opened.size);
       shardPaths.push(file);
     }
     checkGroupSize(group, sizes, jsonPath, 'dir');
   }
 
   const weightData = await Promise.all(shardPaths.map(async (file) => {
-    const buf = await fs.promises.readFile(file);
+    const buf = await fs.promises.readFile(file).catch((e: NodeJS.ErrnoException) => {
+      throw refuse(`cannot read weight shard ${file}: ${e.code === 'EACCES' ? 'permission denied' : e.message}`);
+    });
     // readFile gives a Buffer of its own; use its memory as is when it spans the whole ArrayBuffer.
     return buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength
       ? (buf.buffer as ArrayBuffer)

@@ -1,66 +1,107 @@
 // A converted model (the graph of convertHfCheckpoint, its config.json and entropix.json) as a
-// CausalLM. Browser-safe: load-dir.ts (Node) and load-url.ts read the files and check them.
-import type { Tensor, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
+// CausalLM. Browser-safe: load-dir.ts (Node) and load-url.ts read the files, then check the graph
+// here before TF.js builds anything from it.
+import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
-import type { CausalLM, ForwardOptions, ForwardResult, GenerationDefaults, KVCache } from './causal-lm';
+import type { CausalLM, GenerationDefaults } from './causal-lm';
+import { CompiledGraph, compileGraph } from '../graphdef/executor';
 import type { ModelConfig } from './hf-config';
-import { forwardShape, LlamaCache, LlamaShape, stepInputs, validateForward } from './llama';
+import { LlamaCache, stepInputs, stepInputsV1 } from './llama';
+import { LlamaModel } from './llama-model';
+import { GRAPH_FORMAT_VERSION } from './llama-tensors';
+import { checkGraphContract } from './graph-contract';
+import type { NodeDefJson } from '../graphdef/json';
 
-/** The CausalLM over a loaded graph (taken over: disposed with the model). */
-export function convertedLlama(config: ModelConfig, defaults: GenerationDefaults, model: GraphModel): CausalLM {
-  return new ConvertedLlama(config, defaults, model);
+/**
+ * Checks read artifacts before anything is built: a graph format this version reads, and a graph
+ * the decoder can run with this config.json. `where` names model.json; `argument` is the loader's
+ * ('dir' or 'url'). Returns the graph format.
+ */
+export function checkConvertedArtifacts(artifacts: tf.io.ModelArtifacts, config: ModelConfig, where: string, argument: string): number {
+  const format = (artifacts.userDefinedMetadata as { entropixGraphFormat?: unknown } | undefined)?.entropixGraphFormat ?? 1;
+  if (format !== 1 && format !== GRAPH_FORMAT_VERSION) {
+    throw new EntropixError('INVALID_ARGUMENT',
+      `${where} has graph format ${JSON.stringify(format)}; this version reads formats 1 and ${GRAPH_FORMAT_VERSION}`, argument);
+  }
+  const nodes = (artifacts.modelTopology as { node?: NodeDefJson[] } | undefined)?.node ?? [];
+  try {
+    checkGraphContract(nodes, artifacts.weightSpecs ?? [], config, format, where);
+  } catch (e) {
+    throw e instanceof EntropixError && argument !== 'dir' ? new EntropixError(e.code, e.message, argument) : e;
+  }
+  return format;
 }
 
-/** The converted graph behind the CausalLM interface, validating and caching like NativeLlama. */
-class ConvertedLlama implements CausalLM {
-  private readonly shape: LlamaShape;
+/** The CausalLM over a loaded, checked graph (taken over: disposed with it, also when this throws). */
+export function convertedLlama(config: ModelConfig, defaults: GenerationDefaults, model: GraphModel,
+  nodes: readonly NodeDefJson[], format: number): CausalLM {
+  const outputs = outputNames(config.numLayers);
+  let compiled: CompiledGraph | null;
+  try {
+    const env = typeof process !== 'undefined' ? process.env : undefined; // none in a browser
+    compiled = env?.ENTROPIX_GRAPH_EXECUTOR === 'tfjs' ? null : compileGraph(nodes as NodeDefJson[], model.weights, outputs);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return new ConvertedLlama(config, defaults, model, format, compiled);
+}
+
+/** The graph's outputs, in the order run() reads them. */
+function outputNames(numLayers: number): string[] {
+  const layers = Array.from({ length: numLayers }, (_, i) => i);
+  return ['logits', 'attention_scores', ...layers.map((i) => `present_key_${i}`), ...layers.map((i) => `present_value_${i}`)];
+}
+
+/** The converted graph behind the CausalLM interface. */
+class ConvertedLlama extends LlamaModel {
   private readonly outputNames: string[];
-  private disposed = false;
 
   constructor(
-    readonly config: ModelConfig,
-    readonly generationDefaults: GenerationDefaults,
+    config: ModelConfig,
+    defaults: GenerationDefaults,
     private readonly model: GraphModel,
+    /** 1: rope_cos/rope_sin inputs, unfused weights (converted before format 2); 2: llama-graph.ts. */
+    private readonly format: number,
+    /** The graph compiled for lib/graphdef/executor.ts; null: TF.js's own executor runs it. */
+    private readonly compiled: CompiledGraph | null,
   ) {
-    this.shape = forwardShape(config);
-    const layers = Array.from({ length: config.numLayers }, (_, i) => i);
-    this.outputNames = ['logits', 'attention_scores',
-      ...layers.map((i) => `present_key_${i}`), ...layers.map((i) => `present_value_${i}`)];
+    super(config, defaults);
+    this.outputNames = outputNames(config.numLayers);
   }
 
-  forward(inputIds: Tensor2D, cache?: KVCache | null, options: ForwardOptions = {}): ForwardResult {
-    if (this.disposed) throw new EntropixError('INVALID_ARGUMENT', 'the model has been disposed', 'model');
-    validateForward(this.shape, this, inputIds, cache, options?.attentionMask);
-    const previous = (cache ?? null) as LlamaCache | null;
+  protected run(inputIds: Tensor2D, previous: LlamaCache | null, attentionMask: Tensor2D | null) {
     const { numLayers, numKvHeads: hkv, headDim: hd } = this.config;
-    const out = tf.tidy(() => {
-      const [batch] = inputIds.shape;
-      const past = previous?.length ?? 0;
-      const { ids, idsOk, cos, sin, bias } = stepInputs(this.shape, past, inputIds, options.attentionMask ?? null);
-      const empty = previous ? null : tf.zeros([batch, hkv, 0, hd]);
-      const feeds: Record<string, Tensor> = { input_ids: ids, rope_cos: cos, rope_sin: sin, attention_bias: bias };
-      for (let i = 0; i < numLayers; i++) {
-        feeds[`past_key_${i}`] = previous ? previous.keys[i]! : empty!;
-        feeds[`past_value_${i}`] = previous ? previous.values[i]! : empty!;
-      }
-      const results = this.model.execute(feeds, this.outputNames) as Tensor[];
-      return [tf.mul(results[0]!, idsOk), ...results.slice(1)];
-    });
-    previous?.dispose(); // handed over: the graph copied its tensors into the new cache
-    const keys = out.slice(2, 2 + numLayers) as Tensor4D[];
-    const values = out.slice(2 + numLayers) as Tensor4D[];
+    const [batch] = inputIds.shape;
+    const past = previous?.length ?? 0;
+    let idsOk: Tensor2D;
+    let feeds: Record<string, Tensor>;
+    if (this.format === 1) {
+      const s = stepInputsV1(this.shape, past, inputIds, attentionMask);
+      idsOk = s.idsOk;
+      feeds = { input_ids: s.ids, rope_cos: s.cos, rope_sin: s.sin, attention_bias: s.bias };
+    } else {
+      const s = stepInputs(this.shape, past, inputIds, attentionMask);
+      idsOk = s.idsOk;
+      feeds = { input_ids: s.ids, rope: s.rope, attention_bias: s.bias };
+    }
+    const empty = previous ? null : tf.zeros([batch, hkv, 0, hd]);
+    for (let i = 0; i < numLayers; i++) {
+      feeds[`past_key_${i}`] = previous ? previous.keys[i]! : empty!;
+      feeds[`past_value_${i}`] = previous ? previous.values[i]! : empty!;
+    }
+    const results = this.compiled ? this.compiled.run(feeds) : this.model.execute(feeds, this.outputNames) as Tensor[];
     return {
-      logits: out[0] as Tensor2D,
-      attentionScores: out[1] as Tensor3D,
-      cache: new LlamaCache(this, keys, values),
+      logits: tf.mul(results[0]!, idsOk),
+      attentionScores: results[1]!,
+      keys: results.slice(2, 2 + numLayers),
+      values: results.slice(2 + numLayers),
     };
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected release(): void {
     this.model.dispose();
   }
 }

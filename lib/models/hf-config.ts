@@ -56,6 +56,21 @@ const REQUIRED = [
 ] as const;
 
 /**
+ * Upper bounds on counts and sizes: about 4× the largest real models (vocabulary 262k, 126
+ * layers, 128 heads, hidden 16k / 53k, head_dim 256, 10M positions), so every real config passes
+ * and a hostile one (num_hidden_layers: 1e9) is refused before anything is built from it.
+ */
+export const CONFIG_LIMITS = {
+  vocab_size: 4 * 262_144,
+  hidden_size: 65_536,
+  num_hidden_layers: 512,
+  num_attention_heads: 512,
+  head_dim: 1024,
+  intermediate_size: 262_144,
+  max_position_embeddings: 40_000_000,
+} as const;
+
+/**
  * Validates a parsed config.json. `source` names where it came from in error messages; each
  * error's `argument` is the offending field as spelled in the file (e.g. "hidden_act").
  */
@@ -77,17 +92,17 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
   const act = c.get('hidden_act') ?? 'silu';
   if (act !== 'silu') throw c.fail('hidden_act', `hidden_act must be "silu", got ${describe(act)}`);
 
-  const vocabSize = c.int('vocab_size');
-  const hiddenSize = c.int('hidden_size');
-  const numLayers = c.int('num_hidden_layers');
-  const numHeads = c.int('num_attention_heads');
-  const numKvHeads = c.int('num_key_value_heads', numHeads);
+  const vocabSize = c.int('vocab_size', undefined, CONFIG_LIMITS.vocab_size);
+  const hiddenSize = c.int('hidden_size', undefined, CONFIG_LIMITS.hidden_size);
+  const numLayers = c.int('num_hidden_layers', undefined, CONFIG_LIMITS.num_hidden_layers);
+  const numHeads = c.int('num_attention_heads', undefined, CONFIG_LIMITS.num_attention_heads);
+  const numKvHeads = c.int('num_key_value_heads', numHeads, numHeads);
   if (numHeads % numKvHeads !== 0) {
     throw c.fail('num_key_value_heads', `num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
   }
   let headDim: number;
   if (c.get('head_dim') !== undefined) {
-    headDim = c.int('head_dim'); // may differ from hidden_size / heads; the projections say so
+    headDim = c.int('head_dim', undefined, CONFIG_LIMITS.head_dim); // may differ from hidden_size / heads; the projections say so
   } else {
     if (hiddenSize % numHeads !== 0) {
       throw c.fail('num_attention_heads', `hidden_size (${hiddenSize}) must be a multiple of num_attention_heads (${numHeads}) when head_dim is absent`);
@@ -108,7 +123,9 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
     if (c.bool('mlp_bias', false)) throw c.fail('mlp_bias', 'mlp_bias: true is not supported');
   }
   let slidingWindow: number | null = null;
-  if (type === 'mistral' && c.get('sliding_window') !== undefined) slidingWindow = c.int('sliding_window');
+  if (type === 'mistral' && c.get('sliding_window') !== undefined) {
+    slidingWindow = c.int('sliding_window', undefined, CONFIG_LIMITS.max_position_embeddings);
+  }
   if (type === 'qwen2' && c.bool('use_sliding_window', false)) {
     throw c.fail('use_sliding_window', 'use_sliding_window: true (sliding-window attention on some layers) is not supported');
   }
@@ -122,8 +139,8 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
     numHeads,
     numKvHeads,
     headDim,
-    intermediateSize: c.int('intermediate_size'),
-    maxPositions: c.int('max_position_embeddings'),
+    intermediateSize: c.int('intermediate_size', undefined, CONFIG_LIMITS.intermediate_size),
+    maxPositions: c.int('max_position_embeddings', undefined, CONFIG_LIMITS.max_position_embeddings),
     ropeTheta: rope.theta,
     rmsNormEps: c.num('rms_norm_eps', 1e-6, { min: 0, minExclusive: true }),
     tieWordEmbeddings: c.bool('tie_word_embeddings', false),
@@ -193,7 +210,7 @@ function parseRopeScaling(c: Fields, field: string, value: unknown): Llama3RopeS
   if (!(highFreqFactor > lowFreqFactor)) {
     throw s.fail('high_freq_factor', `${field}.high_freq_factor (${highFreqFactor}) must exceed low_freq_factor (${lowFreqFactor})`);
   }
-  const originalMaxPositions = s.int('original_max_position_embeddings');
+  const originalMaxPositions = s.int('original_max_position_embeddings', undefined, CONFIG_LIMITS.max_position_embeddings);
   return { type: 'llama3', factor, lowFreqFactor, highFreqFactor, originalMaxPositions };
 }
 
@@ -235,9 +252,9 @@ class Fields {
     }
   }
 
-  /** A positive integer. */
-  int(key: string, fallback?: number): number {
-    return this.num(key, fallback, { min: 1, integer: true });
+  /** A positive integer, at most `max`. */
+  int(key: string, fallback?: number, max?: number): number {
+    return this.num(key, fallback, max === undefined ? { min: 1, integer: true } : { min: 1, max, integer: true });
   }
 
   bool(key: string, fallback: boolean): boolean {

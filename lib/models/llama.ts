@@ -1,13 +1,16 @@
-// The Llama-family decoder (Llama 2/3, SmolLM, TinyLlama, Mistral, Qwen2) with tf ops: the native
-// reference the converted graph is tested against. Hugging Face conventions throughout (RMSNorm, rotary embeddings in the rotate-half layout, grouped-query attention,
-// SwiGLU MLP, tied or separate lm_head, optional q/k/v biases: Qwen2), except that projection
-// weights are held transposed, [in, out]: on wasm x·W runs 5–10× faster than x·Wᵀ (measured in
-// benchmarks/README.md), so loaders transpose once instead of every step.
-import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
+// The decoder on eager tf ops (the native model, and training), and what both models share
+// around it: the per-call inputs (rotary matrices, mask), the KV cache and argument checks.
+// The maths itself is lib/models/llama-forward.ts.
+import type { Tensor, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import { requireTensor } from '../core/validate';
 import type { ModelConfig } from './hf-config';
+import { decoderForward, LlamaOps } from './llama-forward';
+import type { LlamaWeights as Weights } from './llama-tensors';
+
+/** The forward's weights as tensors (llama-tensors.ts has the layout). */
+export type LlamaWeights = Weights<Tensor>;
 
 /** The shape parameters the maths needs (a subset of ModelConfig). */
 export type LlamaShape = Pick<ModelConfig,
@@ -47,29 +50,6 @@ export function ropeInverseFrequencies(headDim: number, theta: number, scaling?:
     const smooth = (originalMaxPositions / wavelength - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
     return (1 - smooth) * (freq / factor) + smooth * freq;
   });
-}
-
-export interface LlamaLayerWeights {
-  inputNorm: Tensor1D; // [D]
-  q: Tensor2D; // [D, Hq·hd]
-  k: Tensor2D; // [D, Hkv·hd]
-  v: Tensor2D; // [D, Hkv·hd]
-  o: Tensor2D; // [Hq·hd, D]
-  oBias?: Tensor1D; // llama's attention_bias
-  qBias?: Tensor1D;
-  kBias?: Tensor1D;
-  vBias?: Tensor1D;
-  postNorm: Tensor1D; // [D]
-  gate: Tensor2D; // [D, I]
-  up: Tensor2D; // [D, I]
-  down: Tensor2D; // [I, D]
-}
-
-export interface LlamaWeights {
-  embed: Tensor2D; // [V, D]
-  layers: LlamaLayerWeights[];
-  finalNorm: Tensor1D; // [D]
-  lmHead: Tensor2D; // [D, V]; the embedding's transpose when tied
 }
 
 /** Keys and values per layer, [B, Hkv, S, hd], for the S positions seen so far. */
@@ -113,53 +93,30 @@ export function rotaryAngles(
   };
 }
 
-/** x·cos + rotate_half(x)·sin, with rotate_half([x1, x2]) = [−x2, x1] on the last axis. */
-export function applyRotary(x: Tensor4D, cos: Tensor4D, sin: Tensor4D): Tensor4D {
-  const half = x.shape[3] / 2;
-  const [x1, x2] = tf.split(x, [half, half], 3);
-  const rotated = tf.concat([tf.neg(x2!), x1!], 3);
-  return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as Tensor4D;
-}
-
-export function rmsNorm(x: Tensor, weight: Tensor1D, eps: number): Tensor {
-  const scale = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps));
-  return tf.mul(tf.mul(x, scale), weight);
-}
-
-/** x [N, in] · W with W [in, out] (+ bias). */
-function linear(x: Tensor, w: Tensor2D, bias?: Tensor1D): Tensor {
-  const y = tf.matMul(x as Tensor2D, w);
-  return bias ? tf.add(y, bias) : y;
-}
-
-/** Projection weights (and lm_head), which models hold as [in, out], not Hugging Face's [out, in]. */
-export function isProjectionWeight(name: string): boolean {
-  return /(_proj\.weight|^lm_head\.weight)$/.test(name);
-}
-
-export interface StepInputs {
-  /** inputIds clamped into [0, V): an out-of-range id reads a real row instead of garbage. */
-  ids: Tensor2D;
-  /** [B, 1]: 1 where every id of the row is in [0, V), NaN where one is not (see nanIfBadIds). */
-  idsOk: Tensor2D;
-  positions: Tensor2D; // [B, T] float32: the position of each new token
-  cos: Tensor4D; // [B, 1, T, hd]
-  sin: Tensor4D; // [B, 1, T, hd]
-  bias: Tensor4D; // [B, 1, T, S] additive attention mask: 0 visible, −1e9 hidden
-}
-
 /**
- * The per-call inputs whose shapes depend on B, T and the cache length, computed outside the
- * model so the native forward and the converted graph share one definition: rotary cos/sin for
- * the new tokens and the additive causal + padding mask. `past` is the cache length; the mask is
- * [B, past + T] (1 = real token) or null for all real. Positions count real tokens only
- * (HF: cumsum(mask) − 1), so a left-padded row computes what it computes alone.
- * Call inside a tidy except for the returned tensors.
+ * Each position's rotary embedding as one matrix, [B, T, hd, hd], so that for a row vector x,
+ * x·M = x·cos + rotate_half(x)·sin, rotate_half([x1, x2]) = [−x2, x1]: M = diag(cos) + R·diag(sin)
+ * with R the signed permutation [x1, x2]·R = [−x2, x1]. One batched matmul then rotates q and k
+ * of every head (an exact product: one term of each sum is cos, one sin, the rest zeros).
  */
-export function stepInputs(
-  shape: Pick<LlamaShape, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'vocabSize'>, past: number,
-  inputIds: Tensor2D, attentionMask: Tensor2D | null,
-): StepInputs {
+export function rotaryMatrices(cos: Tensor4D, sin: Tensor4D): Tensor4D {
+  const [b, , t, hd] = cos.shape;
+  const half = hd / 2;
+  const eye = new Float32Array(hd * hd);
+  const r = new Float32Array(hd * hd);
+  for (let j = 0; j < hd; j++) {
+    eye[j * hd + j] = 1;
+    if (j < half) r[(j + half) * hd + j] = -1; // out[j] = −x[j + hd/2]
+    else r[(j - half) * hd + j] = 1; // out[j] = x[j − hd/2]
+  }
+  const perPosition = (x: Tensor4D) => tf.reshape(x, [b, t, 1, hd]);
+  return tf.add(tf.mul(perPosition(cos), tf.tensor2d(eye, [hd, hd])), tf.mul(perPosition(sin), tf.tensor2d(r, [hd, hd]))) as Tensor4D;
+}
+
+type StepShape = Pick<LlamaShape, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'vocabSize' | 'numHeads' | 'numKvHeads'>;
+
+/** What both input layouts share: checked ids, positions, cos/sin and the [B, 1, T, S] mask. */
+function stepCommon(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null) {
   const [batch, steps] = inputIds.shape;
   // Ids are checked on the device (a host check would be a read per step): a row with an id
   // outside the vocabulary gets NaN logits, which the sampler turns into token −1.
@@ -181,10 +138,65 @@ export function stepInputs(
   return { ids, idsOk, positions, cos, sin, bias };
 }
 
+export interface StepInputs {
+  /** inputIds clamped into [0, V): an out-of-range id reads a real row instead of garbage. */
+  ids: Tensor2D;
+  /** [B, 1]: 1 where every id of the row is in [0, V), NaN where one is not. */
+  idsOk: Tensor2D;
+  positions: Tensor2D; // [B, T] float32: the position of each new token
+  rope: Tensor4D; // [B, T, hd, hd]: rotaryMatrices
+  bias: Tensor4D; // [B, 1, g·T, S] additive attention mask (0 visible, −1e9 hidden), g = Hq / Hkv copies
+}
+
 /**
- * One forward pass. inputIds int32 [B, T]; cache from an earlier call (or null); attentionMask
- * [B, S] with S = cache length + T, 1 for a real token (left padding: 0s first). Positions count
- * real tokens only, so a left-padded row computes exactly what it computes alone.
+ * The per-call inputs whose shapes depend on B, T and the cache length, computed outside the
+ * model so the native forward and the converted graph share one definition: rotary matrices for
+ * the new tokens and the additive causal + padding mask. `past` is the cache length; the mask is
+ * [B, past + T] (1 = real token) or null for all real. Positions count real tokens only
+ * (HF: cumsum(mask) − 1), so a left-padded row computes what it computes alone.
+ * Call inside a tidy except for the returned tensors.
+ */
+export function stepInputs(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null): StepInputs {
+  const { ids, idsOk, positions, cos, sin, bias } = stepCommon(shape, past, inputIds, attentionMask);
+  const groups = shape.numHeads / shape.numKvHeads;
+  return {
+    ids, idsOk, positions, rope: rotaryMatrices(cos, sin),
+    bias: (groups > 1 ? tf.concat(new Array<Tensor4D>(groups).fill(bias), 2) : bias) as Tensor4D,
+  };
+}
+
+/** The inputs of a graph converted before format 2: cos, sin [B, 1, T, hd] and the mask [B, 1, T, S]. */
+export function stepInputsV1(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null) {
+  return stepCommon(shape, past, inputIds, attentionMask);
+}
+
+/** The decoder's ops as eager tf ops. */
+export const tfOps: LlamaOps<Tensor> = {
+  matMul: (a, b) => tf.matMul(a as Tensor2D, b as Tensor2D),
+  batchMatMul: (a, b, transposeB = false) => tf.matMul(a, b, false, transposeB),
+  add: (a, b) => tf.add(a, b),
+  mul: (a, b) => tf.mul(a, b),
+  square: (x) => tf.square(x),
+  rsqrt: (x) => tf.rsqrt(x),
+  sigmoid: (x) => tf.sigmoid(x),
+  softmax: (x) => tf.softmax(x),
+  meanLast: (x) => tf.mean(x, -1, true),
+  scalar: (v) => tf.scalar(v),
+  reshape: (x, shape) => tf.reshape(x, shape as number[]),
+  transpose: (x, perm) => tf.transpose(x, perm as number[]),
+  concat: (xs, axis) => tf.concat(xs as Tensor[], axis),
+  split: (x, sizes, axis) => tf.split(x, sizes as number[], axis),
+  embed: (table, ids) => tf.gather(table, ids),
+  takeLast: (x, axis) => {
+    const begin = x.shape.map((n, i) => (i === axis ? n - 1 : 0));
+    const size = x.shape.map((_, i) => (i === axis ? 1 : -1));
+    return tf.squeeze(tf.slice(x, begin, size), [axis]);
+  },
+};
+
+/**
+ * One forward pass on eager ops. inputIds int32 [B, T]; cache from an earlier call (or null);
+ * attentionMask [B, S] with S = cache length + T, 1 for a real token (left padding: 0s first).
  * The caller has validated the arguments; call inside a tidy except for the returned tensors.
  */
 export function llamaForward(
@@ -193,54 +205,15 @@ export function llamaForward(
 ): LlamaOutput {
   const [batch, steps] = inputIds.shape;
   const past = cache?.length ?? 0;
-  const total = past + steps;
-  const { numHeads: hq, numKvHeads: hkv, headDim: hd } = shape;
-  const groups = hq / hkv;
-
-  const { ids, idsOk, cos, sin, bias } = stepInputs(shape, past, inputIds, attentionMask);
-
-  // The residual stream is kept flat, [B·T, D]; attention views it as heads.
-  let h: Tensor = tf.reshape(tf.gather(w.embed, ids), [batch * steps, shape.hiddenSize]);
-  const keys: Tensor4D[] = [];
-  const values: Tensor4D[] = [];
-  let lastScores: Tensor3D | null = null;
-  const heads = (x: Tensor, n: number) => tf.transpose(tf.reshape(x, [batch, steps, n, hd]), [0, 2, 1, 3]) as Tensor4D;
-  w.layers.forEach((layer, i) => {
-    const x = rmsNorm(h, layer.inputNorm, shape.rmsNormEps);
-    const q = applyRotary(heads(linear(x, layer.q, layer.qBias), hq), cos, sin);
-    const kNew = applyRotary(heads(linear(x, layer.k, layer.kBias), hkv), cos, sin);
-    const vNew = heads(linear(x, layer.v, layer.vBias), hkv);
-    const k = cache ? tf.concat([cache.keys[i]!, kNew], 2) as Tensor4D : kNew;
-    const v = cache ? tf.concat([cache.values[i]!, vNew], 2) as Tensor4D : vNew;
-    keys.push(k);
-    values.push(v);
-    // Grouped-query attention: query head j reads kv head ⌊j / groups⌋.
-    const kAll = groups > 1 ? repeatHeads(k, groups) : k;
-    const vAll = groups > 1 ? repeatHeads(v, groups) : v;
-    const scores = tf.mul(tf.matMul(q, kAll, false, true), 1 / Math.sqrt(hd)); // [B, Hq, T, S]
-    if (i === w.layers.length - 1) {
-      lastScores = tf.reshape(tf.slice(scores, [0, 0, steps - 1, 0], [-1, -1, 1, -1]), [batch, hq, total]) as Tensor3D;
-    }
-    const attn = tf.matMul(tf.softmax(tf.add(scores, bias)), vAll); // [B, Hq, T, hd]
-    const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [batch * steps, hq * hd]);
-    h = tf.add(h, linear(merged, layer.o, layer.oBias));
-    const y = rmsNorm(h, layer.postNorm, shape.rmsNormEps);
-    const gate = linear(y, layer.gate);
-    h = tf.add(h, linear(tf.mul(tf.mul(gate, tf.sigmoid(gate)), linear(y, layer.up)), layer.down));
+  const { ids, idsOk, rope, bias } = stepInputs(shape, past, inputIds, attentionMask);
+  const out = decoderForward(tfOps, shape, w, {
+    ids, rope, bias, past: cache, batch, steps, total: past + steps,
   });
-  const last = tf.reshape(tf.slice(tf.reshape(h, [batch, steps, shape.hiddenSize]), [0, steps - 1, 0], [-1, 1, -1]), [batch, shape.hiddenSize]);
-  const logits = tf.mul(linear(rmsNorm(last, w.finalNorm, shape.rmsNormEps), w.lmHead), idsOk) as Tensor2D;
-  return { logits, attentionScores: lastScores!, cache: new LlamaCache(owner, keys, values) };
-}
-
-/**
- * [B, Hkv, S, hd] → [B, Hkv·g, S, hd], each kv head repeated g times in a row. g copies joined by
- * concat, not tf.tile: on wasm tile is ~25× slower for this (measured in benchmarks/README.md).
- */
-function repeatHeads(x: Tensor4D, g: number): Tensor4D {
-  const [b, h, s, d] = x.shape;
-  const one = tf.reshape(x, [b, h, 1, s, d]);
-  return tf.reshape(tf.concat(new Array<Tensor>(g).fill(one), 2), [b, h * g, s, d]) as Tensor4D;
+  return {
+    logits: tf.mul(out.logits, idsOk) as Tensor2D,
+    attentionScores: out.attentionScores as Tensor3D,
+    cache: new LlamaCache(owner, out.keys as Tensor4D[], out.values as Tensor4D[]),
+  };
 }
 
 /** Validates forward's arguments against the model; throws before anything is allocated. */

@@ -8,7 +8,8 @@ import { EntropixError } from '../core/errors';
 import { announcedLength, baseUrl, fetchJson, get, readBody, refuseUrl, UrlLoadOptions, urlInside } from '../core/http';
 import type { CausalLM } from './causal-lm';
 import { checkEntropixJson } from './entropix-json';
-import { convertedLlama } from './graph-model';
+import { checkConvertedArtifacts, convertedLlama } from './graph-model';
+import type { NodeDefJson } from '../graphdef/json';
 import { parseHfConfig } from './hf-config';
 import { checkGroupSize, checkModelJson, graphModelFromArtifacts } from './model-json';
 
@@ -69,7 +70,9 @@ export async function loadModelFromUrl(url: string | URL, options: UrlLoadOption
         ? b.buffer as ArrayBuffer : b.slice().buffer as ArrayBuffer));
     }));
     const artifacts = tf.io.getModelArtifactsForJSONSync(modelJson, groups.flatMap((g) => g.weights), weightData.flat());
-    return convertedLlama(config, defaults, graphModelFromArtifacts(artifacts, jsonUrl.href, 'url'));
+    const format = checkConvertedArtifacts(artifacts, config, jsonUrl.href, 'url');
+    const nodes = (artifacts.modelTopology as { node: NodeDefJson[] }).node;
+    return convertedLlama(config, defaults, graphModelFromArtifacts(artifacts, jsonUrl.href, 'url'), nodes, format);
   } catch (e) {
     controller.abort();
     if (options.signal?.aborted && !(e instanceof EntropixError && e.code === 'ABORTED')) {

@@ -8,7 +8,7 @@ import type { FileHandle } from 'fs/promises';
 import * as nodePath from 'path';
 import { EntropixError } from '../core/errors';
 import { describe, isObject } from '../core/validate';
-import { readJsonFile, resolveInside } from '../core/files';
+import { openModelFile, readJsonFile, resolveInside } from '../core/files';
 import { bf16BytesToFloat32, f16BytesToFloat32, floatBitsToBf16, floatBitsToHalf } from './half';
 
 /** The dtypes a header may declare (the format's list). Only the float ones can be read. */
@@ -26,6 +26,23 @@ const FLOAT_DTYPES: readonly string[] = ['F32', 'F16', 'BF16'];
 
 /** The reference implementation's limit; a larger length means a corrupt or hostile file. */
 export const MAX_HEADER_BYTES = 100_000_000;
+
+/**
+ * Tensors one file may list. Real shards hold a few thousand at most; the bound keeps a header
+ * of a million empty tensors (78 MB: seconds and > 1 GB to parse) from being parsed at all.
+ */
+export const MAX_TENSORS_PER_FILE = 100_000;
+
+/** Refuses header bytes that hold more JSON objects (every tensor entry is one) than MAX_TENSORS_PER_FILE allows, before parsing. */
+function checkObjectCount(headerBytes: Uint8Array, source: string): void {
+  let objects = 0;
+  for (let i = headerBytes.indexOf(0x7b); i >= 0; i = headerBytes.indexOf(0x7b, i + 1)) {
+    // The header itself and __metadata__ are two more objects than the tensors.
+    if (++objects > MAX_TENSORS_PER_FILE + 2) {
+      throw malformed(source, `header lists more than ${MAX_TENSORS_PER_FILE} tensors (or objects), the limit per file`);
+    }
+  }
+}
 
 export interface SafetensorsTensorInfo {
   readonly dtype: SafetensorsDtype;
@@ -49,14 +66,9 @@ function malformed(path: string, message: string): EntropixError {
   return new EntropixError('INVALID_ARGUMENT', `${path}: ${message}`, path);
 }
 
+/** Opens a shard under the model-file policy (links stay in the model's folder, regular files only, no blocking). */
 async function openForReading(path: string): Promise<FileHandle> {
-  let fh: FileHandle;
-  try {
-    fh = await fs.open(path, 'r');
-  } catch (e) {
-    throw malformed(path, `cannot open: ${(e as Error).message}`);
-  }
-  return fh;
+  return (await openModelFile(path, path, { verb: 'cannot open' }))!.handle;
 }
 
 // fs reads at most 2 GiB - 1 per call; a regular file gives short reads only at its end.
@@ -109,6 +121,7 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
   const dataStart = 8 + headerBytes.byteLength;
   const bufferSize = fileSize - dataStart;
   if (bufferSize < 0) throw malformed(source, `header length ${headerBytes.byteLength} is larger than the file`);
+  checkObjectCount(headerBytes, source);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);

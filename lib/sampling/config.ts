@@ -24,8 +24,14 @@ export interface RegimeGate {
   maxInteraction?: number;
 }
 const GATE_KEYS: readonly (keyof RegimeGate)[] = [
-  'minAttnEntropy', 'maxAttnEntropy', 'minAttnVarentropy', 'maxAttnVarentropy',
-  'minAgreement', 'maxAgreement', 'minInteraction', 'maxInteraction',
+  'minAttnEntropy',
+  'maxAttnEntropy',
+  'minAttnVarentropy',
+  'maxAttnVarentropy',
+  'minAgreement',
+  'maxAgreement',
+  'minInteraction',
+  'maxInteraction',
 ];
 
 /** The thresholds (bits) lowEntropy … highVarentropy are the regime conditions' (states.ts). */
@@ -174,7 +180,7 @@ export function resolveSamplerConfig(partial: unknown = {}): SamplerConfig {
   num('adaptiveMaxMinP', { min: c.adaptiveMinMinP, max: 1 });
   num('adaptiveSamples', { min: 1, max: MAX_ADAPTIVE_SAMPLES, integer: true });
   if (c.clarifyingTokenId !== null) {
-    requireNumber(c.clarifyingTokenId, 'config.clarifyingTokenId', { min: 0, integer: true });
+    requireNumber(c.clarifyingTokenId, 'config.clarifyingTokenId', { min: 0, max: 2 ** 31 - 1, integer: true }); // an int32 id
   }
   if (!Array.isArray(c.enabledRegimes) || c.enabledRegimes.some((r) => !REGIME_NAMES.includes(r))) {
     throw new EntropixError(

@@ -5,6 +5,9 @@ import { EntropixError } from '../core/errors';
 import { above, REAL_THRESHOLD, sanitizeScores } from './special-values';
 import { requireDim, requireTensor } from '../core/validate';
 import { rowIdColumn } from './row-index';
+import type { Candidates } from './candidates';
+import { samplingStrategy } from './backends/strategy';
+import type { OpTuning } from './backends/tuning';
 
 /** A type (not an interface) so that `tf.dispose(metrics)` type-checks as a TensorContainer. */
 export type Metrics = {
@@ -24,7 +27,7 @@ export type Metrics = {
 
 export interface MetricsOptions {
   /** [B, T]: 1 (any value > 0) marks a real key, 0 an empty or padded slot. */
-  keyMask?: Tensor2D;
+  keyMask?: Tensor;
 }
 
 const LN2 = Math.LN2;
@@ -48,7 +51,7 @@ export function validateMetricInputs(logits: unknown, attentionScores: unknown, 
 
 /** Computes all six metrics. The caller owns (and disposes) the returned tensors. */
 export function computeMetrics(
-  logits: Tensor2D,
+  logits: Tensor, // [B, V]: the rank is checked at run time, so a plain Tensor (GraphModel.execute) will do
   attentionScores: Tensor,
   options: MetricsOptions = {},
 ): Metrics {
@@ -56,12 +59,14 @@ export function computeMetrics(
     throw new EntropixError('INVALID_ARGUMENT', 'options must be an object', 'options');
   }
   validateMetricInputs(logits, attentionScores, options.keyMask);
+  const strategy = samplingStrategy();
   return tf.tidy(() => {
-    const clean = sanitizeScores(logits);
-    const top = tf.topk(clean, 1);
+    const fused = strategy.computeMetrics?.(logits as Tensor2D, attentionScores, options.keyMask as Tensor2D | undefined);
+    if (fused) return fused;
+    const clean = strategy.sanitize(logits as Tensor2D);
+    const top = strategy.candidates(clean, 1);
     const rowIds = rowIdColumn(clean.shape[0]);
-    return metricTable(
-      clean, top.values as Tensor2D, top.indices as Tensor2D, rowIds, attentionScores, options.keyMask).metrics;
+    return strategy.metricTable(clean, top, rowIds, attentionScores, options.keyMask as Tensor2D | undefined).metrics;
   });
 }
 
@@ -71,15 +76,17 @@ export function computeMetrics(
  * (bits, as in Metrics), then 1 for a row with a usable logit and 0 for one without. The table is
  * finite: an empty row's entropies are placeholders (NaN in Metrics).
  *
- * `clean` is sanitized logits [B, V]; `top` and `topIndex` [B, 1] their row maxima and argmax;
- * `rowIds` is rowIdColumn(B).
+ * `clean` is sanitized logits [B, V]; `cand` their candidates (column 0: each row's maximum and
+ * argmax); `rowIds` is rowIdColumn(B).
  */
 export function metricTable(
-  clean: Tensor2D, top: Tensor2D, topIndex: Tensor2D, rowIds: Tensor2D,
-  attentionScores: Tensor, keyMask: Tensor2D | undefined,
+  clean: Tensor2D, cand: Candidates, rowIds: Tensor2D,
+  attentionScores: Tensor, keyMask: Tensor2D | undefined, tuning: OpTuning,
 ): { table: Tensor2D; metrics: Metrics } {
-  const logit = logitColumns(clean, top, topIndex, rowIds);
-  const columns = [logit.entropy, logit.varentropy, ...attentionColumns(attentionScores, keyMask)];
+  const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;
+  const topIndex = tf.slice(cand.indices, [0, 0], [-1, 1]) as Tensor2D;
+  const logit = logitColumns(clean, top, topIndex, rowIds, tuning);
+  const columns = [logit.entropy, logit.varentropy, ...attentionColumns(attentionScores, keyMask, tuning)];
   const table = tf.concat([...columns, logit.real], 1) as Tensor2D;
   // The caller's copies: [B] each, NaN entropies for a row with no usable logit.
   const nanIfEmpty = tf.div(logit.real, logit.real);
@@ -94,43 +101,41 @@ export function metricTable(
   };
 }
 
-// Row reductions. On wasm a reduction along the last axis is a scalar loop, while pooling over the
-// height of an NHWC tensor is SIMD across its channels; so there a row of N is folded into
-// R × (N/R), pooled over R, and the short remainder reduced. Elsewhere (GPU backends pay per
-// dispatch) the plain one-kernel reduction is used.
+// Row reductions. With tuning.poolReductions (wasm) a row of N is folded into R × (N/R), pooled
+// over R, and the short remainder reduced; otherwise the plain one-kernel reduction is used.
 
 /** Σ of each row of x [R0, N] → [R0, 1]. */
-function sumRows(x: Tensor2D): Tensor {
+function sumRows(x: Tensor2D, tuning: OpTuning): Tensor {
   const [rows, n] = x.shape;
-  const r = foldFactor(n);
+  const r = foldFactor(n, tuning);
   if (r === 1) return tf.sum(x, 1, true);
   const pooled = tf.avgPool(tf.reshape(x, [rows, r, 1, n / r]) as Tensor4D, [r, 1], [r, 1], 'valid');
   return tf.mul(tf.sum(tf.reshape(pooled, [rows, n / r]), 1, true), r);
 }
 
 /** max of each row of x [R0, N] → [R0, 1]. */
-function maxRows(x: Tensor2D): Tensor {
+function maxRows(x: Tensor2D, tuning: OpTuning): Tensor {
   const [rows, n] = x.shape;
-  const r = foldFactor(n);
+  const r = foldFactor(n, tuning);
   if (r === 1) return tf.max(x, 1, true);
   const pooled = tf.maxPool(tf.reshape(x, [rows, r, 1, n / r]) as Tensor4D, [r, 1], [r, 1], 'valid');
   return tf.max(tf.reshape(pooled, [rows, n / r]), 1, true);
 }
 
 /** Mean over the middle axis of x [B, R, C] → [B, C] (by average pooling on wasm). */
-function meanMiddle(x: Tensor): Tensor2D {
+function meanMiddle(x: Tensor, tuning: OpTuning): Tensor2D {
   const [batch, r, c] = x.shape as [number, number, number];
-  if (tf.getBackend() !== 'wasm') return tf.mean(x, 1) as Tensor2D;
+  if (!tuning.poolReductions) return tf.mean(x, 1) as Tensor2D;
   return tf.reshape(tf.avgPool(tf.reshape(x, [batch, r, 1, c]) as Tensor4D, [r, 1], [r, 1], 'valid'), [batch, c]);
 }
 
 /**
  * How many rows R to fold a row of n into: pooling is fastest with tall windows over a short
  * remainder, so the remainder n/R is the smallest divisor of n from 16 up (then from 15 down).
- * 1 (a plain reduction) off wasm, or when n is small or has no such divisor.
+ * 1 (a plain reduction) without tuning.poolReductions, or when n is small or has no such divisor.
  */
-function foldFactor(n: number): number {
-  if (n < 1024 || tf.getBackend() !== 'wasm') return 1;
+function foldFactor(n: number, tuning: OpTuning): number {
+  if (n < 1024 || !tuning.poolReductions) return 1;
   for (let m = 16; m <= 64; m++) if (n % m === 0) return n / m;
   for (let m = 15; m >= 2; m--) if (n % m === 0) return n / m;
   return 1;
@@ -142,14 +147,14 @@ function foldFactor(n: number): number {
  * then ÷ ln 2, ÷ ln² 2). p_max is read at the argmax (a gather, not a second vocabulary pass).
  */
 function logitColumns(
-  clean: Tensor2D, top: Tensor2D, topIndex: Tensor2D, rowIds: Tensor2D,
+  clean: Tensor2D, top: Tensor2D, topIndex: Tensor2D, rowIds: Tensor2D, tuning: OpTuning,
 ): { entropy: Tensor; varentropy: Tensor; real: Tensor } {
   const batch = clean.shape[0];
   const p = tf.softmax(clean);
   const d = tf.sub(clean, top);
   const pd = tf.mul(p, d);
-  const meanD = sumRows(pd as Tensor2D);
-  const meanD2 = sumRows(tf.mul(pd, d) as Tensor2D);
+  const meanD = sumRows(pd as Tensor2D, tuning);
+  const meanD2 = sumRows(tf.mul(pd, d) as Tensor2D, tuning);
   const pMax = tf.gatherND(p, tf.concat([rowIds, topIndex], 1)); // [B]
   const entropy = tf.mul(tf.add(tf.reshape(tf.log(pMax), [batch, 1]), meanD), -1 / LN2); // bits
   const varentropy = tf.mul(tf.relu(tf.sub(meanD2, tf.square(meanD))), 1 / (LN2 * LN2)); // relu: rounding
@@ -163,7 +168,44 @@ function logitColumns(
  * interactionStrength), over the last query row, excluding keys masked by keyMask or scored
  * NaN/−Inf. A head with no real key has entropy 0; a row with none has every metric 0.
  */
-function attentionColumns(attentionScores: Tensor, keyMask: Tensor2D | undefined): Tensor[] {
+function attentionColumns(attentionScores: Tensor, keyMask: Tensor2D | undefined, tuning: OpTuning): Tensor[] {
+  const [batch, heads] = attentionScores.shape as [number, number];
+  const keys = attentionScores.shape[attentionScores.rank - 1]!;
+  const { clean, p } = attentionSoftmax(attentionScores, keyMask, tuning);
+  const headMax = maxRows(clean, tuning); // [BH, 1]
+  const realHead = above(headMax, REAL_THRESHOLD);
+  // H_h = log Σ e^s − E_p[s] = max − log p_max − E_p[s].
+  const headBits = tf.reshape(tf.mul(
+    tf.sub(tf.sub(headMax, tf.log(maxRows(p, tuning))), sumRows(tf.mul(p, clean) as Tensor2D, tuning)),
+    tf.mul(realHead, 1 / LN2),
+  ), [batch, heads]);
+  const attnEntropy = tf.mean(headBits, 1, true);
+  const attnVarentropy = heads > 1
+    ? tf.mul(tf.sum(tf.square(tf.sub(headBits, attnEntropy)), 1, true), 1 / (heads - 1))
+    : tf.zerosLike(attnEntropy);
+
+  // mean_h p, with a head that has no real key counting as p = 0 (its softmax is uniform, 1/T).
+  const realKey = above(clean, REAL_THRESHOLD); // [BH, T]
+  const emptyHeads = tf.sub(heads, tf.sum(tf.reshape(realHead, [batch, heads]), 1, true)); // [B, 1]
+  const meanP = tf.sub(meanMiddle(tf.reshape(p, [batch, heads, keys]), tuning), tf.mul(emptyHeads, 1 / (heads * keys)));
+  // |p_h − mean_h p| on real pairs only: an excluded pair adds nothing.
+  const spread = tf.mul(tf.abs(tf.sub(tf.reshape(p, [batch, heads, keys]), tf.reshape(meanP, [batch, 1, keys]))),
+    tf.reshape(realKey, [batch, heads, keys]));
+  const strength = tf.abs(tf.mul(clean, realKey));
+  // Means over real (head, key) pairs; a row with none reads 0. `total` is the sum over heads and
+  // keys divided by H (the pooling's mean): the factor cancels in the ratios.
+  const total = (x: Tensor) => sumRows(meanMiddle(tf.reshape(x, [batch, heads, keys]), tuning), tuning);
+  const pairs = tf.maximum(total(realKey), 1 / heads);
+  return [attnEntropy, attnVarentropy, tf.div(total(spread), pairs), tf.div(total(strength), pairs)];
+}
+
+/**
+ * The last query row's scores as [B·H, T], with keys masked by keyMask or scored NaN/−Inf set to
+ * MASKED (clean), and their softmax over each head (p). Shared with the fused paths.
+ */
+export function attentionSoftmax(
+  attentionScores: Tensor, keyMask: Tensor2D | undefined, tuning: OpTuning,
+): { clean: Tensor2D; p: Tensor2D } {
   const [batch, heads] = attentionScores.shape as [number, number];
   const keys = attentionScores.shape[attentionScores.rank - 1]!;
   // One row per (batch, head): 2-D ops are the fast path on wasm.
@@ -175,31 +217,7 @@ function attentionColumns(attentionScores: Tensor, keyMask: Tensor2D | undefined
     const real = above(tf.cast(keyMask, 'float32'), 0);
     scores = tf.mul(tf.reshape(scores, [batch, heads, keys]), tf.reshape(tf.div(real, real), [batch, 1, keys]));
   }
-  const clean = sanitizeScores(tf.reshape(scores, [batch * heads, keys])) as Tensor2D;
-  const p = tf.softmax(clean) as Tensor2D; // uniform on a head with no real key: excluded below
-  const headMax = maxRows(clean); // [BH, 1]
-  const realHead = above(headMax, REAL_THRESHOLD);
-  // H_h = log Σ e^s − E_p[s] = max − log p_max − E_p[s].
-  const headBits = tf.reshape(tf.mul(
-    tf.sub(tf.sub(headMax, tf.log(maxRows(p))), sumRows(tf.mul(p, clean) as Tensor2D)),
-    tf.mul(realHead, 1 / LN2),
-  ), [batch, heads]);
-  const attnEntropy = tf.mean(headBits, 1, true);
-  const attnVarentropy = heads > 1
-    ? tf.mul(tf.sum(tf.square(tf.sub(headBits, attnEntropy)), 1, true), 1 / (heads - 1))
-    : tf.zerosLike(attnEntropy);
-
-  // mean_h p, with a head that has no real key counting as p = 0 (its softmax is uniform, 1/T).
-  const realKey = above(clean, REAL_THRESHOLD); // [BH, T]
-  const emptyHeads = tf.sub(heads, tf.sum(tf.reshape(realHead, [batch, heads]), 1, true)); // [B, 1]
-  const meanP = tf.sub(meanMiddle(tf.reshape(p, [batch, heads, keys])), tf.mul(emptyHeads, 1 / (heads * keys)));
-  // |p_h − mean_h p| on real pairs only: an excluded pair adds nothing.
-  const spread = tf.mul(tf.abs(tf.sub(tf.reshape(p, [batch, heads, keys]), tf.reshape(meanP, [batch, 1, keys]))),
-    tf.reshape(realKey, [batch, heads, keys]));
-  const strength = tf.abs(tf.mul(clean, realKey));
-  // Means over real (head, key) pairs; a row with none reads 0. `total` is the sum over heads and
-  // keys divided by H (the pooling's mean): the factor cancels in the ratios.
-  const total = (x: Tensor) => sumRows(meanMiddle(tf.reshape(x, [batch, heads, keys])));
-  const pairs = tf.maximum(total(realKey), 1 / heads);
-  return [attnEntropy, attnVarentropy, tf.div(total(spread), pairs), tf.div(total(strength), pairs)];
+  const clean = sanitizeScores(tf.reshape(scores, [batch * heads, keys]), tuning) as Tensor2D;
+  const p = tf.softmax(clean) as Tensor2D; // uniform on a head with no real key: excluded by the metrics
+  return { clean, p };
 }

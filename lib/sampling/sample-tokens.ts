@@ -7,19 +7,23 @@
 import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
-import { Candidates, topCandidates } from './candidates';
-import { gumbelNoise, Seed, validateSeed } from './rng';
-import { REAL_THRESHOLD, sanitizeScores } from './special-values';
+import type { Candidates } from './candidates';
+import { gumbelNoise, randomSeed, Seed, validateSeed } from './rng';
+import { REAL_THRESHOLD } from './special-values';
+import { samplingStrategy } from './backends/strategy';
 import { requireDim, requireNumber, requireTensor } from '../core/validate';
 import { rowIdColumn } from './row-index';
 
-/** A parameter for all rows (a number) or one per row (a Tensor1D [B], float32 or int32). */
-export type RowParam = number | Tensor1D;
+/** A parameter for all rows (a number) or one per row (a tensor [B], float32 or int32; rank checked at run time). */
+export type RowParam = number | Tensor;
 
 export interface SamplingParams {
   /** ≤ 0: argmax. Default 1. */
   temperature?: RowParam;
-  /** Keep the topK most likely tokens; 0: off (default). Values above candidateCap act as candidateCap. */
+  /**
+   * Keep the topK most likely tokens, and every token tied with the topK-th (Hugging Face's and
+   * vLLM's rule); 0: off (default). Values above candidateCap act as candidateCap.
+   */
   topK?: RowParam;
   /** Keep the smallest most-likely set whose renormalized mass reaches topP, in (0, 1]; 1: off (default). */
   topP?: RowParam;
@@ -47,15 +51,18 @@ export interface DrawPlan {
   samplesPerRow?: Tensor2D;
   /** False when every row's topK is known to be ≥ 1, so no full-vocabulary mass is needed. */
   topKMayBeOff: boolean;
+  /**
+   * Entropix's clarifying token: rows with clarify > 0.5 ([B, 1]) emit `id` instead of their draw,
+   * unless their lastTokens (int32 [B]) already is `id`.
+   */
+  clarify?: { clarify: Tensor2D; id: number; lastTokens?: Tensor1D };
 }
 
-/** What the kernel needs besides the plan: candidates, their row maxima, and per-row facts. */
+/** What the kernel needs besides the plan: the logits, their candidates and the noise. */
 export interface DrawInputs {
   clean: Tensor2D; // [B, V] sanitized logits (read only for the full-vocabulary mass)
-  cand: Candidates; // [B, k]
-  top: Tensor2D; // [B, 1] = cand.values[:, 0]
+  cand: Candidates; // [B, k]; cand.values[:, 0] is each row's maximum
   rowIds: Tensor2D; // int32 [B, 1]: 0 … B−1
-  real: Tensor; // bool [B]: the row has a usable logit
   noise: Tensor3D; // [B, S, k] Gumbel noise
 }
 
@@ -71,8 +78,20 @@ const MIN_P_SLACK = 1e-6;
  * usable logit. Every filter keeps a prefix of the candidates, applied as 0/1 masks.
  */
 export function drawTokens(inputs: DrawInputs, plan: DrawPlan): Tensor1D {
-  const { clean, cand, top, rowIds, real, noise } = inputs;
+  const tokens = drawCandidates(inputs, plan);
+  if (!plan.clarify) return tokens;
+  const { clarify, id, lastTokens } = plan.clarify;
+  const batch = tokens.shape[0];
+  let emit = tf.reshape(tf.greater(clarify, 0.5), [batch]);
+  if (lastTokens) emit = tf.logicalAnd(emit, tf.notEqual(lastTokens, id));
+  return tf.where(emit, tf.fill([batch], id, 'int32'), tokens) as Tensor1D;
+}
+
+function drawCandidates(inputs: DrawInputs, plan: DrawPlan): Tensor1D {
+  const { clean, cand, rowIds, noise } = inputs;
   const [batch, k] = cand.values.shape;
+  const top = tf.slice(cand.values, [0, 0], [-1, 1]);
+  const real = tf.reshape(tf.greater(top, REAL_THRESHOLD), [batch]); // the row has a usable logit
   const invalid = tf.fill([batch], -1, 'int32');
   const pick = (position: Tensor): Tensor1D => { // [B] candidate positions → token ids
     const token = tf.gatherND(cand.indices, tf.concat([rowIds, tf.reshape(tf.cast(position, 'int32'), [batch, 1])], 1));
@@ -82,27 +101,29 @@ export function drawTokens(inputs: DrawInputs, plan: DrawPlan): Tensor1D {
 
   // Temperature: log-probabilities relative to the top, t ≤ 0. A masked candidate (−1e18) lands
   // below −1e12, where exp(t) is 0: the min-p test below drops it, whatever minP is.
-  const invT = typeof plan.temperature === 'number'
-    ? 1 / Math.min(Math.max(plan.temperature, MIN_TEMPERATURE), MAX_TEMPERATURE)
-    : tf.reciprocal(tf.clipByValue(plan.temperature, MIN_TEMPERATURE, MAX_TEMPERATURE));
+  const { invT, minP } = drawScalars(plan);
   const t = tf.clipByValue(tf.mul(tf.sub(cand.values, top), invT), -OFF, 0);
   const weight = tf.exp(t); // p / p_max
 
   // min-p (and validity): p / p_max ≥ minP.
-  const minP = typeof plan.minP === 'number' ? plan.minP * (1 - MIN_P_SLACK) : tf.mul(plan.minP, 1 - MIN_P_SLACK);
   let keep = tf.step(tf.sub(weight, minP));
 
-  // top-k: candidate j survives when j < topK; an off row (topK ≤ 0) keeps all.
+  // top-k: candidate j survives when its logit is at least the topK-th's (ties with the topK-th are
+  // kept, as in Hugging Face's TopKLogitsWarper and vLLM); an off row (topK ≤ 0) keeps all, and
+  // topK ≥ k keeps every candidate.
   let kOff: Tensor | null = null;
   if (typeof plan.topK !== 'number') {
-    let kEff: Tensor = plan.topK;
+    const position = tf.cast(tf.sub(tf.clipByValue(plan.topK, 1, k), 1), 'int32'); // float clip: int32 clip is broken on wasm
+    const kth = tf.reshape(tf.gatherND(cand.values, tf.concat([rowIds, position], 1)), [batch, 1]);
+    let topKeep = tf.cast(tf.greaterEqual(cand.values, kth), 'float32');
     if (plan.topKMayBeOff) {
       kOff = tf.step(tf.sub(0.5, plan.topK));
-      kEff = tf.add(plan.topK, tf.mul(kOff, OFF));
+      topKeep = tf.maximum(topKeep, kOff);
     }
-    keep = tf.mul(keep, tf.step(tf.sub(kEff, tf.range(0, k, 1, 'float32'))));
+    keep = tf.mul(keep, topKeep);
   } else if (plan.topK > 0 && plan.topK < k) {
-    keep = tf.mul(keep, tf.step(tf.sub(plan.topK, tf.range(0, k, 1, 'float32'))));
+    const kth = tf.slice(cand.values, [0, plan.topK - 1], [-1, 1]);
+    keep = tf.mul(keep, tf.cast(tf.greaterEqual(cand.values, kth), 'float32'));
   }
 
   // top-p: keep j while the kept mass strictly before it is below topP of the kept mass.
@@ -140,11 +161,20 @@ export function drawTokens(inputs: DrawInputs, plan: DrawPlan): Tensor1D {
   return pick(chosen);
 }
 
+/** 1/T (clamped) and minP with its slack, as numbers or [B, 1] columns. */
+export function drawScalars(plan: DrawPlan): { invT: number | Tensor; minP: number | Tensor } {
+  const invT = typeof plan.temperature === 'number'
+    ? 1 / Math.min(Math.max(plan.temperature, MIN_TEMPERATURE), MAX_TEMPERATURE)
+    : tf.reciprocal(tf.clipByValue(plan.temperature, MIN_TEMPERATURE, MAX_TEMPERATURE));
+  const minP = typeof plan.minP === 'number' ? plan.minP * (1 - MIN_P_SLACK) : tf.mul(plan.minP, 1 - MIN_P_SLACK);
+  return { invT, minP };
+}
+
 /**
  * Σ over the whole vocabulary of p/p_max on tokens that pass min-p, with t = (x − max)/T: the mass
  * top-p must reach on a row whose top-k is off. One softmax gives it: p_max = 1 / Σ exp(t).
  */
-function fullVocabularyMass(clean: Tensor2D, top: Tensor, invT: number | Tensor, minP: number | Tensor): Tensor {
+export function fullVocabularyMass(clean: Tensor2D, top: Tensor, invT: number | Tensor, minP: number | Tensor): Tensor {
   const t = tf.clipByValue(tf.mul(tf.sub(clean, top), invT), -OFF, 0);
   const p = tf.softmax(t);
   const pMax = tf.max(p, 1, true);
@@ -217,26 +247,28 @@ export function validateCandidateCap(cap: unknown, name = 'candidateCap'): numbe
 
 /**
  * Samples one token per row of logits [B, V] (float32) with per-row temperature, min-p, top-k and
- * top-p, drawing exactly from what remains. Same seed and inputs → same tokens. The caller owns
- * the returned int32 [B] tensor; −1 marks a row with no usable logit (all NaN/−Inf).
+ * top-p, drawing exactly from what remains. Same seed and inputs → same tokens; seed omitted: a
+ * random one. The caller owns the returned int32 [B] tensor; −1 marks a row with no usable logit
+ * (all NaN/−Inf). logits may be any Tensor: its rank is checked at run time.
  */
 export function sampleTokens(
-  logits: Tensor2D, params: SamplingParams, seed: Seed, options: SampleOptions = {},
+  logits: Tensor, params: SamplingParams, seed?: Seed, options: SampleOptions = {},
 ): Tensor1D {
   const x = requireTensor(logits, 'logits', [2], ['float32']);
   const [batch, vocab] = x.shape as [number, number];
   const validated = validateSamplingParams(params, batch);
-  const rowSeed = validateSeed(seed, batch);
+  const rowSeed = validateSeed(seed ?? randomSeed(), batch);
   const cap = validateCandidateCap(options?.candidateCap, 'options.candidateCap');
   const k = Math.min(cap, vocab);
+  const strategy = samplingStrategy();
   return tf.tidy(() => {
-    const clean = sanitizeScores(x as Tensor2D);
-    const cand = topCandidates(clean, k);
-    const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;
-    return drawTokens({
-      clean, cand, top,
+    const fused = strategy.sampleTokens?.(x as Tensor2D, validated, rowSeed, k);
+    if (fused) return fused;
+    const clean = strategy.sanitize(x as Tensor2D);
+    const cand = strategy.candidates(clean, k);
+    return strategy.drawTokens({
+      clean, cand,
       rowIds: rowIdColumn(batch),
-      real: tf.reshape(tf.greater(top, REAL_THRESHOLD), [batch]),
       noise: tf.tensor3d(gumbelNoise(rowSeed, batch, 1, k), [batch, 1, k]),
     }, planFromParams(validated));
   });

@@ -3,20 +3,18 @@ import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { resolveSamplerConfig, SamplerConfig } from './config';
 import { EntropixError } from '../core/errors';
-import { topCandidates } from './candidates';
-import { drawTokens } from './sample-tokens';
 import { rowIdColumn } from './row-index';
-import { Metrics, metricTable, validateMetricInputs } from './metrics';
-import { compileRegimes, decideRegimes, RegimeTable } from './regimes';
+import { Metrics, validateMetricInputs } from './metrics';
+import { compileRegimes, RegimeTable } from './regimes';
 import { gumbelNoise, randomSeed, Seed, validateSeed } from './rng';
-import { REAL_THRESHOLD, sanitizeScores } from './special-values';
+import { samplingStrategy } from './backends/strategy';
 import { requireDim, requireTensor } from '../core/validate';
 
 export interface SampleStepOptions {
   /** int32 [B]: each row's previous token (treading emits the clarifying token only once in a row). */
-  lastTokens?: Tensor1D;
+  lastTokens?: Tensor;
   /** [B, T]: 1 marks a real key in attentionScores. */
-  keyMask?: Tensor2D;
+  keyMask?: Tensor;
   /** One seed, or one per row; omitted: a random one. */
   seed?: Seed;
 }
@@ -39,9 +37,10 @@ export class EntropixSampler {
   /**
    * One Entropix step for a batch: logits [B, V] float32, the last layer's attention scores
    * [B, H, T] or [B, H, Q, T] (pre-softmax q·k/√d; the last query row is used). Every row gets its
-   * own regime. The caller owns every returned tensor (`tf.dispose(result)`).
+   * own regime. The caller owns every returned tensor (`tf.dispose(result)`). Ranks are checked at
+   * run time, so plain Tensors (as GraphModel.execute returns) need no cast.
    */
-  sample(logits: Tensor2D, attentionScores: Tensor, options: SampleStepOptions = {}): SampleResult {
+  sample(logits: Tensor, attentionScores: Tensor, options: SampleStepOptions = {}): SampleResult {
     if (typeof options !== 'object' || options === null) {
       throw new EntropixError('INVALID_ARGUMENT', 'options must be an object', 'options');
     }
@@ -53,22 +52,30 @@ export class EntropixSampler {
     }
     const seed = validateSeed(options.seed ?? randomSeed(), batch, 'options.seed');
     const regimes = this.table;
-    const k = Math.min(this.config.candidateCap, logits.shape[1]);
+    const k = Math.min(this.config.candidateCap, logits.shape[1]!);
     const clarifyingId = this.config.clarifyingTokenId;
+    if (clarifyingId !== null && clarifyingId >= logits.shape[1]!) {
+      throw new EntropixError('INVALID_ARGUMENT',
+        `config.clarifyingTokenId ${clarifyingId} is not a token id of these logits (vocabulary ${logits.shape[1]})`, 'config.clarifyingTokenId');
+    }
 
+    const strategy = samplingStrategy();
     return tf.tidy(() => {
-      const clean = sanitizeScores(logits);
-      const cand = topCandidates(clean, k);
-      const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;
+      const fused = strategy.sampleStep?.({
+        logits: logits as Tensor2D, scores: attentionScores, keyMask: options.keyMask as Tensor2D | undefined,
+        lastTokens: (lastTokens ?? undefined) as Tensor1D | undefined, seed,
+        table: regimes, k, clarifyingTokenId: clarifyingId,
+      });
+      if (fused) return fused;
+      const clean = strategy.sanitize(logits as Tensor2D);
+      const cand = strategy.candidates(clean, k);
       const rowIds = rowIdColumn(batch);
-      const { table, metrics } = metricTable(
-        clean, top, tf.slice(cand.indices, [0, 0], [-1, 1]) as Tensor2D, rowIds, attentionScores, options.keyMask);
-      const d = decideRegimes(regimes, table);
+      const { table, metrics } = strategy.metricTable(clean, cand, rowIds, attentionScores, options.keyMask as Tensor2D | undefined);
+      const d = strategy.decideRegimes(regimes, table);
       const samples = regimes.adaptiveSamples;
-      let tokens = drawTokens({
-        clean, cand, top,
+      const tokens = strategy.drawTokens({
+        clean, cand,
         rowIds,
-        real: tf.reshape(tf.greater(top, REAL_THRESHOLD), [batch]),
         noise: tf.tensor3d(gumbelNoise(seed, batch, samples, k), [batch, samples, k]),
       }, {
         temperature: d.temperature,
@@ -77,13 +84,11 @@ export class EntropixSampler {
         minP: d.minP,
         samplesPerRow: samples > 1 ? d.samples : undefined,
         topKMayBeOff: regimes.topKMayBeOff,
+        clarify: regimes.clarifies && clarifyingId !== null
+          ? { clarify: d.clarify, id: clarifyingId, lastTokens: (lastTokens ?? undefined) as Tensor1D | undefined }
+          : undefined,
       });
-      if (regimes.clarifies && clarifyingId !== null) {
-        let emit = tf.reshape(tf.greater(d.clarify, 0.5), [batch]);
-        if (lastTokens) emit = tf.logicalAnd(emit, tf.notEqual(lastTokens, clarifyingId));
-        tokens = tf.where(emit, tf.fill([batch], clarifyingId, 'int32'), tokens) as Tensor1D;
-      }
-      const result: SampleResult = { tokens, states: tf.cast(d.states, 'int32') as Tensor1D, metrics };
+      const result: SampleResult = { tokens, states: d.states, metrics }; // states: int32 on every strategy
       return result;
     });
   }

@@ -7,6 +7,7 @@
 // - finite values at or below MASKED count as masked too (HF's finfo.min masks, for example).
 import { tf } from '../core/tf';
 import type { Tensor } from '@tensorflow/tfjs-core';
+import type { OpTuning } from './backends/tuning';
 
 /** The value a masked entry is given. Its square still fits in float32. */
 export const MASKED = -1e18;
@@ -16,12 +17,13 @@ export const FLOAT32_MAX = 3.4028234663852886e38;
 
 /**
  * Clips into [MASKED, FLOAT32_MAX], with NaN → MASKED. On wasm, XNNPACK's clamp already maps NaN
- * to the lower bound (checked by the tests on every backend they run), which saves two full passes
- * over the vocabulary; other backends keep NaN through a clip, so they replace it explicitly.
+ * to the lower bound (tuning.clampMapsNaN; checked by the tests on every backend they run), which
+ * saves two full passes over the vocabulary; other backends keep NaN through a clip, so they
+ * replace it explicitly.
  */
-export function sanitizeScores<T extends Tensor>(x: T): T {
+export function sanitizeScores<T extends Tensor>(x: T, tuning: OpTuning): T {
   const clipped = tf.clipByValue(x, MASKED, FLOAT32_MAX);
-  if (tf.getBackend() === 'wasm') return clipped;
+  if (tuning.clampMapsNaN) return clipped;
   return tf.where(tf.isNaN(x), tf.fill(x.shape, MASKED), clipped) as T;
 }
 

@@ -27,7 +27,7 @@ export const SAMPLER_STATES: readonly SamplerState[] = STATE_NAMES.map((_, s) =>
 
 /** The name of a state; anything that is not a SamplerState counts as 'base'. */
 export function stateName(state: number): StateName {
-  return Number.isInteger(state) ? STATE_NAMES[state] ?? 'base' : 'base';
+  return Number.isInteger(state) ? (STATE_NAMES[state] ?? 'base') : 'base';
 }
 
 /** The state a regime puts its rows in. */
@@ -80,9 +80,18 @@ const inside = (v: number, [lower, upper]: Interval): boolean => v > lower && v 
  * metric). The sampler's decision adds attention gates and needs a usable logit on top.
  */
 export function regimeAt(
-  entropy: number, varentropy: number, th: RegimeThresholds, enabled: readonly RegimeName[] = REGIME_NAMES,
+  entropy: number,
+  varentropy: number,
+  th: RegimeThresholds,
+  enabled: readonly RegimeName[] = REGIME_NAMES,
 ): StateName {
   const conditions = regimeConditions(th);
-  return REGIME_NAMES.find((name) => enabled.includes(name)
-    && inside(entropy, conditions[name].entropy) && inside(varentropy, conditions[name].varentropy)) ?? 'base';
+  return (
+    REGIME_NAMES.find(
+      (name) =>
+        enabled.includes(name) &&
+        inside(entropy, conditions[name].entropy) &&
+        inside(varentropy, conditions[name].varentropy),
+    ) ?? 'base'
+  );
 }

@@ -1,6 +1,7 @@
 // Chat templates: tokenizer_config.json's Jinja template rendered with @huggingface/jinja.
 import { Template } from '@huggingface/jinja';
 import { EntropixError } from '../core/errors';
+import { BOUNDED_RANGE, boundedRange, boundTemplate, checkTemplateOutput } from './guards';
 
 export interface ChatMessage {
   role: string;
@@ -34,10 +35,10 @@ export function renderChatTemplate(
   }
   const cfg = tokenizerConfig as { bos_token?: unknown; eos_token?: unknown };
   try {
-    return new Template(source).render({
-      messages, add_generation_prompt: options.addGenerationPrompt ?? true,
+    return checkTemplateOutput(boundTemplate(new Template(source)).render({
+      [BOUNDED_RANGE]: boundedRange(), messages, add_generation_prompt: options.addGenerationPrompt ?? true,
       bos_token: special(cfg.bos_token), eos_token: special(cfg.eos_token),
-    });
+    }));
   } catch (e) {
     throw new EntropixError('INVALID_ARGUMENT', `the chat template failed to render: ${(e as Error).message}`, 'chat');
   }

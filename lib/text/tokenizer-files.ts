@@ -41,7 +41,11 @@ export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
   });
 }
 
-/** Formats chat messages with the model directory's chat template (tokenizer_config.json). */
+/**
+ * Formats chat messages with the model directory's chat template (tokenizer_config.json). The
+ * text holds the template's own special tokens (e.g. the BOS): encode it with
+ * `{ addSpecialTokens: false }`, as transformers' apply_chat_template(tokenize=True) does.
+ */
 export async function applyChatTemplate(
   modelDir: string, messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {},
 ): Promise<string> {

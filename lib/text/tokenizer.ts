@@ -2,15 +2,30 @@
 // (pure JS, browser-safe), and incremental decoding for streaming.
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { EntropixError } from '../core/errors';
+import { checkTokenizerJson } from './guards';
+import { requireTokenIds } from './token-ids';
+
+export interface EncodeOptions {
+  /**
+   * Add the tokenizer's own special tokens (e.g. a BOS), as Hugging Face does by default (true).
+   * false for text that already holds them, such as a rendered chat template.
+   */
+  addSpecialTokens?: boolean;
+}
 
 export interface Tokenizer {
-  /** Token ids of `text`, with the tokenizer's own special tokens added (e.g. a BOS), as Hugging Face does by default. */
-  encode(text: string): number[];
+  /** Token ids of `text`, with the tokenizer's own special tokens added unless options say otherwise. */
+  encode(text: string, options?: EncodeOptions): number[];
   /** Text of `ids`, special tokens skipped; an incomplete UTF-8 sequence decodes to U+FFFD. */
   decode(ids: number[]): string;
   /** Ids the tokenizer can produce: the largest id + 1, added tokens included. */
   readonly vocabSize: number;
   readonly eosTokenIds: number[];
+  /**
+   * Whether decode applies clean_up_tokenization_spaces (" ." → "." and the like), which may
+   * rewrite text once more ids follow; createTextStream holds such endings back unless this is false.
+   */
+  readonly cleansUpSpaces?: boolean;
 }
 
 /** The eos token's name in tokenizer_config.json (a string or { content }). */
@@ -48,13 +63,32 @@ export function tokenizerFromModelFiles(f: TokenizerFiles): Tokenizer {
 }
 
 /**
+ * Whether decode cleans up spaces, as transformers 5 decides: only when tokenizer_config.json sets
+ * clean_up_tokenization_spaces (absent: false), and never for a BPE model (byte-level or
+ * SentencePiece-style), where it would delete real spaces (" ..." → "...") unless the config
+ * insists with clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output.
+ * (@huggingface/tokenizers on its own defaults to true for every model.)
+ */
+function cleansUpSpaces(tokenizerJson: object, tokenizerConfig: object): boolean {
+  const c = tokenizerConfig as Record<string, unknown>;
+  if (c.clean_up_tokenization_spaces !== true) return false;
+  const type = (tokenizerJson as { model?: { type?: unknown } }).model?.type;
+  return type !== 'BPE' || c.clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output === true;
+}
+
+/**
  * A Tokenizer from parsed tokenizer.json and tokenizer_config.json. eosTokenIds: the given ids
  * plus the config's eos_token, if the vocabulary has it.
  */
 export function tokenizerFromJson(tokenizerJson: object, tokenizerConfig: object = {}, eosTokenIds: number[] = []): Tokenizer {
+  if (typeof tokenizerJson !== 'object' || tokenizerJson === null) {
+    throw new EntropixError('INVALID_ARGUMENT', 'tokenizerJson must be the parsed tokenizer.json object', 'tokenizer');
+  }
+  checkTokenizerJson(tokenizerJson); // before the vocabulary is built: bounded ids, no exponential regex
   let hf: HfTokenizer;
+  const cleanUp = cleansUpSpaces(tokenizerJson, tokenizerConfig);
   try {
-    hf = new HfTokenizer(tokenizerJson, tokenizerConfig);
+    hf = new HfTokenizer(tokenizerJson, { ...tokenizerConfig, clean_up_tokenization_spaces: cleanUp });
   } catch (e) {
     throw new EntropixError('INVALID_ARGUMENT', `tokenizer.json is not a tokenizer this library reads: ${(e as Error).message}`, 'tokenizer');
   }
@@ -65,10 +99,11 @@ export function tokenizerFromJson(tokenizerJson: object, tokenizerConfig: object
   const eosName = tokenName((tokenizerConfig as { eos_token?: unknown }).eos_token);
   if (eosName !== null && vocab.has(eosName)) eos.add(vocab.get(eosName)!);
   return {
-    encode: (text) => hf.encode(text).ids.map(Number),
-    decode: (ids) => (ids.length === 0 ? '' : hf.decode(ids, { skip_special_tokens: true })),
+    encode: (text, options) => hf.encode(text, { add_special_tokens: options?.addSpecialTokens ?? true }).ids.map(Number),
+    decode: (ids) => (requireTokenIds(ids, 'ids', vocabSize).length === 0 ? '' : hf.decode(ids, { skip_special_tokens: true })),
     vocabSize,
     eosTokenIds: [...eos].sort((a, b) => a - b),
+    cleansUpSpaces: cleanUp,
   };
 }
 
@@ -91,11 +126,11 @@ const MAX_PENDING_IDS = 32;
  */
 const CLEANUP_PREFIX = /(?: | '| 'v| 'r| n| n')$/;
 
-/** How much of `text` can no longer change when more ids follow. */
-function settledLength(text: string): number {
+/** How much of `text` can no longer change when more ids follow (`cleanUp`: decode cleans up spaces). */
+function settledLength(text: string, cleanUp: boolean): number {
   let end = text.length;
   while (end > 0 && text.charCodeAt(end - 1) === 0xfffd) end--; // an incomplete UTF-8 sequence
-  if (end < text.length) return end; // what completes it is not ASCII, so no clean-up pattern
+  if (end < text.length || !cleanUp) return end; // what completes it is not ASCII, so no clean-up pattern
   const m = CLEANUP_PREFIX.exec(text.slice(-3));
   return m === null ? end : end - m[0].length;
 }
@@ -110,13 +145,14 @@ function commonPrefixLength(a: string, b: string): number {
  * Incremental decoding. Each push decodes a short window: up to CONTEXT_IDS ids whose text is
  * already out (`context`, then the stream's own), followed by the ids whose text is not all out
  * yet; it returns the window's new text up to its settled end, holding back a trailing U+FFFD
- * (an incomplete UTF-8 sequence) and a trailing fragment that clean-up could still rewrite. The
+ * (an incomplete UTF-8 sequence) and, when the tokenizer cleans up spaces, a trailing fragment that clean-up could still rewrite. The
  * pushes and the flush add up to the decode of all pushed ids (given after `context`); the cost
  * of a push does not grow with the length of the history. `context`: ids before the first pushed
  * one (e.g. the prompt's last few tokens), never emitted.
  */
 export function createTextStream(tokenizer: Tokenizer, context: number[] = []): TextStream {
-  let window = context.slice(-CONTEXT_IDS);
+  const cleanUp = tokenizer.cleansUpSpaces !== false;
+  let window = requireTokenIds(context, 'context', tokenizer.vocabSize).slice(-CONTEXT_IDS);
   let contextLength = window.length; // leading window ids whose text is out (or not ours)
   let out = tokenizer.decode(window); // the window's text that is out, as the window decodes
 
@@ -124,7 +160,7 @@ export function createTextStream(tokenizer: Tokenizer, context: number[] = []): 
     const text = tokenizer.decode(window);
     // Decoded text only grows at its end; should a decoder rewrite what is out, go on from where they agree.
     const from = text.startsWith(out) ? out.length : commonPrefixLength(text, out);
-    const end = force ? text.length : Math.max(from, settledLength(text));
+    const end = force ? text.length : Math.max(from, settledLength(text, cleanUp));
     out = text.slice(0, end);
     // Slide: the longest window prefix (among the last few) whose text is all out becomes the context.
     for (let j = window.length; j > contextLength && j >= window.length - SLIDE_SEARCH_IDS; j--) {
@@ -142,7 +178,7 @@ export function createTextStream(tokenizer: Tokenizer, context: number[] = []): 
 
   return {
     push(ids) {
-      if (ids.length === 0) return '';
+      if (requireTokenIds(ids, 'ids', tokenizer.vocabSize).length === 0) return '';
       const waited = window.length - contextLength; // ids held back since earlier pushes
       window.push(...ids);
       return step(waited > MAX_PENDING_IDS);

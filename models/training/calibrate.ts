@@ -1,18 +1,22 @@
-// Calibrates the Entropix regime thresholds for a converted model on held-out text, writes them
-// into the model's entropix.json, and reports how often each regime fires on held-out prompts.
+// Calibrates the bundled model's regime thresholds on its held-out chapters (the library's
+// calibrate, as `entropix calibrate` runs it), writes them into its entropix.json, and reports
+// how often each regime fires when generating from held-out prompts.
 //
 //   npx tsx models/training/calibrate.ts --model models/kjv-tiny --corpus kjv.txt [--windows 24] [--prompts 24]
+//       [--windows-out __tests__/fixtures/calibrate/kjv-heldout-windows.txt]
 //
-// Thresholds are quantiles of the next-token entropy and varentropy the model shows on held-out
-// text (teacher forcing through the KV cache, exactly as in decoding), because a 257-token byte
-// vocabulary lives on another scale than Llama 3's 128k tokens (Entropix's 0.1/3/5-bit defaults).
+// The windows are corpusWindows(held-out ids, 120, 24 · 120): 24 windows of 120 tokens spread
+// evenly over the held-out text. --windows-out writes them as text (the test fixture), which
+// `entropix calibrate <model> --corpus <that file> --window 120` reads back into the same windows.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Tensor2D } from '@tensorflow/tfjs-core';
-import { computeMetrics, EntropixSampler, loadModel, REGIME_NAMES, SamplerState, tf, useBackend } from '../../lib/node';
-import type { KVCache, SamplerConfig } from '../../lib/node';
+import { EntropixSampler, loadModel, loadTokenizer, REGIME_NAMES, SamplerState, useBackend } from '../../lib/node';
 import { generate } from '../../lib/decoding/generate';
+import { calibrate, corpusWindows } from '../../lib/decoding/calibrate';
+import { DEFAULT_CALIBRATION_QUANTILES, quantile } from '../../lib/sampling/calibration';
+import { withThresholds } from '../../lib/cli/calibrate-command';
+import type { RegimeThresholds } from '../../lib/sampling/states';
 import { END_OF_TEXT, loadCorpus } from './corpus';
 
 const { values: args } = parseArgs({
@@ -23,16 +27,15 @@ const { values: args } = parseArgs({
     length: { type: 'string', default: '120' },
     prompts: { type: 'string', default: '24' },
     tokens: { type: 'string', default: '120' },
+    'windows-out': { type: 'string' },
   },
 });
 
-/** The quantiles the thresholds are set at (see models/kjv-tiny/README.md for why). */
-const QUANTILES = { lowEntropy: 0.5, lowVarentropy: 0.5, mediumEntropy: 0.8, highEntropy: 0.9, highVarentropy: 0.9 };
+const round = (x: number) => Math.round(x * 1000) / 1000;
 
-function quantile(sorted: number[], q: number): number {
-  const at = (sorted.length - 1) * q;
-  const lo = Math.floor(at);
-  return sorted[lo]! + (sorted[Math.min(lo + 1, sorted.length - 1)]! - sorted[lo]!) * (at - lo);
+/** Byte ids as text, `<|endoftext|>` for END_OF_TEXT: what the model's tokenizer reads back into the same ids. */
+function windowsText(windows: number[][]): string {
+  return windows.map((w) => w.map((id) => (id === END_OF_TEXT ? '<|endoftext|>' : Buffer.from([id]).toString('latin1'))).join('')).join('');
 }
 
 async function main(): Promise<void> {
@@ -40,39 +43,28 @@ async function main(): Promise<void> {
   await useBackend('wasm');
   const model = await loadModel(args.model);
   const heldOut = loadCorpus(args.corpus).heldOut;
-  const windows = Number(args.windows);
   const length = Number(args.length);
-  const stride = Math.floor((heldOut.length - length) / windows);
+  const windows = corpusWindows(heldOut, length, Number(args.windows) * length);
 
-  // 1. Teacher-forced metrics on held-out windows.
-  const entropy: number[] = [];
-  const varentropy: number[] = [];
-  for (let w = 0; w < windows; w++) {
-    const text = Array.from(heldOut.subarray(w * stride, w * stride + length));
-    let cache: KVCache | null = null;
-    for (let t = 0; t < text.length - 1; t++) {
-      const ids = tf.tensor2d([[text[t]!]], [1, 1], 'int32') as Tensor2D;
-      const r = model.forward(ids, cache);
-      cache = r.cache;
-      const m = computeMetrics(r.logits, r.attentionScores);
-      entropy.push((await m.entropy.data())[0]!);
-      varentropy.push((await m.varentropy.data())[0]!);
-      tf.dispose([ids, r.logits, r.attentionScores, m]);
+  if (args['windows-out']) {
+    const text = windowsText(windows);
+    const tokenizer = await loadTokenizer(args.model);
+    if (tokenizer.encode(text, { addSpecialTokens: false }).join() !== windows.flat().join()) {
+      throw new Error('the windows do not read back as the same token ids');
     }
-    (cache as KVCache | null)?.dispose();
+    fs.mkdirSync(path.dirname(args['windows-out']), { recursive: true });
+    fs.writeFileSync(args['windows-out'], text);
+    console.log(`wrote ${windows.length} windows (${text.length} bytes) to ${args['windows-out']}`);
   }
-  const se = [...entropy].sort((a, b) => a - b);
-  const sv = [...varentropy].sort((a, b) => a - b);
-  const round = (x: number) => Math.round(x * 1000) / 1000;
-  const thresholds = {
-    lowEntropy: round(quantile(se, QUANTILES.lowEntropy)),
-    lowVarentropy: round(quantile(sv, QUANTILES.lowVarentropy)),
-    mediumEntropy: round(quantile(se, QUANTILES.mediumEntropy)),
-    highEntropy: round(quantile(se, QUANTILES.highEntropy)),
-    highVarentropy: round(quantile(sv, QUANTILES.highVarentropy)),
-  } satisfies Partial<SamplerConfig>;
-  const deciles = (s: number[]) => [0.1, 0.25, 0.5, 0.75, 0.9, 0.99].map((q) => round(quantile(s, q)));
-  console.log(`${entropy.length} held-out positions`);
+
+  // 1. Teacher-forced metrics on held-out windows; thresholds at their quantiles.
+  const result = await calibrate(model, windows, { quantiles: DEFAULT_CALIBRATION_QUANTILES });
+  const thresholds = Object.fromEntries(Object.entries(result.thresholds).map(([k, v]) => [k, round(v)])) as unknown as RegimeThresholds;
+  const sorted = (v: Float32Array) => Float64Array.from(v).sort();
+  const se = sorted(result.metrics.entropy);
+  const sv = sorted(result.metrics.varentropy);
+  const deciles = (s: Float64Array) => [0.1, 0.25, 0.5, 0.75, 0.9, 0.99].map((q) => round(quantile(s, q)));
+  console.log(`${se.length} held-out positions`);
   console.log(`entropy quantiles (10/25/50/75/90/99%): ${deciles(se).join(' ')} bits`);
   console.log(`varentropy quantiles: ${deciles(sv).join(' ')} bits²`);
   console.log(`thresholds: ${JSON.stringify(thresholds)}`);
@@ -99,14 +91,15 @@ async function main(): Promise<void> {
 
   const file = path.join(args.model, 'entropix.json');
   const json = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
-  json.sampler = { ...(json.sampler ?? {}), ...thresholds };
-  json.calibration = {
-    method: `quantiles of teacher-forced next-token entropy/varentropy on held-out chapters: ${JSON.stringify(QUANTILES)}`,
-    positions: entropy.length, entropyQuantiles: deciles(se), varentropyQuantiles: deciles(sv),
+  const q = DEFAULT_CALIBRATION_QUANTILES;
+  const calibration = {
+    method: `quantiles of teacher-forced next-token entropy/varentropy on held-out chapters: ${JSON.stringify({
+      lowEntropy: q.low, lowVarentropy: q.low, mediumEntropy: q.medium, highEntropy: q.high, highVarentropy: q.high })}`,
+    positions: se.length, entropyQuantiles: deciles(se), varentropyQuantiles: deciles(sv),
     generation: { prompts: prompts.length, tokens: total, frequencies },
     command: `npx tsx models/training/calibrate.ts ${process.argv.slice(2).join(' ')}`,
   };
-  fs.writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+  fs.writeFileSync(file, `${JSON.stringify(withThresholds(json, thresholds, calibration), null, 2)}\n`);
   console.log(`wrote ${file}`);
   model.dispose();
 }

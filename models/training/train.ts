@@ -4,16 +4,19 @@
 //   npm run train -- --corpus kjv.txt --run .train/kjv [--steps 1800] [--export dir] [--profile]
 //
 // Every --save-every steps the weights, the Adam moments and the step go to the run folder; start
-// the same command again to continue. The maths is the same as lib/models/llama.ts (RMSNorm,
-// rotate-half RoPE, GQA, SwiGLU), written for all positions at once so it can be differentiated.
+// the same command again to continue. The forward is the models' own (lib/models/llama-forward.ts)
+// on eager tf ops, at every position, with matmuls whose gradients are plain products (fast on
+// wasm) and the embedding as a one-hot matmul (its gradient needs no scatter kernel).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs-core';
+import type { Tensor, Tensor2D, Variable } from '@tensorflow/tfjs-core';
 import { tf } from '../../lib/core/tf';
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops'; // x.reshape(...) in this script
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { useBackend } from '../../lib/core/backend';
-import { rmsNorm, rotaryAngles } from '../../lib/models/llama';
+import { LlamaShape, stepInputs, tfOps } from '../../lib/models/llama';
+import { decoderForward, LlamaOps } from '../../lib/models/llama-forward';
+import { assembleWeights, LlamaWeightSpec, llamaWeightSpecs, unfuseWeight } from '../../lib/models/llama-tensors';
 import { SafetensorsCheckpoint, writeSafetensors } from '../../lib/models/safetensors';
 import { byteTokenizerConfig, byteTokenizerJson } from '../../lib/text/byte-tokenizer';
 import { END_OF_TEXT, VOCAB_SIZE, loadCorpus } from './corpus';
@@ -43,30 +46,25 @@ function args(): { corpus: string; run: string; exportDir?: string; saveEvery: n
   };
 }
 
-/** Hugging Face tensor names and shapes ([out, in]) of the model. */
-function parameterShapes(h: Hyper): Record<string, number[]> {
-  const hd = h.headDim;
-  const shapes: Record<string, number[]> = {
-    'model.embed_tokens.weight': [VOCAB_SIZE, h.hidden], 'model.norm.weight': [h.hidden], 'lm_head.weight': [VOCAB_SIZE, h.hidden],
+/** The model's shape, as the forward reads it. */
+function modelShape(h: Hyper): LlamaShape & { tieWordEmbeddings: false; attentionBias: false; attentionOutputBias: false } {
+  return {
+    vocabSize: VOCAB_SIZE, hiddenSize: h.hidden, numLayers: h.layers, numHeads: h.heads, numKvHeads: h.kvHeads,
+    headDim: h.headDim, intermediateSize: h.intermediate, maxPositions: h.context, ropeTheta: 10000, rmsNormEps: 1e-5,
+    ropeScaling: null, tieWordEmbeddings: false, attentionBias: false, attentionOutputBias: false,
   };
-  for (let i = 0; i < h.layers; i++) {
-    const p = `model.layers.${i}.`;
-    Object.assign(shapes, {
-      [`${p}input_layernorm.weight`]: [h.hidden], [`${p}post_attention_layernorm.weight`]: [h.hidden],
-      [`${p}self_attn.q_proj.weight`]: [h.heads * hd, h.hidden], [`${p}self_attn.k_proj.weight`]: [h.kvHeads * hd, h.hidden],
-      [`${p}self_attn.v_proj.weight`]: [h.kvHeads * hd, h.hidden], [`${p}self_attn.o_proj.weight`]: [h.hidden, h.heads * hd],
-      [`${p}mlp.gate_proj.weight`]: [h.intermediate, h.hidden], [`${p}mlp.up_proj.weight`]: [h.intermediate, h.hidden],
-      [`${p}mlp.down_proj.weight`]: [h.hidden, h.intermediate],
-    });
-  }
-  return shapes;
+}
+
+/** The trained weights: the models' own layout (lib/models/llama-tensors.ts), one variable each. */
+function weightSpecs(h: Hyper): LlamaWeightSpec[] {
+  return llamaWeightSpecs(modelShape(h));
 }
 
 /** GPT-2 style init: N(0, 0.02), residual output projections scaled by 1/√(2·layers), norms 1. */
-function initialValue(name: string, shape: number[], h: Hyper): Tensor {
-  if (name.endsWith('norm.weight')) return tf.ones(shape);
-  const residual = name.includes('o_proj') || name.includes('down_proj');
-  return tf.randomNormal(shape, 0, residual ? 0.02 / Math.sqrt(2 * h.layers) : 0.02, 'float32', h.seed);
+function initialValue(spec: LlamaWeightSpec, h: Hyper): Tensor {
+  if (spec.key === 'inputNorm' || spec.key === 'postNorm' || spec.key === 'finalNorm') return tf.ones(spec.shape);
+  const residual = spec.key === 'o' || spec.key === 'down';
+  return tf.randomNormal(spec.shape, 0, residual ? 0.02 / Math.sqrt(2 * h.layers) : 0.02, 'float32', h.seed);
 }
 
 function hfConfig(h: Hyper): object {
@@ -94,43 +92,6 @@ const matMulPlain = tf.customGrad(((x: Tensor, w: Tensor, save: tf.GradSaveFunc)
   };
 }) as never) as (x: Tensor, w: Tensor) => Tensor;
 
-/**
- * Rotate-half RoPE, x·cos + rotate_half(x)·sin, with rotate_half as a product with a signed
- * permutation matrix: on wasm the split + concat form costs more than the attention (profiled).
- */
-function applyRotaryFast(x: Tensor, cos: Tensor, sin: Tensor, rotate: Tensor2D, rotateT: Tensor2D): Tensor {
-  const hd = x.shape[x.shape.length - 1]!;
-  const rot = tf.customGrad(((v: Tensor, save: tf.GradSaveFunc) => {
-    save([]);
-    return {
-      value: tf.matMul(v.reshape([-1, hd]) as Tensor2D, rotate).reshape(v.shape),
-      gradFunc: (dy: Tensor) => tf.matMul(dy.reshape([-1, hd]) as Tensor2D, rotateT).reshape(dy.shape),
-    };
-  }) as never) as (v: Tensor) => Tensor;
-  return tf.add(tf.mul(x, cos), tf.mul(rot(x), sin));
-}
-
-const rotations = new Map<number, [Tensor2D, Tensor2D]>();
-
-/** R and Rᵀ, made once outside any gradient scope (the backward pass runs after the forward's tidy). */
-function rotationMatrices(hd: number): [Tensor2D, Tensor2D] {
-  if (!rotations.has(hd)) {
-    const r = tf.keep(rotationMatrix(hd));
-    rotations.set(hd, [r, tf.keep(tf.transpose(r))]);
-  }
-  return rotations.get(hd)!;
-}
-
-/** R with [x1, x2]·R = [−x2, x1]. */
-function rotationMatrix(hd: number): Tensor2D {
-  const r = new Float32Array(hd * hd);
-  for (let i = 0; i < hd / 2; i++) {
-    r[(i + hd / 2) * hd + i] = -1; // out[i] = −x[i + hd/2]
-    r[i * hd + i + hd / 2] = 1; // out[i + hd/2] = x[i]
-  }
-  return tf.tensor2d(r, [hd, hd]);
-}
-
 const swapLast = (x: Tensor) => tf.transpose(x, [0, 1, 3, 2]);
 
 /** Batched a·b ([B, H, m, k]·[B, H, k, n]); gradients as plain products of explicit transposes. */
@@ -142,45 +103,24 @@ const batchMatMulPlain = tf.customGrad(((a: Tensor, b: Tensor, save: tf.GradSave
   };
 }) as never) as (a: Tensor, b: Tensor) => Tensor;
 
-/** Training keeps every projection as [in, out] (Hugging Face stores [out, in]; export transposes). */
-function storedTransposed(name: string): boolean {
-  return name.endsWith('proj.weight') || name === 'lm_head.weight';
-}
+/** The decoder's ops for training: eager tf ops with plain-product gradients. */
+const trainOps: LlamaOps<Tensor> = {
+  ...tfOps,
+  matMul: matMulPlain,
+  batchMatMul: (a, b, transposeB = false) => batchMatMulPlain(a, transposeB ? swapLast(b) : b),
+  // One-hot matmul instead of gather: its gradient is a matmul too (no scatter kernel needed).
+  embed: (table, ids) => matMulPlain(tf.cast(tf.oneHot(ids.reshape([-1]), VOCAB_SIZE), 'float32'), table)
+    .reshape([...ids.shape, table.shape[1]!]),
+};
 
-/** Logits [B, T, V] at every position (causal), from ids [B, T]. */
+/** Logits [B·T, V] at every position (causal), from ids [B, T]. */
 function forwardAll(w: Record<string, Variable>, h: Hyper, ids: Tensor2D): Tensor {
   const [b, t] = ids.shape;
-  const hd = h.headDim;
-  const groups = h.heads / h.kvHeads;
-  const [rotate, rotateT] = rotationMatrices(hd);
-  const applyRotary = (x: Tensor) => applyRotaryFast(x, cos, sin, rotate, rotateT);
-  const positions = tf.tile(tf.range(0, t, 1, 'float32').reshape([1, t]), [b, 1]) as Tensor2D;
-  const { cos, sin } = rotaryAngles(positions, hd, 10000);
-  const causal = tf.linalg.bandPart(tf.ones([t, t]), -1, 0);
-  const bias = tf.mul(tf.sub(1, causal), -1e9);
-  const lin = (x: Tensor, name: string) =>
-    matMulPlain(x.reshape([-1, x.shape[x.shape.length - 1]!]), w[name]!).reshape([b, t, -1]);
-  const heads = (x: Tensor, n: number) => tf.transpose(x.reshape([b, t, n, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
-  // One-hot matmul instead of gather: its gradient is a matmul too (no scatter kernel needed).
-  let x: Tensor = matMulPlain(tf.cast(tf.oneHot(ids.reshape([-1]), VOCAB_SIZE), 'float32'), w['model.embed_tokens.weight']!).reshape([b, t, h.hidden]);
-  for (let i = 0; i < h.layers; i++) {
-    const p = `model.layers.${i}.`;
-    const n1 = rmsNorm(x, w[`${p}input_layernorm.weight`] as Tensor1D, 1e-5);
-    const q = applyRotary(heads(lin(n1, `${p}self_attn.q_proj.weight`), h.heads));
-    let k: Tensor = applyRotary(heads(lin(n1, `${p}self_attn.k_proj.weight`), h.kvHeads));
-    let v: Tensor = heads(lin(n1, `${p}self_attn.v_proj.weight`), h.kvHeads);
-    if (groups > 1) {
-      k = tf.concat(new Array<Tensor>(groups).fill(k.reshape([b, h.kvHeads, 1, t, hd])), 2).reshape([b, h.heads, t, hd]);
-      v = tf.concat(new Array<Tensor>(groups).fill(v.reshape([b, h.kvHeads, 1, t, hd])), 2).reshape([b, h.heads, t, hd]);
-    }
-    const scores = tf.add(tf.mul(batchMatMulPlain(q, swapLast(k)), 1 / Math.sqrt(hd)), bias);
-    const attn = batchMatMulPlain(tf.softmax(scores), v);
-    x = tf.add(x, lin(tf.transpose(attn, [0, 2, 1, 3]).reshape([b, t, h.heads * hd]), `${p}self_attn.o_proj.weight`));
-    const n2 = rmsNorm(x, w[`${p}post_attention_layernorm.weight`] as Tensor1D, 1e-5);
-    const gate = lin(n2, `${p}mlp.gate_proj.weight`);
-    x = tf.add(x, lin(tf.mul(tf.mul(gate, tf.sigmoid(gate)), lin(n2, `${p}mlp.up_proj.weight`)), `${p}mlp.down_proj.weight`));
-  }
-  return lin(rmsNorm(x, w['model.norm.weight'] as Tensor1D, 1e-5), 'lm_head.weight');
+  const shape = modelShape(h);
+  const { rope, bias } = stepInputs(shape, 0, ids, null);
+  const weights = assembleWeights(weightSpecs(h), h.layers, (spec) => w[spec.name]! as Tensor);
+  return decoderForward(trainOps, shape, weights, { ids, rope, bias, past: null, batch: b, steps: t, total: t },
+    { allPositions: true }).logits;
 }
 
 /** Mean negative log-likelihood in nats of tokens [B, T+1] (predicting 1..T from 0..T−1). */
@@ -277,27 +217,27 @@ async function main(): Promise<void> {
   const resumed = fs.existsSync(statePath) ? JSON.parse(fs.readFileSync(statePath, 'utf8')) : null;
   const h: Hyper = resumed ? { ...resumed.hyper, steps: hyper.steps } : hyper;
   const history: { step: number; loss: number; heldOutBpc?: number; seconds: number }[] = resumed?.history ?? [];
-  const shapes = parameterShapes(h);
+  const specs = weightSpecs(h);
   const weights: Record<string, Variable> = {};
   const saved = resumed ? await SafetensorsCheckpoint.open(run) : null;
-  for (const [name, hfShape] of Object.entries(shapes)) {
-    const shape = storedTransposed(name) ? [...hfShape].reverse() : hfShape;
-    const init = saved ? tf.tensor(await saved.read(name), shape) : initialValue(name, shape, h);
-    weights[name] = tf.variable(init, true, name);
+  for (const spec of specs) {
+    const init = saved ? tf.tensor(await saved.read(spec.name), spec.shape) : initialValue(spec, h);
+    weights[spec.name] = tf.variable(init, true, spec.name);
     init.dispose();
   }
+  const names = specs.map((spec) => spec.name);
   const optimizer = tf.train.adam(h.lr, 0.9, 0.99, 1e-8);
   if (resumed) {
     const opt = await SafetensorsCheckpoint.open(path.join(run, 'optimizer'));
     // setWeights wants getWeights' order: the iteration count, every first moment, every second
     // moment, each in variable order (the file keeps them sorted by name).
-    const order = ['iter', ...Object.keys(shapes).map((n) => `${n}/m`), ...Object.keys(shapes).map((n) => `${n}/v`)];
+    const order = ['iter', ...names.map((n) => `${n}/m`), ...names.map((n) => `${n}/v`)];
     const list = await Promise.all(order.map(async (name) => ({
       name, tensor: tf.tensor(await opt.read(name), name === 'iter' ? [] : [...opt.tensor(name).shape]),
     })));
     await optimizer.setWeights(list);
   }
-  const params = Object.values(shapes).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+  const params = specs.reduce((n, spec) => n + spec.shape.reduce((a, b) => a * b, 1), 0);
   console.log(`${params} parameters; train ${corpus.train.length} tokens (${corpus.chapters.train} chapters), held-out ${corpus.heldOut.length}`);
   if (process.argv.includes('--profile')) {
     // Where one training step's time goes, by kernel (to choose shapes that wasm runs fast).
@@ -343,13 +283,13 @@ async function main(): Promise<void> {
     const unigram = unigramBitsPerCharacter(corpus.train, corpus.heldOut);
     console.log(`held-out bits per character (all ${corpus.heldOut.length} tokens): ${bpc.toFixed(4)}; unigram baseline ${unigram.toFixed(4)}`);
     fs.mkdirSync(exportDir, { recursive: true });
-    const hf = await Promise.all(Object.entries(weights).map(async ([name, v]) => {
-      const t = storedTransposed(name) ? tf.transpose(v) : v;
-      const data = Float32Array.from(await t.data());
-      if (t !== v) t.dispose();
-      return [name, { dtype: 'F32' as const, shape: shapes[name]!, data }] as const;
-    }));
-    await writeSafetensors(path.join(exportDir, 'model.safetensors'), Object.fromEntries(hf));
+    // Hugging Face's layout: the fused weights split back into q/k/v and gate/up, [out, in].
+    const hf: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+    for (const spec of specs) {
+      const parts = unfuseWeight(spec, Float32Array.from(await weights[spec.name]!.data()));
+      for (const p of spec.parts) hf[p.source] = { dtype: 'F32', shape: p.sourceShape, data: parts.get(p.source)! };
+    }
+    await writeSafetensors(path.join(exportDir, 'model.safetensors'), hf);
     fs.writeFileSync(path.join(exportDir, 'config.json'), JSON.stringify(hfConfig(h), null, 2));
     // The tokenizer travels with the checkpoint (the converter copies these files along).
     fs.writeFileSync(path.join(exportDir, 'tokenizer.json'), JSON.stringify(byteTokenizerJson()));

@@ -6,8 +6,10 @@
 // of 2^31 or more.
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../../../core/tf';
+import { backendInfo } from '../../../core/backend';
 import type { Metrics } from '../../metrics';
 import type { RegimeTable } from '../../regimes';
+import type { StepInputs, StepResult } from '../strategy';
 import { gumbelNoise, Seed } from '../../rng';
 import type { ValidatedParams } from '../../sample-tokens';
 import { FLOAT32_MAX } from '../../special-values';
@@ -15,10 +17,20 @@ import { attentionProgram, MAX_HEADS } from './attention-program';
 import { deviceLimits, unpack, words } from './dispatch';
 import { MAX_SORTED, ParamSource, ROW_UNIFORMS, rowProgram, RowProgramShape } from './row-program';
 
-/** Threads per workgroup: 256, or what the device allows. */
-function workgroupSize(): number {
-  const n = Math.min(256, deviceLimits().invocations);
-  return 2 ** Math.floor(Math.log2(n));
+/**
+ * Threads per workgroup (one workgroup works on one row): as many as the device allows up to
+ * ENTROPIX_WEBGPU_WORKGROUP (default 1024 on a GPU, 256 on a software adapter, where each barrier
+ * costs a loop over the threads), a power of two, with the workgroup memory the row program needs
+ * (four reduction arrays of that many words, the sorted candidates, the histogram). At B = 1 one
+ * workgroup does the whole row, so more threads are more memory requests in flight.
+ */
+function workgroupSize(sorted = MAX_SORTED): number {
+  const limits = deviceLimits();
+  const env = typeof process !== 'undefined' ? Number(process.env?.ENTROPIX_WEBGPU_WORKGROUP) : NaN;
+  const fallback = backendInfo().adapter?.software ? 256 : 1024;
+  let n = 2 ** Math.floor(Math.log2(Math.min(Number.isInteger(env) && env > 0 ? env : fallback, limits.invocations)));
+  while (n > 64 && 16 * n + 12 * sorted + 1024 + 256 > limits.sharedBytes) n /= 2;
+  return n;
 }
 
 function sortedSize(k: number): number {
@@ -47,7 +59,7 @@ function rowUniforms(values: Uniforms): Uint32Array {
 
 const placeholder = (): Tensor => tf.tensor1d([0]);
 
-/** The four attention metrics as a [4, B] tensor (or null: generic path). */
+/** The four attention metrics as a [4, B] tensor. */
 function attention(scores: Tensor, keyMask: Tensor2D | undefined, wg: number): Tensor {
   return attentionProgram(scores, keyMask ?? null, placeholder(), wg);
 }
@@ -60,7 +72,7 @@ export function fusedComputeMetrics(logits: Tensor2D, scores: Tensor, keyMask?: 
   const attn = attention(scores, keyMask, wg);
   const shape: RowProgramShape = {
     wg, sorted: 2, metrics: true, draw: false, regimes: false,
-    params: ['uniform', 'uniform', 'uniform', 'uniform'], lastTokens: false, topKKeepsTies: false,
+    params: ['uniform', 'uniform', 'uniform', 'uniform'], lastTokens: false,
   };
   const packed = rowProgram(shape, [logits], batch, 2, rowUniforms({ batch, vocab, k: 1, samples: 1, idBits: idBits(vocab) }));
   const [entropy, varentropy] = unpack(packed, batch, ['float32', 'float32']) as Tensor1D[];
@@ -71,17 +83,11 @@ export function fusedComputeMetrics(logits: Tensor2D, scores: Tensor, keyMask?: 
   };
 }
 
-export interface FusedDrawOptions {
-  /** Top-k keeps every candidate equal to the k-th logit (see the README). */
-  topKKeepsTies: boolean;
-}
-
-/** sampleTokens(logits, params, seed, { candidateCap: k }), fused: 1 dispatch. */
+/** sampleTokens(logits, params, seed, { candidateCap }) with k = min(cap, V), fused: 1 dispatch. */
 export function fusedSampleTokens(
-  logits: Tensor2D, p: ValidatedParams, seed: Seed, cap: number, options: FusedDrawOptions,
+  logits: Tensor2D, p: ValidatedParams, seed: Seed, k: number,
 ): Tensor1D | null {
   const [batch, vocab] = logits.shape;
-  const k = Math.min(cap, vocab);
   if (!fusedSupports(vocab, k)) return null;
   const wg = workgroupSize();
   const source = (x: number | Tensor): ParamSource =>
@@ -90,7 +96,6 @@ export function fusedSampleTokens(
   const shape: RowProgramShape = {
     wg, sorted: sortedSize(k), metrics: false, draw: true, regimes: false,
     params: params.map(source) as RowProgramShape['params'], lastTokens: false,
-    topKKeepsTies: options.topKKeepsTies,
   };
   // The number branches of drawTokens, computed on the host in double and rounded to float32
   // once, as tf does with a scalar.
@@ -124,22 +129,10 @@ export function regimeTableData(table: RegimeTable): Float32Array {
   return data;
 }
 
-export interface FusedStepInputs {
-  logits: Tensor2D;
-  scores: Tensor;
-  keyMask?: Tensor2D;
-  lastTokens?: Tensor1D;
-  seed: Seed;
-  table: RegimeTable;
-  cap: number;
-  clarifyingTokenId: number | null;
-  topKKeepsTies: boolean;
-}
-
 /** One EntropixSampler.sample step, fused: 2 dispatches. */
-export function fusedSampleStep(s: FusedStepInputs): { tokens: Tensor1D; states: Tensor1D; metrics: Metrics } | null {
+export function fusedSampleStep(s: StepInputs): StepResult | null {
   const [batch, vocab] = s.logits.shape;
-  const k = Math.min(s.cap, vocab);
+  const { k } = s;
   if (!fusedSupports(vocab, k, s.scores.shape[1])) return null;
   const wg = workgroupSize();
   const attn = attention(s.scores, s.keyMask, wg);
@@ -147,7 +140,7 @@ export function fusedSampleStep(s: FusedStepInputs): { tokens: Tensor1D; states:
   const clarifies = s.table.clarifies && s.clarifyingTokenId !== null;
   const shape: RowProgramShape = {
     wg, sorted: sortedSize(k), metrics: true, draw: true, regimes: true,
-    params: ['uniform', 'uniform', 'uniform', 'uniform'], lastTokens: !!s.lastTokens, topKKeepsTies: s.topKKeepsTies,
+    params: ['uniform', 'uniform', 'uniform', 'uniform'], lastTokens: !!s.lastTokens,
   };
   const noise = tf.tensor1d(gumbelNoise(s.seed, batch, samples, k));
   const table = tf.tensor1d(regimeTableData(s.table));

@@ -30,8 +30,6 @@ export interface RowProgramShape {
   /** For a plain draw: where temperature, topK, topP, minP come from. */
   params: [ParamSource, ParamSource, ParamSource, ParamSource];
   lastTokens: boolean;
-  /** Top-k keeps every candidate whose logit equals the k-th (Hugging Face's and vLLM's rule). */
-  topKKeepsTies: boolean;
 }
 
 /** Uniform struct fields, in order (all 32-bit). */
@@ -47,7 +45,7 @@ function uniformStruct(): string {
   return `struct U { ${ROW_UNIFORMS.map((n) => `${n}: ${n === 'clarifyingId' ? 'i32' : FLOAT_UNIFORMS.has(n) ? 'f32' : 'u32'}`).join(', ')} }`;
 }
 
-function bindings(s: RowProgramShape): { decl: string; count: number } {
+function bindings(s: RowProgramShape): string {
   const lines: string[] = [];
   let i = 0;
   const add = (decl: string) => lines.push(`@group(0) @binding(${i++}) ${decl};`);
@@ -66,7 +64,7 @@ function bindings(s: RowProgramShape): { decl: string; count: number } {
   }
   add('var<storage, read_write> out: array<u32>');
   lines.push(`@group(0) @binding(${i}) var<uniform> u: U;`);
-  return { decl: lines.join('\n'), count: i };
+  return lines.join('\n');
 }
 
 function paramRead(name: string, src: ParamSource): string {
@@ -170,7 +168,7 @@ export function rowProgramCode(s: RowProgramShape): string {
       out[u.batch + b] = select(0x7fc00000u, bitcast<u32>(varentropyT), real);
     }`;
 
-  const { decl } = bindings(s);
+  const decl = bindings(s);
   return /* wgsl */ `${commonWgsl(wg)}
 const SORTED: u32 = ${sorted}u;
 ${uniformStruct()}
@@ -348,14 +346,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let m = sum3(z, 0.0, 0.0, lid);
     if (lid == 0u) { massShared = m.x; }
   }
-  // The k-th candidate's logit, for top-k's tie rule.
+  // The k-th candidate's logit: top-k keeps every candidate tied with it (Hugging Face's and vLLM's rule).
   let kIndex = u32(clamp(kLimit, 1.0, f32(k))) - 1u;
   let kthValue = candV[kIndex];
   var keptMass = 0.0;
   for (var j = lid; j < k; j += WG) {
     let t = clamp((candV[j] - top) * invT, -1e30, 0.0);
     let w = exp(t);
-    var keep = w - minPs > 0.0 && (kLimit - f32(j) > 0.0${s.topKKeepsTies ? ' || candV[j] == kthValue' : ''});
+    var keep = w - minPs > 0.0 && (kLimit - f32(j) > 0.0 || candV[j] == kthValue);
     keptMass += select(0.0, w, keep);
   }
   let massSum = sum3(keptMass, 0.0, 0.0, lid).x;
@@ -365,7 +363,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var j = 0u; j < k; j++) {
       cumBefore[j] = acc;
       let w = exp(clamp((candV[j] - top) * invT, -1e30, 0.0));
-      let keep = w - minPs > 0.0 && (kLimit - f32(j) > 0.0${s.topKKeepsTies ? ' || candV[j] == kthValue' : ''});
+      let keep = w - minPs > 0.0 && (kLimit - f32(j) > 0.0 || candV[j] == kthValue);
       acc += select(0.0, w, keep);
     }
   }
@@ -378,7 +376,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var j = lid; j < k; j += WG) {
       let t = clamp((candV[j] - top) * invT, -1e30, 0.0);
       let w = exp(t);
-      var keep = w - minPs > 0.0 && (kLimit - f32(j) > 0.0${s.topKKeepsTies ? ' || candV[j] == kthValue' : ''});
+      var keep = w - minPs > 0.0 && (kLimit - f32(j) > 0.0 || candV[j] == kthValue);
       if (topPOn) { keep = keep && topPs * mass - cumBefore[j] > 0.0; }
       let v = t + noise[(b * S + smp) * k + j];
       if (keep && (v > bestV || bestJ == 0xffffffffu)) { bestV = v; bestJ = j; }

@@ -1,0 +1,280 @@
+// The sampling paths side by side: the fused wasm kernels against the generic tf-ops path, and
+// the host-side JS step against both. Same inputs and seeds → the same tokens and states, and
+// metrics within 1e-4; kernels per step counted; no read-back inside a step; no leaks.
+import { tf, useBackend, EntropixSampler, sampleTokens, computeMetrics } from '../lib';
+import type { SampleResult } from '../lib';
+import { GENERIC_FLAG, samplingStrategy } from '../lib/sampling/backends/strategy';
+import { hostEntropixStep } from '../lib/sampling/backends/host/step';
+import { compileRegimes } from '../lib/sampling/regimes';
+import { gumbelNoise } from '../lib/sampling/rng';
+import { countReads, expectRefused } from './helpers/tensors';
+
+const METRICS = ['entropy', 'varentropy', 'attnEntropy', 'attnVarentropy', 'agreement', 'interactionStrength'] as const;
+
+/** Runs fn on the generic path (the flag set), then restores the fused one. */
+function generic<T>(fn: () => T): T {
+  tf.env().set(GENERIC_FLAG, true);
+  try {
+    return fn();
+  } finally {
+    tf.env().set(GENERIC_FLAG, false);
+  }
+}
+
+/** A small deterministic generator (mulberry32) for test inputs. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const normal = (r: () => number): number => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+
+/**
+ * Logit rows that reach every regime: near-one-hot (flowing), flat over 16 tied tokens (treading),
+ * one strong token over a wide tail (exploring / resampling), wide normals (adaptive), an all-NaN
+ * row (base, token −1), and rows with NaN, ±Inf and float16-like ties sprinkled in.
+ */
+function logitRows(batch: number, vocab: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const x = new Float32Array(batch * vocab);
+  for (let b = 0; b < batch; b++) {
+    const row = x.subarray(b * vocab, (b + 1) * vocab);
+    const kind = b % 8;
+    for (let i = 0; i < vocab; i++) row[i] = normal(r) * (0.5 + 3 * r());
+    if (kind === 0) row[Math.floor(r() * vocab)] = 40;
+    if (kind === 1) { row.fill(-Infinity); for (let i = 0; i < 16; i++) row[(i * 37 + b) % vocab] = 2; }
+    if (kind === 2) { for (let i = 0; i < vocab; i++) row[i] = normal(r) * 0.3; row[b % vocab] = 9 + 2 * r(); }
+    if (kind === 3) { for (let i = 0; i < vocab; i++) row[i] = normal(r) * 0.2; row[b % vocab] = 7.3 + r(); }
+    if (kind === 4) for (let i = 0; i < vocab; i++) row[i] = Math.round(row[i]! * 4) / 4; // many ties
+    if (kind === 5 && b % 16 === 5) row.fill(NaN);
+    if (kind === 6) { row[3] = NaN; row[5] = -Infinity; row[7] = Infinity; }
+    if (kind === 7) { for (let i = 0; i < vocab; i++) row[i] = normal(r) * 0.8; row[11] = NaN; row[13] = -Infinity; }
+  }
+  return x;
+}
+
+function attentionRows(batch: number, heads: number, queries: number, keys: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const s = new Float32Array(batch * heads * queries * keys);
+  for (let i = 0; i < s.length; i++) s[i] = normal(r) * (1 + 3 * ((i >> 7) % 3));
+  s[5] = NaN;
+  s[9] = -Infinity;
+  return s;
+}
+
+async function readResult(r: SampleResult): Promise<{ tokens: number[]; states: number[]; metrics: Float32Array[] }> {
+  const out = {
+    tokens: Array.from(await r.tokens.data()),
+    states: Array.from(await r.states.data()),
+    metrics: await Promise.all(METRICS.map(async (k) => (await r.metrics[k].data()) as Float32Array)),
+  };
+  tf.dispose(r);
+  return out;
+}
+
+function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4): void {
+  expect(a.length).toBe(b.length);
+  for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(b[i])) expect(a[i]).toBeNaN();
+    else expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b[i]!)));
+  }
+}
+
+/** Kernels one call runs (tf.profile lists each kernel invocation). */
+async function kernelsOf(fn: () => tf.TensorContainer): Promise<number> {
+  const info = await tf.profile(() => fn() as tf.Tensor);
+  tf.dispose(info.result as tf.TensorContainer);
+  return info.kernels.length;
+}
+
+describe('sampling paths on wasm: fused kernels vs the generic tf ops', () => {
+  beforeAll(() => useBackend('wasm'));
+  afterEach(() => tf.env().set(GENERIC_FLAG, false));
+
+  test('the strategy is chosen per backend; the flag forces the generic path', () => {
+    expect(samplingStrategy().name).toBe('wasm');
+    expect(generic(() => samplingStrategy().name)).toBe('generic');
+  });
+
+  const B = 48;
+  const V = 3000;
+  const [H, Q, T] = [4, 2, 40];
+  const config = { clarifyingTokenId: 17 };
+
+  test.each([false, true])('EntropixSampler.sample: same tokens, states and metrics (keyMask %s)', async (masked) => {
+    const logits = tf.tensor2d(logitRows(B, V, 1), [B, V]);
+    const scores = tf.tensor4d(attentionRows(B, H, Q, T, 2), [B, H, Q, T]);
+    const keyMask = masked
+      ? tf.tensor2d(Float32Array.from({ length: B * T }, (_, i) => (i % T < T - (i / T) % 7 || (i / T | 0) % 9 === 4 ? 1 : 0)), [B, T])
+      : undefined;
+    const lastTokens = tf.tensor1d(Int32Array.from({ length: B }, (_, b) => (b % 3 === 0 ? 17 : b)), 'int32');
+    const sampler = new EntropixSampler(config);
+    const before = tf.memory().numTensors;
+    for (const seed of [3, Array.from({ length: B }, (_, b) => 1000 + b)]) {
+      const opts = { seed, keyMask, lastTokens };
+      const fused = await readResult(sampler.sample(logits, scores, opts));
+      const ref = await readResult(generic(() => sampler.sample(logits, scores, opts)));
+      expect(fused.tokens).toEqual(ref.tokens);
+      expect(fused.states).toEqual(ref.states);
+      METRICS.forEach((_, i) => expectClose(fused.metrics[i]!, ref.metrics[i]!));
+      expect(new Set(ref.states)).toEqual(new Set([0, 1, 2, 3, 4, 5])); // every regime, and Base
+      expect(ref.tokens).toContain(-1);
+      expect(ref.tokens).toContain(17);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([logits, scores, keyMask, lastTokens]);
+  });
+
+  test('sampleTokens: numbers and per-row tensors (with NaN), top-k off or on, many seeds', async () => {
+    const logits = tf.tensor2d(logitRows(B, V, 5), [B, V]);
+    const col = (f: (b: number) => number) => tf.tensor1d(Float32Array.from({ length: B }, (_, b) => f(b)));
+    const perRow = {
+      temperature: col((b) => (b % 11 === 0 ? 0 : b % 13 === 0 ? NaN : 0.3 + (b % 5) * 0.4)),
+      topK: col((b) => (b % 4 === 0 ? 0 : b % 7 === 0 ? NaN : 1 + (b * 7) % 60)),
+      topP: col((b) => (b % 6 === 0 ? 1 : b % 17 === 0 ? NaN : 0.5 + (b % 4) * 0.12)),
+      minP: col((b) => (b % 5 === 0 ? 0.2 : b % 19 === 0 ? NaN : 0)),
+    };
+    const cases = [
+      { temperature: 1 }, { temperature: 0.7, topK: 27, topP: 0.9 }, { temperature: 1.3, topP: 0.8 },
+      { temperature: 0.9, minP: 0.05, topK: 5 }, { temperature: 0 }, perRow,
+    ];
+    const before = tf.memory().numTensors;
+    for (const params of cases) {
+      for (const seed of [1, 2, 3]) {
+        for (const candidateCap of [64, 256]) {
+          const fused = sampleTokens(logits, params, seed, { candidateCap });
+          const ref = generic(() => sampleTokens(logits, params, seed, { candidateCap }));
+          expect(Array.from(await fused.data())).toEqual(Array.from(await ref.data()));
+          tf.dispose([fused, ref]);
+        }
+      }
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([logits, ...Object.values(perRow)]);
+  });
+
+  test('computeMetrics: within 1e-4 of the generic path (3-D scores, NaN rows)', () => {
+    const logits = tf.tensor2d(logitRows(16, 700, 9), [16, 700]);
+    const scores = tf.tensor3d(attentionRows(16, 3, 1, 33, 4), [16, 3, 33]);
+    const fused = computeMetrics(logits, scores);
+    const ref = generic(() => computeMetrics(logits, scores));
+    for (const k of METRICS) expectClose(fused[k].dataSync(), ref[k].dataSync());
+    tf.dispose([logits, scores, fused, ref]);
+  });
+
+  test('kernels per step: a handful fused, far more generic; nothing read back inside a step', async () => {
+    const logits = tf.tensor2d(logitRows(2, 4096, 3), [2, 4096]);
+    const scores = tf.tensor3d(attentionRows(2, 8, 1, 64, 3), [2, 8, 64]);
+    const sampler = new EntropixSampler(config);
+    const fusedKernels = await kernelsOf(() => sampler.sample(logits, scores, { seed: 1 }));
+    const genericKernels = await kernelsOf(() => generic(() => sampler.sample(logits, scores, { seed: 1 })));
+    expect(fusedKernels).toBeLessThanOrEqual(12);
+    expect(genericKernels).toBeGreaterThan(5 * fusedKernels);
+    expect(await kernelsOf(() => sampleTokens(logits, { temperature: 0.7, topK: 27, topP: 0.9 }, 1))).toBeLessThanOrEqual(4);
+    let result: SampleResult | undefined;
+    expect(countReads(() => { result = sampler.sample(logits, scores, { seed: 1 }); })).toBe(0);
+    let others: tf.TensorContainer[] = [];
+    expect(countReads(() => {
+      others = [sampleTokens(logits, { topP: 0.9 }, 1), computeMetrics(logits, scores)];
+    })).toBe(0);
+    tf.dispose([result!, logits, scores, others]);
+  });
+
+  test('bad input is refused as on the generic path, with no leak', () => {
+    const sampler = new EntropixSampler();
+    const logits = tf.zeros([2, 10]) as tf.Tensor2D;
+    const scores = tf.zeros([2, 2, 4]);
+    const intLogits = tf.zeros([2, 10], 'int32') as tf.Tensor2D;
+    const wrongBatch = tf.zeros([3, 2, 4]);
+    const wrongMask = tf.zeros([2, 5]) as tf.Tensor2D;
+    expectRefused(() => sampler.sample(intLogits, scores), 'INVALID_DTYPE', 'logits');
+    expectRefused(() => sampler.sample(logits, wrongBatch), 'INVALID_SHAPE', 'attentionScores');
+    expectRefused(() => sampler.sample(logits, scores, { keyMask: wrongMask }), 'INVALID_SHAPE', 'keyMask');
+    expectRefused(() => sampleTokens(logits, { topK: 1.5 }, 1), 'INVALID_ARGUMENT', 'params.topK');
+    expectRefused(() => sampleTokens(logits, {}, [1]), 'INVALID_ARGUMENT', 'seed');
+    tf.dispose([logits, scores, intLogits, wrongBatch, wrongMask]);
+  });
+});
+
+describe('top-k keeps ties with the k-th largest logit (Hugging Face, vLLM)', () => {
+  // Logits 5, 5, 3, 3, 3, 1, … : top-k 3 keeps the five tokens ≥ 3; top-k 2 keeps the two 5s.
+  const vocab = 600;
+  const row = Float32Array.from({ length: vocab }, (_, i) => (i < 2 ? 5 : i < 5 ? 3 : 1 - i / vocab));
+  const drawn = (topK: number): Set<number> => {
+    const logits = tf.tensor2d(row, [1, vocab]);
+    const seen = new Set<number>();
+    for (let seed = 0; seed < 300; seed++) {
+      const t = sampleTokens(logits, { temperature: 3, topK }, seed);
+      seen.add(t.dataSync()[0]!);
+      t.dispose();
+    }
+    logits.dispose();
+    return seen;
+  };
+  test.each([['wasm', false], ['wasm', true], ['cpu', true]] as const)('%s (generic %s)', async (backend, forceGeneric) => {
+    await useBackend(backend);
+    tf.env().set(GENERIC_FLAG, forceGeneric);
+    try {
+      expect(drawn(3)).toEqual(new Set([0, 1, 2, 3, 4]));
+      expect(drawn(2)).toEqual(new Set([0, 1]));
+      expect(drawn(6).size).toBe(6);
+      // Candidates come in one order on every path: logit descending, ties by token id.
+      const tied = tf.tensor2d(Float32Array.from({ length: 2 * 4096 }, (_, i) => (i * 7919) % 5), [2, 4096]);
+      const cand = tf.tidy(() => samplingStrategy().candidates(tied, 300));
+      const values = cand.values.dataSync();
+      const indices = cand.indices.dataSync();
+      for (let i = 1; i < values.length; i++) {
+        if (i % 300 === 0) continue;
+        expect(values[i]! < values[i - 1]! || (values[i] === values[i - 1] && indices[i]! > indices[i - 1]!)).toBe(true);
+      }
+      tf.dispose([tied, cand]);
+      // The block searches (V a multiple of 16, ≥ 64·cap; two rows for the generic two-stage one)
+      // give tf.topk's candidates exactly, also when block maxima tie.
+      const wide = tf.tensor2d(Float32Array.from({ length: 2 * 32768 }, (_, i) => ((i * 7919) % 5) + (i % 9973 === 0 ? 9 : 0)), [2, 32768]);
+      const ours = tf.tidy(() => samplingStrategy().candidates(wide, 64));
+      const ref = tf.topk(wide, 64);
+      expect(Array.from(ours.indices.dataSync())).toEqual(Array.from(ref.indices.dataSync()));
+      expect(Array.from(ours.values.dataSync())).toEqual(Array.from(ref.values.dataSync()));
+      tf.dispose([wide, ours, ref.values, ref.indices]);
+    } finally {
+      tf.env().set(GENERIC_FLAG, false);
+    }
+  });
+});
+
+describe('the host-side step (read back, then plain JS)', () => {
+  beforeAll(() => useBackend('wasm'));
+  test('same tokens and states as the device paths, metrics within 1e-4', async () => {
+    const [batch, vocab, heads, queries, keys] = [40, 2500, 4, 1, 48];
+    const x = logitRows(batch, vocab, 21);
+    const s = attentionRows(batch, heads, queries, keys, 22);
+    const mask = Float32Array.from({ length: batch * keys }, (_, i) => (i % keys < keys - (i % 5) ? 1 : 0));
+    const last = Int32Array.from({ length: batch }, (_, b) => (b % 2 ? 17 : 0));
+    const cfg = { clarifyingTokenId: 17 };
+    const sampler = new EntropixSampler(cfg);
+    const table = compileRegimes(sampler.config);
+    const logits = tf.tensor2d(x, [batch, vocab]);
+    const scores = tf.tensor3d(s, [batch, heads, keys]);
+    const keyMask = tf.tensor2d(mask, [batch, keys]);
+    const lastTokens = tf.tensor1d(last, 'int32');
+    for (const seed of [5, 6]) {
+      const noise = gumbelNoise(seed, batch, table.adaptiveSamples, Math.min(sampler.config.candidateCap, vocab));
+      const host = hostEntropixStep({
+        logits: x, batch, vocab, scores: s, heads, queries, keys, keyMask: mask, lastTokens: last,
+      }, table, sampler.config.candidateCap, 17, noise);
+      const opts = { seed, keyMask, lastTokens };
+      for (const device of [await readResult(sampler.sample(logits, scores, opts)),
+        await readResult(generic(() => sampler.sample(logits, scores, opts)))]) {
+        expect(Array.from(host.tokens)).toEqual(device.tokens);
+        expect(Array.from(host.states)).toEqual(device.states);
+        METRICS.forEach((_, i) => expectClose(host.metrics[i]!, device.metrics[i]!));
+      }
+    }
+    tf.dispose([logits, scores, keyMask, lastTokens]);
+  });
+});

@@ -1,0 +1,129 @@
+// The Llama-family decoder (Llama 2/3, SmolLM, TinyLlama, Mistral, Qwen2), written once over a
+// small ops interface: eager tf ops run it for the native model and for training
+// (lib/models/llama.ts), GraphBuilder emits it as the converted graph (lib/models/llama-graph.ts).
+// Hugging Face conventions throughout (RMSNorm, rotary embeddings in the rotate-half layout,
+// grouped-query attention, SwiGLU MLP, tied or separate lm_head, optional q/k/v biases), over the
+// fused weights of lib/models/llama-tensors.ts.
+//
+// What depends on the call's B, T and cache length comes in precomputed (stepInputs in llama.ts),
+// so that the graph has no shape arithmetic: `rope` [B, T, hd, hd] is each position's rotation
+// as one matrix (x·rope = x·cos + rotate_half(x)·sin), applied to q and k of all heads by one
+// batched matmul; `bias` [B, 1, g·T, S] is the additive causal + padding mask, repeated for the
+// g = Hq/Hkv query heads that share a kv head.
+import type { LlamaWeights } from './llama-tensors';
+
+/**
+ * The ops the decoder needs, as tf names them. `D` is a size known only at run time (a graph's
+ * B, T, S); eager ops know every size, so theirs is number.
+ */
+export interface LlamaOps<T, D = number> {
+  /** [N, in] · [in, out]. */
+  matMul(a: T, b: T): T;
+  /** Batched a·b (or a·bᵀ) over the leading dims. */
+  batchMatMul(a: T, b: T, transposeB?: boolean): T;
+  add(a: T, b: T): T;
+  mul(a: T, b: T): T;
+  square(x: T): T;
+  rsqrt(x: T): T;
+  sigmoid(x: T): T;
+  /** Over the last axis. */
+  softmax(x: T): T;
+  /** Mean over the last axis, kept as a size-1 axis. */
+  meanLast(x: T): T;
+  /** A float32 scalar. */
+  scalar(v: number): T;
+  /** -1 stands for the one size left over. */
+  reshape(x: T, shape: readonly (number | D)[]): T;
+  transpose(x: T, perm: readonly number[]): T;
+  concat(xs: readonly T[], axis: number): T;
+  split(x: T, sizes: readonly number[], axis: number): T[];
+  /** Rows of `table` [V, D] at int32 `ids` [B, T] → [B, T, D]. */
+  embed(table: T, ids: T): T;
+  /** The last index along `axis` of a rank-`rank` tensor, that axis dropped. */
+  takeLast(x: T, axis: number, rank: number): T;
+}
+
+/** The sizes the decoder needs. */
+export interface DecoderShape {
+  hiddenSize: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  rmsNormEps: number;
+}
+
+export interface DecoderInputs<T, D> {
+  ids: T; // int32 [B, T], inside the vocabulary
+  rope: T; // [B, T, hd, hd]
+  bias: T; // [B, 1, g·T, S]
+  /** Keys and values per layer before this call, [B, Hkv, P, hd], or null for none. */
+  past: { keys: readonly T[]; values: readonly T[] } | null;
+  batch: number | D;
+  steps: number | D;
+  total: number | D; // S = P + T
+}
+
+export interface DecoderOutputs<T> {
+  /** [B, V] at the last position; [B·T, V] at every position with `allPositions`. */
+  logits: T;
+  /** [B, Hq, S]: last layer, last query row, q·k/√hd before mask and softmax. */
+  attentionScores: T;
+  keys: T[]; // [B, Hkv, S, hd] per layer
+  values: T[];
+}
+
+/** One forward pass of the decoder. */
+export function decoderForward<T, D>(
+  ops: LlamaOps<T, D>, shape: DecoderShape, w: LlamaWeights<T>, inp: DecoderInputs<T, D>,
+  options: { allPositions?: boolean } = {},
+): DecoderOutputs<T> {
+  const { numHeads: hq, numKvHeads: hkv, headDim: hd, hiddenSize: d, intermediateSize: inter } = shape;
+  const groups = hq / hkv;
+  const { batch: B, steps: T, total: S } = inp;
+  const eps = ops.scalar(shape.rmsNormEps);
+  const scale = ops.scalar(1 / Math.sqrt(hd));
+  const rmsNorm = (x: T, weight: T) => ops.mul(ops.mul(x, ops.rsqrt(ops.add(ops.meanLast(ops.square(x)), eps))), weight);
+  const linear = (x: T, weight: T, bias?: T) => {
+    const y = ops.matMul(x, weight);
+    return bias ? ops.add(y, bias) : y;
+  };
+
+  // The residual stream is kept flat, [B·T, D]: projections need no reshapes; attention views
+  // it as heads.
+  let h = ops.reshape(ops.embed(w.embed, inp.ids), [-1, d]);
+  const keys: T[] = [];
+  const values: T[] = [];
+  let scores: T | null = null;
+  w.layers.forEach((layer, i) => {
+    const x = rmsNorm(h, layer.inputNorm);
+    const qkv = ops.reshape(linear(x, layer.qkv, layer.qkvBias), [B, T, hq + 2 * hkv, hd]);
+    const [qk, vNew] = ops.split(qkv, [hq + hkv, hkv], 2) as [T, T];
+    // Rotary on q and k of every head at once: [B, T, H, hd] · [B, T, hd, hd].
+    const rotated = ops.transpose(ops.batchMatMul(qk, inp.rope), [0, 2, 1, 3]); // [B, Hq + Hkv, T, hd]
+    const [q, kNew] = ops.split(rotated, [hq, hkv], 1) as [T, T];
+    const vHeads = ops.transpose(vNew, [0, 2, 1, 3]);
+    const k = inp.past ? ops.concat([inp.past.keys[i]!, kNew], 2) : kNew;
+    const v = inp.past ? ops.concat([inp.past.values[i]!, vHeads], 2) : vHeads;
+    keys.push(k);
+    values.push(v);
+    // Grouped-query attention without copying the cache: the g query heads of a kv head are
+    // stacked along the query axis, [B, Hkv, g·T, hd] (query head j reads kv head ⌊j / g⌋).
+    const qGrouped = groups > 1 ? ops.reshape(q, [B, hkv, -1, hd]) : q;
+    const s = ops.mul(ops.batchMatMul(qGrouped, k, true), scale); // [B, Hkv, g·T, S]
+    if (i === w.layers.length - 1) {
+      const perHead = groups > 1 ? ops.reshape(s, [B, hq, T, S]) : s;
+      scores = ops.takeLast(perHead, 2, 4); // [B, Hq, S]
+    }
+    const attn = ops.batchMatMul(ops.softmax(ops.add(s, inp.bias)), v); // [B, Hkv, g·T, hd]
+    const perHead = groups > 1 ? ops.reshape(attn, [B, hq, T, hd]) : attn;
+    const merged = ops.reshape(ops.transpose(perHead, [0, 2, 1, 3]), [-1, hq * hd]);
+    h = ops.add(h, linear(merged, layer.o, layer.oBias));
+    const y = rmsNorm(h, layer.postNorm);
+    const [gate, up] = ops.split(ops.matMul(y, layer.gateUp), [inter, inter], 1) as [T, T];
+    h = ops.add(h, ops.matMul(ops.mul(ops.mul(gate, ops.sigmoid(gate)), up), layer.down));
+  });
+  const last = options.allPositions ? h : ops.takeLast(ops.reshape(h, [B, T, d]), 1, 3);
+  const logits = ops.matMul(rmsNorm(last, w.finalNorm), w.lmHead);
+  return { logits, attentionScores: scores!, keys, values };
+}

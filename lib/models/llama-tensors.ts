@@ -1,0 +1,180 @@
+// The one table of a Llama-family model's tensors: the Hugging Face checkpoint's names and shapes,
+// and the weights the forward runs on, which fuse some of them. Both models (native and converted)
+// and training hold the same weights:
+//   - projections (and lm_head) transposed, [in, out]: on wasm x·W runs 5–10× faster than x·Wᵀ
+//     (measured in benchmarks/README.md), so loaders transpose once instead of every step;
+//   - q, k and v side by side as one [D, (Hq + 2·Hkv)·hd] matrix (`self_attn.qkv_proj`), and
+//     gate and up as one [D, 2·I] matrix (`mlp.gate_up_proj`): one MatMul where there were three
+//     and two (fewer kernels, fewer graph nodes);
+//   - a tied lm_head as its own [D, V] copy of the embedding.
+// Other weights keep their Hugging Face names and shapes.
+import type { ModelConfig } from './hf-config';
+
+/** A checkpoint tensor: its Hugging Face name and the shape the config implies. */
+export interface LlamaTensorSpec {
+  name: string;
+  shape: number[];
+}
+
+/** Where a model weight's columns come from: a checkpoint tensor, transposed to [in, out] when a matrix. */
+export interface WeightPart {
+  source: string;
+  /** The checkpoint tensor's shape (HF layout). */
+  sourceShape: number[];
+}
+
+export type LayerWeightKey = 'inputNorm' | 'qkv' | 'qkvBias' | 'o' | 'oBias' | 'postNorm' | 'gateUp' | 'down';
+export type ModelWeightKey = 'embed' | 'finalNorm' | 'lmHead';
+
+/**
+ * A weight the forward runs on: its name (in model.json), shape, place in LlamaWeights, and its
+ * parts. A matrix is its parts transposed and joined column-wise; a vector its parts joined; the
+ * embedding is its one part as is.
+ */
+export interface LlamaWeightSpec {
+  name: string;
+  shape: number[];
+  layer: number | null;
+  key: LayerWeightKey | ModelWeightKey;
+  parts: WeightPart[];
+  /** true: each part is [out, in] and is stored transposed. */
+  transpose: boolean;
+}
+
+export interface LlamaLayerWeights<T> {
+  inputNorm: T; // [D]
+  qkv: T; // [D, (Hq + 2·Hkv)·hd]
+  qkvBias?: T; // [(Hq + 2·Hkv)·hd] (Qwen2)
+  o: T; // [Hq·hd, D]
+  oBias?: T; // [D] (llama's attention_bias)
+  postNorm: T; // [D]
+  gateUp: T; // [D, 2·I]
+  down: T; // [I, D]
+}
+
+export interface LlamaWeights<T> {
+  embed: T; // [V, D]
+  layers: LlamaLayerWeights<T>[];
+  finalNorm: T; // [D]
+  lmHead: T; // [D, V]
+}
+
+type Shape = Pick<ModelConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'
+  | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'attentionOutputBias'>;
+
+/** The weights of the forward for `c`, in order. */
+export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
+  const { vocabSize: v, hiddenSize: d, numHeads: hq, numKvHeads: hkv, headDim: hd, intermediateSize: inter } = c;
+  const qkvOut = (hq + 2 * hkv) * hd;
+  const specs: LlamaWeightSpec[] = [];
+  const add = (name: string, shape: number[], layer: number | null, key: LlamaWeightSpec['key'],
+    parts: [string, number[]][], transpose = false) => {
+    specs.push({ name, shape, layer, key, parts: parts.map(([source, sourceShape]) => ({ source, sourceShape })), transpose });
+  };
+  add('model.embed_tokens.weight', [v, d], null, 'embed', [['model.embed_tokens.weight', [v, d]]]);
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `model.layers.${i}.`;
+    const a = `${p}self_attn.`;
+    add(`${p}input_layernorm.weight`, [d], i, 'inputNorm', [[`${p}input_layernorm.weight`, [d]]]);
+    add(`${a}qkv_proj.weight`, [d, qkvOut], i, 'qkv',
+      [[`${a}q_proj.weight`, [hq * hd, d]], [`${a}k_proj.weight`, [hkv * hd, d]], [`${a}v_proj.weight`, [hkv * hd, d]]], true);
+    if (c.attentionBias) {
+      add(`${a}qkv_proj.bias`, [qkvOut], i, 'qkvBias',
+        [[`${a}q_proj.bias`, [hq * hd]], [`${a}k_proj.bias`, [hkv * hd]], [`${a}v_proj.bias`, [hkv * hd]]]);
+    }
+    add(`${a}o_proj.weight`, [hq * hd, d], i, 'o', [[`${a}o_proj.weight`, [d, hq * hd]]], true);
+    if (c.attentionOutputBias) add(`${a}o_proj.bias`, [d], i, 'oBias', [[`${a}o_proj.bias`, [d]]]);
+    add(`${p}post_attention_layernorm.weight`, [d], i, 'postNorm', [[`${p}post_attention_layernorm.weight`, [d]]]);
+    add(`${p}mlp.gate_up_proj.weight`, [d, 2 * inter], i, 'gateUp',
+      [[`${p}mlp.gate_proj.weight`, [inter, d]], [`${p}mlp.up_proj.weight`, [inter, d]]], true);
+    add(`${p}mlp.down_proj.weight`, [inter, d], i, 'down', [[`${p}mlp.down_proj.weight`, [d, inter]]], true);
+  }
+  add('model.norm.weight', [d], null, 'finalNorm', [['model.norm.weight', [d]]]);
+  const head = c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+  add('lm_head.weight', [d, v], null, 'lmHead', [[head, [v, d]]], true);
+  return specs;
+}
+
+/** Every tensor a Llama-family checkpoint must hold for `c`, in reading order. */
+export function llamaTensorSpecs(c: Shape): LlamaTensorSpec[] {
+  const seen = new Map<string, number[]>();
+  for (const spec of llamaWeightSpecs(c)) {
+    for (const part of spec.parts) if (!seen.has(part.source)) seen.set(part.source, part.sourceShape);
+  }
+  return [...seen].map(([name, shape]) => ({ name, shape }));
+}
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const TILE = 64;
+
+/** A weight's values in the forward's layout, from its parts' checkpoint values (row-major). */
+export function fuseWeight(spec: LlamaWeightSpec, part: (p: WeightPart) => Float32Array): Float32Array {
+  if (spec.parts.length === 1 && !spec.transpose) return part(spec.parts[0]!);
+  const out = new Float32Array(size(spec.shape));
+  if (!spec.transpose) { // vectors, joined
+    let at = 0;
+    for (const p of spec.parts) {
+      out.set(part(p), at);
+      at += size(p.sourceShape);
+    }
+    return out;
+  }
+  // Each part [out_p, in] goes transposed into columns [col, col + out_p) of [in, Σ out_p].
+  const cols = spec.shape[1]!;
+  let col = 0;
+  for (const p of spec.parts) {
+    const x = part(p);
+    const [rows, inner] = p.sourceShape as [number, number];
+    // In 64×64 tiles: a plain double loop strides through memory on every write (~10× slower on big matrices).
+    for (let r0 = 0; r0 < rows; r0 += TILE) {
+      const r1 = Math.min(rows, r0 + TILE);
+      for (let c0 = 0; c0 < inner; c0 += TILE) {
+        const c1 = Math.min(inner, c0 + TILE);
+        for (let r = r0; r < r1; r++) {
+          const base = r * inner;
+          for (let c = c0; c < c1; c++) out[c * cols + col + r] = x[base + c]!;
+        }
+      }
+    }
+    col += rows;
+  }
+  return out;
+}
+
+/** The inverse of fuseWeight: each part's checkpoint values (row-major, HF layout). */
+export function unfuseWeight(spec: LlamaWeightSpec, data: Float32Array): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  if (!spec.transpose) {
+    let at = 0;
+    for (const p of spec.parts) {
+      out.set(p.source, data.slice(at, at + size(p.sourceShape)));
+      at += size(p.sourceShape);
+    }
+    return out;
+  }
+  const cols = spec.shape[1]!;
+  let col = 0;
+  for (const p of spec.parts) {
+    const [rows, inner] = p.sourceShape as [number, number];
+    const x = new Float32Array(rows * inner);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < inner; c++) x[r * inner + c] = data[c * cols + col + r]!;
+    out.set(p.source, x);
+    col += rows;
+  }
+  return out;
+}
+
+/** LlamaWeights from one value per spec. */
+export function assembleWeights<T>(specs: readonly LlamaWeightSpec[], numLayers: number,
+  value: (spec: LlamaWeightSpec) => T): LlamaWeights<T> {
+  const top: Partial<Record<ModelWeightKey, T>> = {};
+  const layers = Array.from({ length: numLayers }, () => ({}) as Partial<LlamaLayerWeights<T>>);
+  for (const spec of specs) {
+    if (spec.layer === null) top[spec.key as ModelWeightKey] = value(spec);
+    else (layers[spec.layer] as Record<string, T>)[spec.key] = value(spec);
+  }
+  return { embed: top.embed!, finalNorm: top.finalNorm!, lmHead: top.lmHead!, layers: layers as LlamaLayerWeights<T>[] };
+}
+
+/** The format version written into model.json's metadata for this layout (absent: version 1). */
+export const GRAPH_FORMAT_VERSION = 2;
