@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EntropixError, tf } from '../lib';
 import { parseQuantiles, readCorpus } from '../lib/cli/calibrate-command';
+import { resolveSamplerConfig } from '../lib/sampling/config';
 import { DIST_CLI, ROOT, requireFreshDist } from './helpers/dist';
 import { writeCheckpoint } from './helpers/hf-writer';
 import { randomModel, SHAPE } from './helpers/llama-reference';
@@ -67,6 +68,7 @@ test('the 24 held-out windows give back the shipped thresholds; --write keeps th
   for (const k of THRESHOLDS) expect(written.sampler[k]).toBe(printed[k]);
   expect(written.sampler).toMatchObject({ temperature: 0.7, topK: 31 });
   expect(written.note).toBe('kept');
+  expect(resolveSamplerConfig(written.sampler)).toMatchObject(printed); // the model still loads with it
   expect(written.eosTokenIds).toEqual(SHIPPED.eosTokenIds);
   expect(written.calibration).toMatchObject({ positions: 2856, windows: 24, window: 120, corpus: 'kjv-heldout-windows.txt' });
   for (let i = 0; i < 6; i++) {

@@ -79,6 +79,7 @@ describe('quantiles and thresholds (pure)', () => {
     ['unequal lengths', () => thresholdsFromMetrics([1, 2], [1], undefined), /one pair per position/],
     ['no finite position', () => thresholdsFromMetrics([NaN], [1]), /no position has finite/],
     ['an empty sample', () => thresholdsFromMetrics([], []), /no position has finite/],
+    ['shares of unequal lengths', () => regimeShares([1, 2], [1], { lowEntropy: 1, lowVarentropy: 1, mediumEntropy: 2, highEntropy: 3, highVarentropy: 3 }), /one value per position/],
   ])('refuses %s', (_, f, message) => {
     const e = refusal(f);
     expect(e.code).toBe('INVALID_ARGUMENT');

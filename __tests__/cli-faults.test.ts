@@ -9,20 +9,20 @@ import { TokenRecord } from '../lib/cli/token-record';
 import { SamplerState } from '../lib/sampling/regimes';
 import { randomModel, SHAPE } from './helpers/llama-reference';
 import { writeCheckpoint } from './helpers/hf-writer';
+import { DIST_CLI, ROOT, requireFreshDist } from './helpers/dist';
 
-const ROOT = path.join(__dirname, '..');
-const MAIN = path.join(ROOT, 'lib', 'cli', 'main.ts');
 const BUNDLED = path.join(ROOT, 'models', 'kjv-tiny');
-const TSX = [require.resolve('tsx/cli'), MAIN];
+const CLI = [DIST_CLI]; // the shipped command, run with node
 
 function entropix(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [...TSX, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 let tmp: string;
 let model: string; // a copy of the bundled model, so a test that fails cannot damage the real one
 beforeAll(() => {
+  requireFreshDist();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-cli-faults-'));
   model = path.join(tmp, 'model');
   fs.cpSync(BUNDLED, model, { recursive: true });
@@ -119,7 +119,7 @@ describe('outputs are checked before generating', () => {
 
 /** Spawns a generation and resolves once `chars` characters of stdout arrived. */
 function startGeneration(args: string[], chars: number) {
-  const child = spawn(process.execPath, [...TSX, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8');
@@ -201,7 +201,7 @@ describe('convert under interruption', () => {
   test('Ctrl-C during `entropix convert` exits 130 and leaves nothing next to the output', async () => {
     const parent = fs.mkdtempSync(path.join(tmp, 'sigterm-'));
     const out = path.join(parent, 'out');
-    const child = spawn(process.execPath, [...TSX, 'convert', src, out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [...CLI, 'convert', src, out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     await new Promise<void>((resolve) => child.stderr.on('data', (d) => {

@@ -1,9 +1,11 @@
 // The fused webgpu sampling programs against the generic tf-ops path, on the same backend
 // (Mesa's software adapter through Dawn), inputs and seeds: tokens and states equal, metrics
 // within 1e-4, dispatch counts, no read-back, no leaks. Dawn runs in a child process
-// (helpers/webgpu-sampling-child.ts). Where Dawn finds no adapter the test says so (and fails in CI).
+// (helpers/webgpu-sampling-child.ts). Without Mesa the tests are skipped with the apt-get command
+// (and fail in CI).
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { MESA_WEBGPU, testNeeding } from './helpers/environment';
 
 type Values = Record<string, (number | string)[]>;
 type Out = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -28,25 +30,22 @@ function expectClose(generic: Values, fused: Values, skip: (metric: string, row:
 }
 
 let out: Out = {};
+const available = () => MESA_WEBGPU.missing() === null;
+const webgpuTest = testNeeding(MESA_WEBGPU);
 
 beforeAll(() => {
+  if (!available()) return;
   const child = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, 'helpers', 'webgpu-sampling-child.ts')], {
     encoding: 'utf8', timeout: 170_000,
     env: { ...process.env, EGL_PLATFORM: 'surfaceless', ENTROPIX_WEBGPU_SOFTWARE: '1' },
   });
   if (child.status !== 0) throw new Error(`child failed: ${child.stderr.slice(-2000)}`);
   out = JSON.parse(child.stdout.trim().split('\n').pop()!) as Out;
-  if (out.unavailable) {
-    const message = `webgpu sampling not checked: ${out.unavailable} (install Mesa: apt-get install libegl1 libgles2 libgl1-mesa-dri)`;
-    if (process.env.CI === 'true') throw new Error(message);
-    console.warn(message);
-  }
+  // Dawn has Mesa's adapter (testNeeding checked), so the backend must start.
+  if (out.unavailable) throw new Error(`webgpu did not start: ${out.unavailable}`);
 }, 180_000);
 
-const available = () => !out.unavailable;
-
-test('computeMetrics: fused = generic within 1e-4 (NaN/±Inf rows, keyMask, 3-D and 4-D scores), 2 dispatches, no read', () => {
-  if (!available()) return;
+webgpuTest('computeMetrics: fused = generic within 1e-4 (NaN/±Inf rows, keyMask, 3-D and 4-D scores), 2 dispatches, no read', () => {
   for (const name of ['3d', '4d mask', 'bool mask']) {
     const r = out[`metrics ${name}`];
     // Row 4 has a head with two +Inf keys: its attention is uniform over them, 1 bit. The
@@ -61,8 +60,7 @@ test('computeMetrics: fused = generic within 1e-4 (NaN/±Inf rows, keyMask, 3-D 
   }
 });
 
-test('sampleTokens: fused = generic on every draw (numbers, per-row tensors, seeds, ties, special rows), 1 dispatch', () => {
-  if (!available()) return;
+webgpuTest('sampleTokens: fused = generic on every draw (numbers, per-row tensors, seeds, ties, special rows), 1 dispatch', () => {
   const names = Object.keys(out).filter((k) => k.startsWith('tokens '));
   expect(names.length).toBe(8);
   for (const name of names) {
@@ -76,8 +74,7 @@ test('sampleTokens: fused = generic on every draw (numbers, per-row tensors, see
   expect(new Set(out['tokens numbers'].generic).size).toBeGreaterThan(30);
 });
 
-test('EntropixSampler step: fused = generic tokens and states in every regime, metrics within 1e-4, 2 dispatches', () => {
-  if (!available()) return;
+webgpuTest('EntropixSampler step: fused = generic tokens and states in every regime, metrics within 1e-4, 2 dispatches', () => {
   const names = Object.keys(out).filter((k) => k.startsWith('step '));
   expect(names.length).toBe(3);
   const seen = new Set<number>();
@@ -95,8 +92,7 @@ test('EntropixSampler step: fused = generic tokens and states in every regime, m
   expect(out['step clarifying token, no adaptive'].tokens).toContain(7);
 });
 
-test('at B = 1 and 4, V = 128256, 32 heads × 1024 keys: 2 / 1 / 2 dispatches, no read, exact argmax', () => {
-  if (!available()) return;
+webgpuTest('at B = 1 and 4, V = 128256, 32 heads × 1024 keys: 2 / 1 / 2 dispatches, no read, exact argmax', () => {
   const { 'B=1 generic step': genericStep, 'B=1 generic tokens': genericTokens, ...fused } = out.counts;
   expect(fused).toEqual({
     'B=1 step': 2, 'B=1 tokens': 1, 'B=1 metrics': 2, 'B=1 reads': 0,
@@ -110,8 +106,7 @@ test('at B = 1 and 4, V = 128256, 32 heads × 1024 keys: 2 / 1 / 2 dispatches, n
   expectClose(out['large metrics'].generic, out['large metrics'].fused);
 });
 
-test('a cap above one workgroup\'s sort is left to the generic path (same tokens); nothing leaks', () => {
-  if (!available()) return;
+webgpuTest('a cap above one workgroup\'s sort is left to the generic path (same tokens); nothing leaks', () => {
   const r = out['cap 600'];
   expect(r.refused).toBe(true);
   expect(r.fused).toEqual(r.generic);

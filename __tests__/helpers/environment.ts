@@ -54,15 +54,22 @@ const PROBE = `
     .then((a) => { process.stdout.write(a ? 'adapter' : 'none'); process.exit(0); },
           (e) => { process.stdout.write('error: ' + e.message); process.exit(0); });`;
 
+let mesaMissing: string | null | undefined; // probed once per test file
+
 export const MESA_WEBGPU: Environment = {
   name: "Mesa's OpenGL ES (llvmpipe) for WebGPU in Node",
   install: `sudo apt-get install ${MESA_PACKAGES.join(' ')}`,
   missing() {
-    const r = spawnSync(process.execPath, ['-e', PROBE], {
-      cwd: __dirname, encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...MESA_WEBGPU_ENV },
-    });
-    if (r.stdout === 'adapter') return null;
-    const dawn = (r.stderr ?? '').split('\n').find((l) => /warning|error/i.test(l))?.trim();
-    return `Dawn found no adapter${dawn ? `: ${dawn}` : r.stdout ? `: ${r.stdout}` : ''}`;
+    if (mesaMissing === undefined) mesaMissing = probeMesa();
+    return mesaMissing;
   },
 };
+
+function probeMesa(): string | null {
+  const r = spawnSync(process.execPath, ['-e', PROBE], {
+    cwd: __dirname, encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...MESA_WEBGPU_ENV },
+  });
+  if (r.stdout === 'adapter') return null;
+  const dawn = (r.stderr ?? '').split('\n').find((l) => /warning|error/i.test(l))?.trim();
+  return `Dawn found no adapter${dawn ? `: ${dawn}` : r.stdout ? `: ${r.stdout}` : ''}`;
+}

@@ -8,6 +8,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
+import { splitAlong } from '../core/split';
 import type { AttrValueJson, NodeDefJson } from './json';
 
 /** A value in the executor: a tensor, or a small int32 array known on the host (shapes, axes). */
@@ -73,7 +74,11 @@ const OPS: Record<string, OpFn> = {
     const n = int(a, 'N', xs.length - 1);
     return [tf.concat(xs.slice(0, n).map(tensor), one(xs[n]!))];
   },
-  SplitV: ([x, sizes, axis]) => tf.split(tensor(x!), ints(sizes!), one(axis!)),
+  SplitV: ([x, sizes, axis]) => {
+    const t = tensor(x!);
+    const a = one(axis!);
+    return splitAlong(t, ints(sizes!), a < 0 ? a + t.rank : a);
+  },
   GatherV2: ([p, i, axis], a) => [tf.gather(tensor(p!), tensor(i!), one(axis!), int(a, 'batch_dims'))],
   MatMul: ([x, y], a) => [tf.matMul(tensor(x!), tensor(y!), bool(a, 'transpose_a'), bool(a, 'transpose_b'))],
   BatchMatMulV2: ([x, y], a) => [tf.matMul(tensor(x!), tensor(y!), bool(a, 'adj_x'), bool(a, 'adj_y'))],

@@ -5,6 +5,7 @@ import type { Tensor, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import { requireTensor } from '../core/validate';
+import { splitAlong } from '../core/split';
 import type { ModelConfig } from './hf-config';
 import { decoderForward, LlamaOps } from './llama-forward';
 import type { LlamaWeights as Weights } from './llama-tensors';
@@ -185,7 +186,7 @@ export const tfOps: LlamaOps<Tensor> = {
   reshape: (x, shape) => tf.reshape(x, shape as number[]),
   transpose: (x, perm) => tf.transpose(x, perm as number[]),
   concat: (xs, axis) => tf.concat(xs as Tensor[], axis),
-  split: (x, sizes, axis) => tf.split(x, sizes as number[], axis),
+  split: (x, sizes, axis) => splitAlong(x, sizes, axis),
   embed: (table, ids) => tf.gather(table, ids),
   takeLast: (x, axis) => {
     const begin = x.shape.map((n, i) => (i === axis ? n - 1 : 0));

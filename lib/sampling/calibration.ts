@@ -90,6 +90,9 @@ export function thresholdsFromMetrics(
 export function regimeShares(
   entropy: ArrayLike<number>, varentropy: ArrayLike<number>, thresholds: RegimeThresholds,
 ): Record<StateName, number> {
+  if (entropy?.length === undefined || varentropy?.length !== entropy.length) {
+    throw new EntropixError('INVALID_ARGUMENT', 'entropy and varentropy must be arrays of one value per position', 'varentropy');
+  }
   const counts = Object.fromEntries(STATE_NAMES.map((s) => [s, 0])) as Record<StateName, number>;
   const n = entropy.length;
   for (let i = 0; i < n; i++) counts[regimeAt(entropy[i]!, varentropy[i]!, thresholds)]++;
