@@ -3,7 +3,6 @@
 // @tensorflow/tfjs shares one engine), and the backends' import() of literal names stays for the
 // app's bundler to follow. Types come from tsc's dist/index.d.ts.
 import { build } from 'esbuild';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,10 +28,13 @@ export const esmOptions = {
   plugins: [esmRuntimeRequire],
 };
 
-/** Writes `outDir`/index.js (+ map, + a package.json saying "type": "module"). */
+/**
+ * Writes `outDir`/index.js. No source map (the package does not ship lib/), and no package.json
+ * "type": "module" beside it: Node takes the CommonJS build (the "node" export condition), so only
+ * bundlers and browsers read this file, and they go by the import, not the extension.
+ */
 export async function buildEsm(outDir = path.join(root, 'dist/esm')) {
-  await build({ ...esmOptions, outfile: path.join(outDir, 'index.js'), sourcemap: true });
-  fs.writeFileSync(path.join(outDir, 'package.json'), '{ "type": "module" }\n');
+  await build({ ...esmOptions, outfile: path.join(outDir, 'index.js') });
 }
 
 // `node scripts/build-esm.mjs [outDir]`
