@@ -2,10 +2,8 @@
 // both loaders (loadHfCheckpoint, loadModel) and the converter, so the native and the converted
 // model of one checkpoint get the same default sampler. Node only.
 import * as nodePath from 'node:path';
-import { EntropixError } from '../core/errors';
 import { readJsonFileIfExists } from '../core/files';
 import { isObject } from '../core/validate';
-import { resolveSamplerConfig } from '../sampling/config';
 import type { GenerationDefaults } from './causal-lm';
 import type { ModelConfig } from './hf-config';
 import { checkEntropixJson } from './entropix-json';
