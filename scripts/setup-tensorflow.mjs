@@ -234,7 +234,8 @@ async function main() {
   }
   const offline = forceOffline || (!process.env.TFJS_NODE_BASE_URI && !(await downloadHostReachable()));
   if (!offline) {
-    say(`storage.googleapis.com is reachable: the package's own install (libtensorflow 2.9.1${pkg.endsWith('-gpu') ? ' for GPU' : ''})`);
+    const from = process.env.TFJS_NODE_BASE_URI ? `TFJS_NODE_BASE_URI=${process.env.TFJS_NODE_BASE_URI}` : `${new URL(PROBE_URL).host} is reachable`;
+    say(`${from}: the package's own install (libtensorflow 2.9.1${pkg.endsWith('-gpu') ? ' for GPU' : ''})`);
     npmInstall(`${pkg}@${TFJS_VERSION}`, false);
   } else {
     if (pkg.endsWith('-gpu')) fail('the offline build is CPU only (the tensorflow-cpu wheel); run it without --gpu');

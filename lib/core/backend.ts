@@ -169,8 +169,6 @@ async function register(name: BackendName, options: UseBackendOptions): Promise<
         await importWasm();
         return;
       case 'webgl':
-        // The package registers nothing outside a browser.
-        if (isNode) throw new Error('WebGL needs a browser; Node has none');
         await importWebgl();
         return;
       case 'webgpu':
