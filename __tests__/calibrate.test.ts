@@ -7,7 +7,7 @@ import { tf, useBackend, EntropixError, calibrate, corpusWindows, teacherForcedM
 import { quantile, regimeShares, validateQuantiles } from '../lib/sampling/calibration';
 import { regimeAt, STATE_NAMES } from '../lib/sampling/states';
 import { generate } from '../lib/decoding/generate';
-import { loadModel } from '../lib/models/graph-model';
+import { loadModel } from '../lib/models/load-dir';
 import { loadTokenizer } from '../lib/text/tokenizer-files';
 import type { CausalLM } from '../lib/models/causal-lm';
 import { opened } from './helpers/generators';

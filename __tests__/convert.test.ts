@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { tf, useBackend, EntropixError } from '../lib';
 import type { CausalLM, ForwardResult, KVCache } from '../lib/models/causal-lm';
 import { convertHfCheckpoint, naturalClarifyingToken } from '../lib/models/convert';
-import { loadModel } from '../lib/models/graph-model';
+import { loadModel } from '../lib/models/load-dir';
 import { loadHfCheckpoint } from '../lib/models/hf-checkpoint';
 import { writeSafetensors } from '../lib/models/safetensors';
 import { hfTensors, writeCheckpoint } from './helpers/hf-writer';

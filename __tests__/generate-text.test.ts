@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { tf, useBackend } from '../lib';
 import { generateText as generateTextSteps, GenerateTextOptions, TextStep } from '../lib/decoding/generate-text';
 import { generate as generateSteps, GenerateStep } from '../lib/decoding/generate';
-import { loadModel } from '../lib/models/graph-model';
+import { loadModel } from '../lib/models/load-dir';
 import { loadTokenizer } from '../lib/text/tokenizer-files';
 import type { CausalLM } from '../lib/models/causal-lm';
 import type { Tokenizer } from '../lib/text/tokenizer';

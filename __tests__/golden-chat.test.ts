@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { useBackend, generateText } from '../lib';
 import { runGenerate } from '../lib/cli/generate-command';
 import { convertHfCheckpoint } from '../lib/models/convert';
-import { loadModel } from '../lib/models/graph-model';
+import { loadModel } from '../lib/models/load-dir';
 import { applyChatTemplate, loadTokenizer } from '../lib/text/tokenizer-files';
 
 const SOURCE = path.join(__dirname, 'fixtures', 'golden', 'models', 'chat-llama');

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { tf, useBackend, generate } from '../lib';
 import type { CausalLM, KVCache } from '../lib/models/causal-lm';
 import { convertHfCheckpoint } from '../lib/models/convert';
-import { loadModel } from '../lib/models/graph-model';
+import { loadModel } from '../lib/models/load-dir';
 import { loadHfCheckpoint } from '../lib/models/hf-checkpoint';
 
 const MODELS = path.join(__dirname, 'fixtures', 'golden', 'models');

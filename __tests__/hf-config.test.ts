@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseHfConfig, readHfConfig, ModelConfig } from '../lib/models/hf-config';
+import { parseHfConfig, ModelConfig } from '../lib/models/hf-config';
+import { readHfConfig } from '../lib/models/hf-config-file';
 
 // config.json as published on the Hugging Face Hub (values as released; a few cosmetic keys dropped).
 const LLAMA_3_2_1B = {

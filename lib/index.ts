@@ -1,7 +1,7 @@
 // The public API of entropix-tfjs.
 export { tf } from './core/tf';
 export { useBackend, backendInfo, describeBackend, BACKEND_NAMES } from './core/backend';
-export type { BackendName, BackendInfo } from './core/backend';
+export type { BackendName, BackendInfo, UseBackendOptions } from './core/backend';
 export { EntropixError } from './core/errors';
 export type { EntropixErrorCode } from './core/errors';
 export { computeMetrics } from './sampling/metrics';
@@ -32,3 +32,7 @@ export type { ChatMessage } from './text/chat-template';
 export type { CausalLM, KVCache, ForwardResult, ForwardOptions, GenerationDefaults } from './models/causal-lm';
 // Type-only: erased from dist/index.js, which stays free of Node built-ins (hf-config.ts reads files).
 export type { ModelConfig, HfModelType, Llama3RopeScaling } from './models/hf-config';
+// Models and tokenizers over HTTP (fetch); entropix-tfjs/node's loadModel / loadTokenizer also take a directory.
+export { loadModelFromUrl as loadModel } from './models/load-url';
+export { loadTokenizerFromUrl as loadTokenizer } from './text/tokenizer-url';
+export type { UrlLoadOptions } from './core/http';

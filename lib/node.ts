@@ -1,8 +1,28 @@
 // The Node entry point (`require('entropix-tfjs/node')`): everything in the main entry, plus what
 // reads model files with fs. The main entry stays free of Node built-ins so browsers can bundle it.
+import type { UrlLoadOptions } from './core/http';
+import type { CausalLM } from './models/causal-lm';
+import { loadModel as loadModelFromDir } from './models/load-dir';
+import { loadModelFromUrl } from './models/load-url';
+import type { Tokenizer } from './text/tokenizer';
+import { loadTokenizer as loadTokenizerFromDir } from './text/tokenizer-files';
+import { loadTokenizerFromUrl } from './text/tokenizer-url';
+
 export * from './index';
 export { loadHfCheckpoint } from './models/hf-checkpoint';
 export { convertHfCheckpoint } from './models/convert';
 export type { ConvertOptions } from './models/convert';
-export { loadModel } from './models/graph-model';
-export { loadTokenizer, applyChatTemplate } from './text/tokenizer-files';
+export { applyChatTemplate } from './text/tokenizer-files';
+
+const isUrl = (source: unknown): source is string | URL =>
+  source instanceof URL || (typeof source === 'string' && /^https?:\/\//i.test(source));
+
+/** A converted model from a directory, or over HTTP from an http(s) URL (string or URL). */
+export function loadModel(source: string | URL, options: UrlLoadOptions = {}): Promise<CausalLM> {
+  return isUrl(source) ? loadModelFromUrl(source, options) : loadModelFromDir(source);
+}
+
+/** A model's tokenizer from its directory, or over HTTP from an http(s) URL. */
+export function loadTokenizer(source: string | URL, options: Pick<UrlLoadOptions, 'fetch' | 'signal'> = {}): Promise<Tokenizer> {
+  return isUrl(source) ? loadTokenizerFromUrl(source, options) : loadTokenizerFromDir(source);
+}

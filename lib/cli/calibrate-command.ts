@@ -10,7 +10,7 @@ import { calibrate, corpusWindows } from '../decoding/calibrate';
 import { METRIC_NAMES, PositionMetrics } from '../decoding/teacher-forcing';
 import type { CausalLM } from '../models/causal-lm';
 import { directoryDefaults } from '../models/generation-defaults';
-import { loadModel } from '../models/graph-model';
+import { loadModel } from '../models/load-dir';
 import { loadHfCheckpoint } from '../models/hf-checkpoint';
 import { CalibrationQuantiles, quantile, regimeShares } from '../sampling/calibration';
 import { regimeAt, RegimeThresholds, REGIME_NAMES, STATE_NAMES, StateName } from '../sampling/states';

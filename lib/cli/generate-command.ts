@@ -10,7 +10,7 @@ import type { CausalLM } from '../models/causal-lm';
 import type { SamplerConfig } from '../sampling/config';
 import type { Tokenizer } from '../text/tokenizer';
 import type { GenerateOptions } from '../decoding/generate';
-import { loadModel } from '../models/graph-model';
+import { loadModel } from '../models/load-dir';
 import { EntropixSampler } from '../sampling/sampler';
 import { applyChatTemplate, loadTokenizer } from '../text/tokenizer-files';
 import { colorize, colorLegend } from './colors';

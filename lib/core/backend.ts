@@ -10,6 +10,16 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
 const load = runtimeRequire;
 
+// The backend packages are loaded with import() of literal names, which bundlers follow: a page
+// that bundles this package gets the backends it asks for without importing them itself (a
+// bundler that cannot find an optional one says so at build time; mark it external to leave it
+// out). tsc's CommonJS output turns these into require(). Node-only packages (the Dawn `webgpu`
+// package, tfjs-node) go through runtimeRequire, which bundlers do not see, so they never reach
+// a browser bundle.
+const importWasm = () => import('@tensorflow/tfjs-backend-wasm');
+const importWebgl = () => import('@tensorflow/tfjs-backend-webgl');
+const importWebgpu = () => import('@tensorflow/tfjs-backend-webgpu');
+
 function unavailable(name: BackendName, packages: string, cause: unknown): EntropixError {
   const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
   return new EntropixError(
@@ -127,7 +137,24 @@ export function backendInfo(): BackendInfo {
   };
 }
 
-async function register(name: BackendName): Promise<void> {
+/** Options for useBackend. */
+export interface UseBackendOptions {
+  /**
+   * Where a page serves the wasm backend's binaries (tfjs-backend-wasm's dist/*.wasm): a URL
+   * prefix ending in '/', handed to the package's setWasmPaths before the backend starts. Without
+   * it the wasm package looks next to the page.
+   */
+  wasmPaths?: string;
+}
+
+async function register(name: BackendName, options: UseBackendOptions): Promise<void> {
+  if (name === 'wasm' && options.wasmPaths !== undefined) {
+    if (typeof options.wasmPaths !== 'string' || options.wasmPaths.length === 0) {
+      throw new EntropixError('INVALID_ARGUMENT', 'wasmPaths must be a non-empty URL prefix', 'wasmPaths');
+    }
+    const wasm = await importWasm().catch((cause: unknown) => { throw unavailable(name, '@tensorflow/tfjs-backend-wasm', cause); });
+    wasm.setWasmPaths(options.wasmPaths);
+  }
   if (tf.findBackendFactory(name)) return;
   if (name === 'webgl' && isNode) {
     // tfjs-backend-webgl registers itself only in a browser (in Node it may be installed anyway:
@@ -139,14 +166,14 @@ async function register(name: BackendName): Promise<void> {
       case 'cpu':
         return; // registered by ./tf
       case 'wasm':
-        load('@tensorflow/tfjs-backend-wasm');
+        await importWasm();
         return;
       case 'webgl':
-        load('@tensorflow/tfjs-backend-webgl');
+        await importWebgl();
         return;
       case 'webgpu':
         if (isNode) await installNodeWebGpu();
-        load('@tensorflow/tfjs-backend-webgpu');
+        await importWebgpu();
         return;
       case 'tensorflow':
         try {
@@ -169,7 +196,7 @@ async function register(name: BackendName): Promise<void> {
 }
 
 /** Registers the backend if needed, makes it current and waits until it is ready. */
-export async function useBackend(name: BackendName): Promise<void> {
+export async function useBackend(name: BackendName, options: UseBackendOptions = {}): Promise<void> {
   if (!BACKEND_NAMES.includes(name)) {
     throw new EntropixError(
       'UNKNOWN_BACKEND',
@@ -177,7 +204,7 @@ export async function useBackend(name: BackendName): Promise<void> {
       'backend',
     );
   }
-  await register(name);
+  await register(name, options ?? {});
   if (!tf.findBackendFactory(name)) {
     throw unavailable(name, 'its package', new Error('the package did not register the backend'));
   }

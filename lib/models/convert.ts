@@ -3,7 +3,7 @@
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { EntropixError } from '../core/errors';
-import { readHfConfig } from './hf-config';
+import { readHfConfig } from './hf-config-file';
 import { floatsToHalfBytes, weightOffsets, writeAt } from '../graphdef/shards';
 import { writeGraphFiles } from '../graphdef/write';
 import { readJsonFileIfExists, stageThenRename } from '../core/files';

@@ -2,12 +2,11 @@
 // both loaders (loadHfCheckpoint, loadModel) and the converter, so the native and the converted
 // model of one checkpoint get the same default sampler. Node only.
 import * as nodePath from 'node:path';
-import { EntropixError } from '../core/errors';
 import { readJsonFileIfExists } from '../core/files';
 import { isObject } from '../core/validate';
-import { resolveSamplerConfig } from '../sampling/config';
 import type { GenerationDefaults } from './causal-lm';
 import type { ModelConfig } from './hf-config';
+import { checkEntropixJson } from './entropix-json';
 
 export interface DirectoryDefaults {
   defaults: GenerationDefaults;
@@ -37,23 +36,6 @@ export async function directoryDefaults(dir: string, config: ModelConfig,
     defaults: { sampler, eosTokenIds: config.eosTokenIds },
     entropixJson: { sampler, eosTokenIds: config.eosTokenIds },
   };
-}
-
-function checkEntropixJson(json: unknown, path: string, config: ModelConfig): GenerationDefaults {
-  if (!isObject(json)) throw new EntropixError('INVALID_ARGUMENT', `${path} must hold a JSON object`, path);
-  const { sampler, eosTokenIds } = json as { sampler?: unknown; eosTokenIds?: unknown };
-  const ids = eosTokenIds ?? config.eosTokenIds;
-  if (!Array.isArray(ids) || ids.some((id) => !Number.isInteger(id) || id < 0 || id >= config.vocabSize)) {
-    throw new EntropixError('INVALID_ARGUMENT', `${path}: eosTokenIds must be token ids below ${config.vocabSize}`, path);
-  }
-  if (sampler !== undefined) {
-    const { clarifyingTokenId } = resolveSamplerConfig(sampler); // validates; throws with the field name
-    if (clarifyingTokenId !== null && clarifyingTokenId >= config.vocabSize) {
-      throw new EntropixError('INVALID_ARGUMENT',
-        `${path}: sampler.clarifyingTokenId ${clarifyingTokenId} is not a token id below ${config.vocabSize}`, path);
-    }
-  }
-  return { sampler: sampler as GenerationDefaults['sampler'], eosTokenIds: ids as number[] };
 }
 
 /**

@@ -1,45 +1,52 @@
-// loadModel: a directory written by convertHfCheckpoint (model.json + shards, config.json,
-// entropix.json) as a CausalLM running the converted graph. Node only (reads local files).
+// A converted model (the graph of convertHfCheckpoint, its config.json and entropix.json) as a
+// CausalLM. Browser-safe: load-dir.ts (Node) and load-url.ts read the files, then check the graph
+// here before TF.js builds anything from it.
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import type { CausalLM, GenerationDefaults } from './causal-lm';
-import { loadGraphModelAndNodes } from './graph-loader';
 import { CompiledGraph, compileGraph } from '../graphdef/executor';
-import { directoryDefaults } from './generation-defaults';
-import { ModelConfig, readHfConfig } from './hf-config';
+import type { ModelConfig } from './hf-config';
 import { LlamaCache, stepInputs, stepInputsV1 } from './llama';
 import { LlamaModel } from './llama-model';
 import { GRAPH_FORMAT_VERSION } from './llama-tensors';
 import { checkGraphContract } from './graph-contract';
 import type { NodeDefJson } from '../graphdef/json';
-import * as nodePath from 'node:path';
 
-/** Loads a converted model directory. Nothing stays allocated when it throws. */
-export async function loadModel(dir: string): Promise<CausalLM> {
-  const config = await readHfConfig(dir);
-  const { defaults } = await directoryDefaults(dir, config);
-  let format: unknown = 1;
-  const { model, nodes } = await loadGraphModelAndNodes(dir, (artifacts) => {
-    format = (artifacts.userDefinedMetadata as { entropixGraphFormat?: unknown } | undefined)?.entropixGraphFormat ?? 1;
-    if (format !== 1 && format !== GRAPH_FORMAT_VERSION) {
-      throw new EntropixError('INVALID_ARGUMENT',
-        `${dir}/model.json has graph format ${JSON.stringify(format)}; this version reads formats 1 and ${GRAPH_FORMAT_VERSION}`, 'dir');
-    }
-    // Before anything is built: the graph must be one the decoder can run with this config.json.
-    const nodes = (artifacts.modelTopology as { node?: NodeDefJson[] } | undefined)?.node ?? [];
-    checkGraphContract(nodes, artifacts.weightSpecs ?? [], config, format as number, nodePath.join(dir, 'model.json'));
-  });
+/**
+ * Checks read artifacts before anything is built: a graph format this version reads, and a graph
+ * the decoder can run with this config.json. `where` names model.json; `argument` is the loader's
+ * ('dir' or 'url'). Returns the graph format.
+ */
+export function checkConvertedArtifacts(artifacts: tf.io.ModelArtifacts, config: ModelConfig, where: string, argument: string): number {
+  const format = (artifacts.userDefinedMetadata as { entropixGraphFormat?: unknown } | undefined)?.entropixGraphFormat ?? 1;
+  if (format !== 1 && format !== GRAPH_FORMAT_VERSION) {
+    throw new EntropixError('INVALID_ARGUMENT',
+      `${where} has graph format ${JSON.stringify(format)}; this version reads formats 1 and ${GRAPH_FORMAT_VERSION}`, argument);
+  }
+  const nodes = (artifacts.modelTopology as { node?: NodeDefJson[] } | undefined)?.node ?? [];
+  try {
+    checkGraphContract(nodes, artifacts.weightSpecs ?? [], config, format, where);
+  } catch (e) {
+    throw e instanceof EntropixError && argument !== 'dir' ? new EntropixError(e.code, e.message, argument) : e;
+  }
+  return format;
+}
+
+/** The CausalLM over a loaded, checked graph (taken over: disposed with it, also when this throws). */
+export function convertedLlama(config: ModelConfig, defaults: GenerationDefaults, model: GraphModel,
+  nodes: readonly NodeDefJson[], format: number): CausalLM {
   const outputs = outputNames(config.numLayers);
   let compiled: CompiledGraph | null;
   try {
-    compiled = process.env.ENTROPIX_GRAPH_EXECUTOR === 'tfjs' ? null : compileGraph(nodes, model.weights, outputs);
+    const env = typeof process !== 'undefined' ? process.env : undefined; // none in a browser
+    compiled = env?.ENTROPIX_GRAPH_EXECUTOR === 'tfjs' ? null : compileGraph(nodes as NodeDefJson[], model.weights, outputs);
   } catch (e) {
     model.dispose();
     throw e;
   }
-  return new ConvertedLlama(config, defaults, model, format as number, compiled);
+  return new ConvertedLlama(config, defaults, model, format, compiled);
 }
 
 /** The graph's outputs, in the order run() reads them. */

@@ -1,11 +1,9 @@
 // Hugging Face config.json for the Llama family (Llama, Mistral, Qwen2): the architecture
 // hyperparameters a converted model needs, validated up front so that a checkpoint we cannot run
 // correctly is refused by name instead of producing wrong tokens later. Defaults are
-// transformers' own for each config class.
-import * as nodePath from 'path';
+// transformers' own for each config class. Browser-safe: hf-config-file.ts reads the file in Node.
 import { EntropixError } from '../core/errors';
 import { describe, isObject, requireNumber, NumberRule } from '../core/validate';
-import { readJsonFile } from '../core/files';
 
 export type HfModelType = 'llama' | 'mistral' | 'qwen2';
 
@@ -71,15 +69,6 @@ export const CONFIG_LIMITS = {
   intermediate_size: 262_144,
   max_position_embeddings: 40_000_000,
 } as const;
-
-/** Reads `dir/config.json`; errors name the file. */
-export async function readHfConfig(dir: string): Promise<ModelConfig> {
-  if (typeof dir !== 'string' || dir.length === 0) {
-    throw new EntropixError('INVALID_ARGUMENT', `the model directory must be a non-empty path, got ${describe(dir)}`, 'dir');
-  }
-  const path = nodePath.join(dir, 'config.json');
-  return parseHfConfig(await readJsonFile(path), path);
-}
 
 /**
  * Validates a parsed config.json. `source` names where it came from in error messages; each

@@ -5,7 +5,7 @@ import { EntropixError } from '../core/errors';
 import { readJsonFileIfExists } from '../core/files';
 import { isObject } from '../core/validate';
 import { ChatMessage, renderChatTemplate } from './chat-template';
-import { Tokenizer, tokenizerFromJson } from './tokenizer';
+import { Tokenizer, tokenizerFromModelFiles } from './tokenizer';
 
 async function readJson(path: string, required: boolean): Promise<object | null> {
   const json = await readJsonFileIfExists(path, 'modelDir');
@@ -16,9 +16,6 @@ async function readJson(path: string, required: boolean): Promise<object | null>
   if (!isObject(json)) throw new EntropixError('INVALID_ARGUMENT', `${path} is not valid JSON: not a JSON object`, 'modelDir');
   return json;
 }
-
-const idList = (v: unknown): number[] =>
-  (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).filter((x): x is number => Number.isInteger(x));
 
 /**
  * The tokenizer of a model directory: tokenizer.json (+ tokenizer_config.json). Its eos ids are the
@@ -35,14 +32,13 @@ export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
     throw new EntropixError('INVALID_ARGUMENT', `${modelDir} is not a directory`, 'modelDir');
   }
   const file = (name: string) => nodePath.join(modelDir, name);
-  const json = (await readJson(file('tokenizer.json'), true))!;
-  const config = (await readJson(file('tokenizer_config.json'), false)) ?? {};
-  const eos = [
-    ...idList((await readJson(file('entropix.json'), false) as { eosTokenIds?: unknown } | null)?.eosTokenIds),
-    ...idList((await readJson(file('config.json'), false) as { eos_token_id?: unknown } | null)?.eos_token_id),
-    ...idList((await readJson(file('generation_config.json'), false) as { eos_token_id?: unknown } | null)?.eos_token_id),
-  ];
-  return tokenizerFromJson(json, config, eos);
+  return tokenizerFromModelFiles({
+    tokenizer: (await readJson(file('tokenizer.json'), true))!,
+    tokenizerConfig: await readJson(file('tokenizer_config.json'), false),
+    entropix: await readJson(file('entropix.json'), false),
+    config: await readJson(file('config.json'), false),
+    generationConfig: await readJson(file('generation_config.json'), false),
+  });
 }
 
 /**

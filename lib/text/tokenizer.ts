@@ -37,6 +37,31 @@ function tokenName(value: unknown): string | null {
   return null;
 }
 
+const idList = (v: unknown): number[] =>
+  (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).filter((x): x is number => Number.isInteger(x));
+
+/** A model's parsed tokenizer files (null: the model has none), wherever they were read. */
+export interface TokenizerFiles {
+  tokenizer: object;
+  tokenizerConfig: object | null;
+  entropix: object | null;
+  config: object | null;
+  generationConfig: object | null;
+}
+
+/**
+ * The tokenizer of a model's files. Its eos ids are the union of entropix.json's eosTokenIds,
+ * config.json's and generation_config.json's eos_token_id and tokenizer_config.json's eos_token.
+ */
+export function tokenizerFromModelFiles(f: TokenizerFiles): Tokenizer {
+  const eos = [
+    ...idList((f.entropix as { eosTokenIds?: unknown } | null)?.eosTokenIds),
+    ...idList((f.config as { eos_token_id?: unknown } | null)?.eos_token_id),
+    ...idList((f.generationConfig as { eos_token_id?: unknown } | null)?.eos_token_id),
+  ];
+  return tokenizerFromJson(f.tokenizer, f.tokenizerConfig ?? {}, eos);
+}
+
 /**
  * Whether decode cleans up spaces, as transformers 5 decides: only when tokenizer_config.json sets
  * clean_up_tokenization_spaces (absent: false), and never for a BPE model (byte-level or
