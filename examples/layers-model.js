@@ -16,16 +16,20 @@ const WINDOW = 6;
 const encode = (s) => [...s].map((c) => CHARS.indexOf(c));
 const decode = (ids) => ids.map((i) => CHARS[i] ?? '').join('');
 
-/** Embedding → dense → dense logits over the next character, from the last WINDOW characters. */
+/**
+ * The last WINDOW characters, one-hot → dense → dense logits over the next character. (One-hot
+ * rather than an embedding layer: the embedding's gradient, UnsortedSegmentSum, has no wasm kernel.)
+ */
 function buildModel() {
   const model = layers.sequential();
-  model.add(layers.layers.embedding({ inputDim: V, outputDim: 16, inputLength: WINDOW }));
-  model.add(layers.layers.flatten());
-  model.add(layers.layers.dense({ units: 96, activation: 'relu' }));
+  model.add(layers.layers.dense({ inputShape: [WINDOW * V], units: 96, activation: 'relu' }));
   model.add(layers.layers.dense({ units: V })); // logits: no softmax, the sampler takes raw logits
   model.compile({ optimizer: tf.train.adam(0.01), loss: (y, logits) => tf.losses.softmaxCrossEntropy(y, logits) });
   return model;
 }
+
+/** ids int32 [B, WINDOW] → the model's input [B, WINDOW·V]. */
+const features = (ids) => tf.reshape(tf.oneHot(ids, V), [ids.shape[0], WINDOW * V]);
 
 async function train(model) {
   const ids = encode(TEXT);
@@ -35,16 +39,15 @@ async function train(model) {
     xs.push(ids.slice(i - WINDOW, i));
     ys.push(ids[i]);
   }
-  const x = tf.tensor2d(xs, [xs.length, WINDOW], 'float32'); // the embedding casts ids itself
-  const y = tf.oneHot(tf.tensor1d(ys, 'int32'), V);
-  const history = await model.fit(x, y, { epochs: 60, batchSize: 64, shuffle: true, verbose: 0 });
+  const x = tf.tidy(() => features(tf.tensor2d(xs, [xs.length, WINDOW], 'int32')));
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(ys, 'int32'), V));
+  const history = await model.fit(x, y, { epochs: 40, batchSize: 64, shuffle: true, verbose: 0 });
   tf.dispose([x, y]);
   return history.history.loss;
 }
 
 async function main() {
-  // cpu: tfjs-layers' training needs gradients that wasm lacks (the embedding's); sampling runs anywhere.
-  await useBackend('cpu');
+  await useBackend('wasm');
   tf.util.assert(layers.sequential().constructor.name === 'Sequential', () => 'tfjs-layers did not load');
   const model = buildModel();
   const started = Date.now();
@@ -55,23 +58,29 @@ async function main() {
   const sampler = new EntropixSampler({ lowEntropy: 0.3, lowVarentropy: 0.3, mediumEntropy: 1.5, highEntropy: 2.5, highVarentropy: 2.5 });
   const prompts = ['the wi', 'and th', 'in the'];
   const B = prompts.length;
+  const before = tf.memory().numTensors;
   let window = tf.tensor2d(prompts.map(encode), [B, WINDOW], 'int32');
   const tokens = [];
   const states = [];
-  const before = tf.memory().numTensors;
   for (let step = 0; step < 60; step++) {
     // The pipeline step: the model's logits → the sampler → the next window, all on the device.
-    const logits = model.predict(tf.cast(window, 'float32'));
-    const s = sampler.sample(logits, null, { seed: [step, 100 + step, 200 + step] });
+    const s = tf.tidy(() => {
+      const logits = model.predict(features(window));
+      return sampler.sample(logits, null, { seed: [step, 100 + step, 200 + step] });
+    });
     const next = tf.tidy(() => tf.concat([tf.slice(window, [0, 1], [-1, -1]), tf.reshape(s.tokens, [B, 1])], 1));
     tokens.push(s.tokens);
     states.push(s.states);
-    tf.dispose([logits, window, s.metrics]);
+    tf.dispose([window, s.metrics]);
     window = next;
   }
   // One read at the end.
-  const ids = await tf.stack(tokens, 1).array();
-  const regimes = (await tf.stack(states, 1).array()).flat().map((s) => STATE_NAMES[s]);
+  const [ids, regimeIds] = await Promise.all([tf.stack(tokens, 1), tf.stack(states, 1)].map(async (t) => {
+    const values = await t.array();
+    t.dispose();
+    return values;
+  }));
+  const regimes = regimeIds.flat().map((s) => STATE_NAMES[s]);
   tf.dispose([tokens, states, window]);
   prompts.forEach((p, row) => console.log(JSON.stringify(p + decode(ids[row]))));
   const shares = {};
