@@ -13,10 +13,10 @@ const CHARS = [...new Set(TEXT)].sort();
 const encode = (s) => [...s].map((c) => CHARS.indexOf(c));
 const decode = (ids) => ids.map((i) => CHARS[i] ?? '').join('');
 
-/** A bigram LanguageModel: logits[v] = log(count(last → v) + 0.05). */
+/** A bigram LanguageModel: logits[v] = log(count(last → v) + 0.01). */
 function bigramModel() {
   const V = CHARS.length;
-  const counts = new Float32Array(V * V).fill(0.05);
+  const counts = new Float32Array(V * V).fill(0.01);
   const ids = encode(TEXT);
   for (let i = 1; i < ids.length; i++) counts[ids[i - 1] * V + ids[i]] += 1;
   const table = tf.log(tf.tensor2d(counts, [V, V]));
@@ -37,8 +37,8 @@ function bigramModel() {
 async function main() {
   await useBackend('wasm');
   const model = bigramModel();
-  // Thresholds for a vocabulary of about 30 characters (log2 30 ≈ 5 bits at most).
-  const sampler = new EntropixSampler({ lowEntropy: 0.5, lowVarentropy: 0.5, mediumEntropy: 1.8, highEntropy: 2.6, highVarentropy: 2.5 });
+  // Thresholds set by hand from this model's own entropy (≈ 1–3 bits) and varentropy (≈ 2–3 bits²).
+  const sampler = new EntropixSampler({ lowEntropy: 1.8, lowVarentropy: 2, mediumEntropy: 2.5, highEntropy: 3, highVarentropy: 2.2 });
   const prompts = ['the ', 'and the w', 'in '];
   const out = prompts.map(() => []);
   const regimes = {};

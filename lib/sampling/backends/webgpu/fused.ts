@@ -76,7 +76,7 @@ export function fusedComputeMetrics(logits: Tensor2D, scores: Tensor | null, key
   const [batch, vocab] = logits.shape;
   if (!fusedSupports(vocab, 1, scores?.shape[1] ?? 1)) return null;
   const wg = workgroupSize();
-  const attn = scores ? attention(scores, keyMask, wg, batch) : placeholder();
+  const attn = attention(scores, keyMask, wg, batch);
   const shape: RowProgramShape = {
     wg, sorted: 2, metrics: true, draw: false, regimes: false,
     params: ['uniform', 'uniform', 'uniform', 'uniform'], lastTokens: false,
