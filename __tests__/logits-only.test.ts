@@ -230,6 +230,32 @@ describe('EntropixSampler.sample and computeMetrics without attention scores', (
     logits.dispose();
   });
 
+  test('the draw uses the logits-only exploring parameters: topK = max(5, topK0) = 8 tokens, T = 1.2·T0', async () => {
+    // One row in Exploring (ent ≈ 4.0 < 5, vent ≈ 16 > 5): a peak of probability 0.6 over 199
+    // distinct near-equal logits. T0 = 1, topK0 = 8, top-p and min-p off.
+    const V2 = 200;
+    const peak = 100;
+    const row = Array.from({ length: V2 }, (_, i) => (i === peak ? Math.log(1.5 * (V2 - 1)) : -1e-4 * i));
+    const top8 = [peak, 0, 1, 2, 3, 4, 5, 6];
+    const rows = 500;
+    const logits = tf.tensor2d(Array.from({ length: rows }, () => row));
+    const sampler = new EntropixSampler({ temperature: 1, topK: 8, topP: 1, minP: 0 });
+    const drawn = new Map<number, number>();
+    for (let rep = 0; rep < 4; rep++) {
+      const r = await readResult(sampler.sample(logits, null, { seed: Array.from({ length: rows }, (_, b) => 7 + rep * rows + b) }));
+      expect(new Set(r.states)).toEqual(new Set([SamplerState.Exploring]));
+      for (const t of r.tokens) drawn.set(t, (drawn.get(t) ?? 0) + 1);
+    }
+    logits.dispose();
+    // Exactly the 8 best tokens (⌊8·1.5⌋ = 12 if the agreement term's constant had stayed).
+    expect([...drawn.keys()].sort((a, b) => a - b)).toEqual([...top8].sort((a, b) => a - b));
+    // Off-peak share at T = 1.2: 7 / (7 + e^(ln(298.5)/1.2)) = 5.7% of 2000 draws ≈ 114 (sd 10);
+    // T = 1 would give ≈ 46, T = 1.5 ≈ 270. Tolerance ±3 sd.
+    const offPeak = 2000 - drawn.get(peak)!;
+    expect(offPeak).toBeGreaterThanOrEqual(83);
+    expect(offPeak).toBeLessThanOrEqual(145);
+  });
+
   test('bad inputs refused as with scores, allocating nothing', () => {
     const logits = tf.zeros([2, 5]);
     const mask = tf.ones([2, 3]);
