@@ -303,7 +303,8 @@ const BAD_INPUTS: BadInput[] = [
   },
   { name: 'logits as a nested array', logits: () => [[0, 0, 0]], scores: goodScores, code: 'INVALID_ARGUMENT', argument: 'logits' },
   { name: 'logits undefined', logits: () => undefined, scores: goodScores, code: 'INVALID_ARGUMENT', argument: 'logits' },
-  { name: 'attentionScores null', logits: goodLogits, scores: () => null, code: 'INVALID_ARGUMENT', argument: 'attentionScores' },
+  // Null scores mean logits only (logits-only.test.ts); a keyMask then has nothing to mask.
+  { name: 'keyMask without attentionScores', logits: goodLogits, scores: () => null, options: () => ({ keyMask: tf.ones([2, 4]) }), code: 'INVALID_ARGUMENT', argument: 'keyMask' },
   { name: 'attentionScores as a plain object', logits: goodLogits, scores: () => ({ shape: [2, 3, 4] }), code: 'INVALID_ARGUMENT', argument: 'attentionScores' },
   {
     name: 'keyMask as an array', logits: goodLogits, scores: goodScores,

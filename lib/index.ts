@@ -29,7 +29,9 @@ export { tokenizerFromJson, createTextStream } from './text/tokenizer';
 export type { Tokenizer, TextStream, EncodeOptions } from './text/tokenizer';
 export { renderChatTemplate } from './text/chat-template';
 export type { ChatMessage } from './text/chat-template';
-export type { CausalLM, KVCache, ForwardResult, ForwardOptions, GenerationDefaults } from './models/causal-lm';
+export type {
+  CausalLM, KVCache, ForwardResult, ForwardOptions, GenerationDefaults, LanguageModel, LanguageModelOutput,
+} from './models/causal-lm';
 // Type-only: erased from dist/index.js, which stays free of Node built-ins (hf-config.ts reads files).
 export type { ModelConfig, HfModelType, Llama3RopeScaling } from './models/hf-config';
 // Models and tokenizers over HTTP (fetch); entropix-tfjs/node's loadModel / loadTokenizer also take a directory.

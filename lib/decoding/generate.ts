@@ -1,7 +1,9 @@
 // The decoder loop: prefill once, then one token per step with the KV cache. Sampled ids go back
 // into the model as a tensor; the only read per step is one asynchronous read of a small [B, 9]
 // table (token, state, log-probability, six metrics), started before the next step is queued so
-// the two overlap where the backend runs asynchronously.
+// the two overlap where the backend runs asynchronously. Any LanguageModel will do: one with no
+// cache is given the whole sequence each step, one with no attention scores is sampled from its
+// logits alone.
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
@@ -11,8 +13,8 @@ import { sampleTokens, SamplingParams } from '../sampling/sample-tokens';
 import { SamplerState } from '../sampling/regimes';
 import { randomSeed, Seed, stepSeed, validateSeed } from '../sampling/rng';
 import { samplingStrategy } from '../sampling/backends/strategy';
-import { describe, requireNumber } from '../core/validate';
-import type { CausalLM, KVCache } from '../models/causal-lm';
+import { describe, requireDim, requireNumber, requireTensor } from '../core/validate';
+import type { KVCache, LanguageModel } from '../models/causal-lm';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -48,26 +50,32 @@ export interface GenerateStep {
 const METRIC_KEYS = ['entropy', 'varentropy', 'attnEntropy', 'attnVarentropy', 'agreement', 'interactionStrength'] as const;
 const COLUMNS = 3 + METRIC_KEYS.length; // token, state, logprob, metrics
 
-type StepSampler = (logits: Tensor2D, scores: Tensor, keyMask: Tensor2D, lastTokens: Tensor1D, seed: Seed) =>
+type StepSampler = (logits: Tensor2D, scores: Tensor | null, keyMask: Tensor2D, lastTokens: Tensor1D, seed: Seed) =>
   { tokens: Tensor1D; states: Tensor1D; metrics: Metrics };
 
-function stepSampler(model: CausalLM, choice: GenerateOptions['sampler']): StepSampler {
+function stepSampler(model: LanguageModel, choice: GenerateOptions['sampler']): StepSampler {
   if (choice === 'greedy' || (choice !== undefined && !(choice instanceof EntropixSampler))) {
     const params: SamplingParams = choice === 'greedy' ? { temperature: 0 } : choice;
     return (logits, scores, keyMask, _last, seed) => {
       const tokens = sampleTokens(logits, params, seed);
-      const metrics = computeMetrics(logits, scores, { keyMask });
+      const metrics = computeMetrics(logits, scores, scores ? { keyMask } : {});
       return { tokens, states: tf.fill([logits.shape[0]], SamplerState.Base, 'int32') as Tensor1D, metrics };
     };
   }
-  const sampler = choice ?? new EntropixSampler(model.generationDefaults.sampler ?? {});
-  return (logits, scores, keyMask, lastTokens, seed) => sampler.sample(logits, scores, { keyMask, lastTokens, seed });
+  const sampler = choice ?? new EntropixSampler(model.generationDefaults?.sampler ?? {});
+  return (logits, scores, keyMask, lastTokens, seed) =>
+    sampler.sample(logits, scores, { keyMask: scores ? keyMask : undefined, lastTokens, seed });
 }
 
-function validate(model: CausalLM, promptIds: unknown, options: unknown): { prompts: number[][]; options: GenerateOptions } {
-  if (typeof model !== 'object' || model === null || typeof (model as CausalLM).forward !== 'function') {
-    throw new EntropixError('INVALID_ARGUMENT', `model must be a CausalLM, got ${describe(model)}`, 'model');
+function validate(model: LanguageModel, promptIds: unknown, options: unknown): { prompts: number[][]; options: GenerateOptions } {
+  if (typeof model !== 'object' || model === null || typeof (model as LanguageModel).forward !== 'function') {
+    throw new EntropixError('INVALID_ARGUMENT', `model must be a LanguageModel (with a forward), got ${describe(model)}`, 'model');
   }
+  if (typeof model.config !== 'object' || model.config === null) {
+    throw new EntropixError('INVALID_ARGUMENT', 'model.config must be an object with vocabSize and maxPositions', 'model.config');
+  }
+  requireNumber(model.config.vocabSize, 'model.config.vocabSize', { min: 1, integer: true });
+  requireNumber(model.config.maxPositions, 'model.config.maxPositions', { min: 1, integer: true });
   if (typeof options !== 'object' || options === null) {
     throw new EntropixError('INVALID_ARGUMENT', 'options must be an object with maxNewTokens', 'options');
   }
@@ -109,7 +117,7 @@ function validate(model: CausalLM, promptIds: unknown, options: unknown): { prom
   }
   // The sampler meets the model here: its clarifying token must be one of the model's, like the eos ids.
   const clarifying = s instanceof EntropixSampler ? s.config.clarifyingTokenId
-    : s === undefined ? model.generationDefaults.sampler?.clarifyingTokenId ?? null : null;
+    : s === undefined ? model.generationDefaults?.sampler?.clarifyingTokenId ?? null : null;
   if (clarifying !== null && clarifying !== undefined && !(Number.isInteger(clarifying) && clarifying >= 0 && clarifying < vocabSize)) {
     throw new EntropixError('INVALID_ARGUMENT',
       `the sampler's clarifyingTokenId ${clarifying} is not a token id of this model (integers in [0, ${vocabSize}))`, 'options.sampler');
@@ -140,19 +148,20 @@ function leftPad(prompts: number[][]): { ids: Tensor2D; mask: Tensor2D } {
  * breaking out of the loop, an abort or an error releases every tensor.
  */
 export async function* generate(
-  model: CausalLM, promptIds: number[][], options: GenerateOptions,
+  model: LanguageModel, promptIds: number[][], options: GenerateOptions,
 ): AsyncGenerator<GenerateStep, void, undefined> {
   const { prompts, options: o } = validate(model, promptIds, options);
   if (o.signal?.aborted) throw aborted();
   const batch = prompts.length;
   const sample = stepSampler(model, o.sampler);
-  const stop = new Set([...(model.generationDefaults.eosTokenIds ?? []), ...(o.stopTokenIds ?? [])]);
+  const stop = new Set([...(model.generationDefaults?.eosTokenIds ?? []), ...(o.stopTokenIds ?? [])]);
   const seed = o.seed ?? randomSeed();
   const width = Math.max(...prompts.map((p) => p.length));
   // Token n (1-based) needs a forward over width + n − 1 positions.
   const limit = Math.min(o.maxNewTokens, model.config.maxPositions - width + 1);
 
   let cache: KVCache | null = null;
+  let sequence: Tensor2D | null = null; // every position so far, kept only for a model with no cache
   let mask: Tensor2D | null = null;
   let fed: Tensor2D | null = null; // the tokens to feed next, int32 [B, 1]
   let pending: Tensor2D | null = null; // the step table being read
@@ -162,28 +171,35 @@ export async function* generate(
     // Step n: forward the previous tokens (prefill for n = 1), sample, and queue the table read.
     const runStep = (n: number): void => {
       const first = n === 1 ? leftPad(prompts) : null;
-      const ids = first ? first.ids : fed!;
+      // A model without a cache re-runs the whole sequence.
+      const ids = first ? first.ids : sequence ? tf.concat([sequence, fed!], 1) as Tensor2D : fed!;
       const nextMask = first ? first.mask : tf.tidy(() => tf.concat([mask!, tf.ones([batch, 1])], 1) as Tensor2D);
       let out: { table: Tensor2D; fed: Tensor2D };
       try {
         const result = model.forward(ids, cache, { attentionMask: nextMask });
-        cache = result.cache; // forward took over the previous cache
+        cache = result.cache ?? null; // forward took over the previous cache
         try {
           out = tf.tidy(() => {
+            checkLogits(result.logits, batch, model.config.vocabSize);
             const last = tf.reshape(tf.slice(ids, [0, ids.shape[1] - 1], [-1, 1]), [batch]) as Tensor1D;
-            const s = sample(result.logits, result.attentionScores, nextMask, last, stepSeed(seed, n));
+            const s = sample(result.logits, result.attentionScores ?? null, nextMask, last, stepSeed(seed, n));
             const columns = [s.tokens, s.states, tokenLogprobs(result.logits, s.tokens), ...METRIC_KEYS.map((k) => s.metrics[k])];
             const table = tf.stack(columns.map((c) => tf.cast(c, 'float32')), 1) as Tensor2D;
             return { table, fed: tf.reshape(s.tokens, [batch, 1]) as Tensor2D };
           });
         } finally {
-          tf.dispose([result.logits, result.attentionScores]);
+          tf.dispose([result.logits, result.attentionScores ?? []]);
         }
       } catch (e) {
         tf.dispose(first ? [first.ids, first.mask] : nextMask);
+        if (!first && ids !== fed) ids.dispose();
         throw e;
       }
-      release(ids, mask);
+      if (ids !== fed) release(fed);
+      if (cache) release(ids, sequence);
+      else if (ids !== sequence) release(sequence);
+      sequence = cache ? null : ids;
+      release(mask);
       mask = nextMask;
       fed = out.fed;
       pending = out.table;
@@ -212,7 +228,7 @@ export async function* generate(
       if (done.every((d) => d)) return;
     }
   } finally {
-    release(mask, fed, pending);
+    release(mask, fed, pending, sequence);
     (cache as KVCache | null)?.dispose();
   }
 }
@@ -236,6 +252,13 @@ function nextMacrotask(): Promise<void> {
 
 function release(...tensors: (Tensor | null)[]): void {
   for (const t of tensors) t?.dispose();
+}
+
+/** A model's logits must be float32 [B, V] (the sampler checks the rank and dtype, not B and V). */
+function checkLogits(logits: unknown, batch: number, vocab: number): void {
+  const x = requireTensor(logits, 'the model\'s logits', [2], ['float32']);
+  requireDim(x, 'the model\'s logits', 0, batch, 'the number of prompts');
+  requireDim(x, 'the model\'s logits', 1, vocab, 'model.config.vocabSize');
 }
 
 /** log softmax(logits)[token] per row; NaN where the token is −1. */

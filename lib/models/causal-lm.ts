@@ -1,5 +1,5 @@
 // What every model behind the decoder provides: logits and the last layer's attention scores for
-// the last position, with a KV cache.
+// the last position, with a KV cache; LanguageModel is the part the decoder needs.
 import type { Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
 import type { SamplerConfig } from '../sampling/config';
 import type { ModelConfig } from './hf-config';
@@ -27,11 +27,30 @@ export interface GenerationDefaults {
 }
 
 /**
+ * The least the decoder (generate) needs from a model: a user's own model implements this.
+ * forward(ids [B, T] int32, cache, { attentionMask [B, cacheLength + T] }) returns the logits at
+ * the last position; attentionScores (the last layer's, as in ForwardResult) are optional: without
+ * them the sampler runs on the logits alone. A model that returns no cache is given the whole
+ * sequence (prompt and tokens so far) at every step.
+ */
+export interface LanguageModel {
+  readonly config: { readonly vocabSize: number; readonly maxPositions: number };
+  readonly generationDefaults?: GenerationDefaults;
+  forward(inputIds: Tensor2D, cache?: KVCache | null, options?: ForwardOptions): LanguageModelOutput;
+}
+
+export interface LanguageModelOutput {
+  logits: Tensor2D; // float32 [B, V]
+  attentionScores?: Tensor3D | null;
+  cache?: KVCache | null;
+}
+
+/**
  * A causal language model. The caller disposes returned tensors. Passing a cache to forward hands
  * it over (forward disposes it), except when forward throws: it validates first, and then the
  * cache is still the caller's.
  */
-export interface CausalLM {
+export interface CausalLM extends LanguageModel {
   readonly config: ModelConfig;
   readonly generationDefaults: GenerationDefaults;
   forward(inputIds: Tensor2D, cache?: KVCache | null, options?: ForwardOptions): ForwardResult;

@@ -15,6 +15,7 @@ export type Metrics = {
   entropy: Tensor1D;
   /** Σ p (log2 p + entropy)², bits². NaN for a row with no usable logit. */
   varentropy: Tensor1D;
+  // The four attention metrics are NaN in every row when no attention scores were given.
   /** Mean over heads of each head's attention entropy (bits), over real keys only. */
   attnEntropy: Tensor1D;
   /** Unbiased variance over heads of the per-head attention entropies (0 with one head). */
@@ -33,12 +34,19 @@ export interface MetricsOptions {
 const LN2 = Math.LN2;
 
 /**
- * Validates logits [B, V] and attention scores [B, H, T] or [B, H, Q, T] (last query row used)
- * plus an optional keyMask [B, T]; returns the batch size. Shared with the sampler.
+ * Validates logits [B, V] and attention scores [B, H, T] or [B, H, Q, T] (last query row used;
+ * null or undefined: none, logits only) plus an optional keyMask [B, T], which needs scores;
+ * returns the batch size. Shared with the sampler.
  */
 export function validateMetricInputs(logits: unknown, attentionScores: unknown, keyMask: unknown): number {
   const x = requireTensor(logits, 'logits', [2], ['float32']);
   const batch = x.shape[0]!;
+  if (attentionScores === null || attentionScores === undefined) {
+    if (keyMask !== undefined && keyMask !== null) {
+      throw new EntropixError('INVALID_ARGUMENT', 'keyMask masks the keys of attentionScores: without scores, pass none', 'keyMask');
+    }
+    return batch;
+  }
   const s = requireTensor(attentionScores, 'attentionScores', [3, 4], ['float32']);
   requireDim(s, 'attentionScores', 0, batch, 'the batch size of logits');
   if (keyMask !== undefined && keyMask !== null) {
@@ -52,7 +60,7 @@ export function validateMetricInputs(logits: unknown, attentionScores: unknown, 
 /** Computes all six metrics. The caller owns (and disposes) the returned tensors. */
 export function computeMetrics(
   logits: Tensor, // [B, V]: the rank is checked at run time, so a plain Tensor (GraphModel.execute) will do
-  attentionScores: Tensor,
+  attentionScores?: Tensor | null, // none: logits only (the attention metrics are NaN)
   options: MetricsOptions = {},
 ): Metrics {
   if (typeof options !== 'object' || options === null) {
@@ -61,12 +69,12 @@ export function computeMetrics(
   validateMetricInputs(logits, attentionScores, options.keyMask);
   const strategy = samplingStrategy();
   return tf.tidy(() => {
-    const fused = strategy.computeMetrics?.(logits as Tensor2D, attentionScores, options.keyMask as Tensor2D | undefined);
+    const fused = strategy.computeMetrics?.(logits as Tensor2D, attentionScores ?? null, options.keyMask as Tensor2D | undefined);
     if (fused) return fused;
     const clean = strategy.sanitize(logits as Tensor2D);
     const top = strategy.candidates(clean, 1);
     const rowIds = rowIdColumn(clean.shape[0]);
-    return strategy.metricTable(clean, top, rowIds, attentionScores, options.keyMask as Tensor2D | undefined).metrics;
+    return strategy.metricTable(clean, top, rowIds, attentionScores ?? null, options.keyMask as Tensor2D | undefined).metrics;
   });
 }
 
@@ -74,24 +82,30 @@ export function computeMetrics(
  * The metrics of every row, as the public Metrics and as one [B, 7] table, the sampler's working
  * form: columns entropy, varentropy, attnEntropy, attnVarentropy, agreement, interactionStrength
  * (bits, as in Metrics), then 1 for a row with a usable logit and 0 for one without. The table is
- * finite: an empty row's entropies are placeholders (NaN in Metrics).
+ * finite: an empty row's entropies are placeholders (NaN in Metrics). Without attention scores
+ * (null) the attention columns are 0 (the logits-only regime table gives them no weight) and the
+ * attention metrics NaN.
  *
  * `clean` is sanitized logits [B, V]; `cand` their candidates (column 0: each row's maximum and
  * argmax); `rowIds` is rowIdColumn(B).
  */
 export function metricTable(
   clean: Tensor2D, cand: Candidates, rowIds: Tensor2D,
-  attentionScores: Tensor, keyMask: Tensor2D | undefined, tuning: OpTuning,
+  attentionScores: Tensor | null, keyMask: Tensor2D | undefined, tuning: OpTuning,
 ): { table: Tensor2D; metrics: Metrics } {
   const top = tf.slice(cand.values, [0, 0], [-1, 1]) as Tensor2D;
   const topIndex = tf.slice(cand.indices, [0, 0], [-1, 1]) as Tensor2D;
   const logit = logitColumns(clean, top, topIndex, rowIds, tuning);
-  const columns = [logit.entropy, logit.varentropy, ...attentionColumns(attentionScores, keyMask, tuning)];
+  const attention = attentionScores
+    ? attentionColumns(attentionScores, keyMask, tuning)
+    : new Array<Tensor>(4).fill(tf.zerosLike(logit.entropy));
+  const columns = [logit.entropy, logit.varentropy, ...attention];
   const table = tf.concat([...columns, logit.real], 1) as Tensor2D;
   // The caller's copies: [B] each, NaN entropies for a row with no usable logit.
   const nanIfEmpty = tf.div(logit.real, logit.real);
   const [entropy, varentropy, attnEntropy, attnVarentropy, agreement, interactionStrength] = columns.map(
-    (c, i) => tf.reshape(i < 2 ? tf.mul(c, nanIfEmpty) : c, [-1]) as Tensor1D);
+    (c, i) => (i < 2 ? tf.reshape(tf.mul(c, nanIfEmpty), [-1])
+      : attentionScores ? tf.reshape(c, [-1]) : tf.fill([clean.shape[0]], NaN)) as Tensor1D);
   return {
     table,
     metrics: {

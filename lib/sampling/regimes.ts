@@ -50,6 +50,24 @@ export interface RegimeTable {
   clarifies: boolean;
 }
 
+/**
+ * The coefficients of every attention term in the parameter rules. Without attention scores the
+ * rules keep their constant part only: these are 0 (not just the attention columns' weights:
+ * exploring's topK0·(1 + a·(1 − agreement)) would keep topK0·(1 + a)) and the gates are off.
+ */
+const ATTENTION_COEFS = [
+  'treadingTemperatureAttnEntropyCoef', 'exploringTemperatureInteractionCoef', 'exploringTopKAgreementCoef',
+  'resamplingTemperatureAttnVarentropyCoef', 'resamplingTopPAttnEntropyCoef', 'adaptiveTemperatureAttnCoef',
+  'adaptiveTemperatureAgreementCoef', 'adaptiveTopPAttnVarentropyCoef', 'adaptiveTopKInteractionCoef',
+  'adaptiveTopKAgreementCoef',
+] as const satisfies readonly (keyof SamplerConfig)[];
+
+/** The table for rows with no attention scores: every attention column has weight 0 and no bound. */
+export function compileLogitsOnlyRegimes(c: SamplerConfig): RegimeTable {
+  const noAttention = Object.fromEntries(ATTENTION_COEFS.map((k) => [k, 0]));
+  return compileRegimes({ ...c, ...noAttention, gates: {} });
+}
+
 export function compileRegimes(c: SamplerConfig): RegimeTable {
   const T0 = c.temperature;
   const k0 = c.topK;

@@ -5,7 +5,7 @@ import { resolveSamplerConfig, SamplerConfig } from './config';
 import { EntropixError } from '../core/errors';
 import { rowIdColumn } from './row-index';
 import { Metrics, validateMetricInputs } from './metrics';
-import { compileRegimes, RegimeTable } from './regimes';
+import { compileLogitsOnlyRegimes, compileRegimes, RegimeTable } from './regimes';
 import { gumbelNoise, randomSeed, Seed, validateSeed } from './rng';
 import { samplingStrategy } from './backends/strategy';
 import { requireDim, requireTensor } from '../core/validate';
@@ -28,19 +28,23 @@ export type SampleResult = {
 export class EntropixSampler {
   readonly config: Readonly<SamplerConfig>;
   private readonly table: RegimeTable;
+  /** For logits without attention scores: the rules' constant parts, no gates (regimes.ts). */
+  private readonly logitsOnlyTable: RegimeTable;
 
   constructor(config: Partial<SamplerConfig> = {}) {
     this.config = Object.freeze(resolveSamplerConfig(config));
     this.table = compileRegimes(this.config);
+    this.logitsOnlyTable = compileLogitsOnlyRegimes(this.config);
   }
 
   /**
    * One Entropix step for a batch: logits [B, V] float32, the last layer's attention scores
    * [B, H, T] or [B, H, Q, T] (pre-softmax q·k/√d; the last query row is used). Every row gets its
    * own regime. The caller owns every returned tensor (`tf.dispose(result)`). Ranks are checked at
-   * run time, so plain Tensors (as GraphModel.execute returns) need no cast.
+   * run time, so plain Tensors (as GraphModel.execute returns) need no cast. attentionScores null
+   * or undefined: logits only (attention metrics NaN, gates off, each rule's constant part).
    */
-  sample(logits: Tensor, attentionScores: Tensor, options: SampleStepOptions = {}): SampleResult {
+  sample(logits: Tensor, attentionScores: Tensor | null | undefined, options: SampleStepOptions = {}): SampleResult {
     if (typeof options !== 'object' || options === null) {
       throw new EntropixError('INVALID_ARGUMENT', 'options must be an object', 'options');
     }
@@ -51,7 +55,8 @@ export class EntropixSampler {
       requireDim(lastTokens, 'options.lastTokens', 0, batch, 'the batch size of logits');
     }
     const seed = validateSeed(options.seed ?? randomSeed(), batch, 'options.seed');
-    const regimes = this.table;
+    const scores = attentionScores ?? null;
+    const regimes = scores ? this.table : this.logitsOnlyTable;
     const k = Math.min(this.config.candidateCap, logits.shape[1]!);
     const clarifyingId = this.config.clarifyingTokenId;
     if (clarifyingId !== null && clarifyingId >= logits.shape[1]!) {
@@ -62,7 +67,7 @@ export class EntropixSampler {
     const strategy = samplingStrategy();
     return tf.tidy(() => {
       const fused = strategy.sampleStep?.({
-        logits: logits as Tensor2D, scores: attentionScores, keyMask: options.keyMask as Tensor2D | undefined,
+        logits: logits as Tensor2D, scores, keyMask: options.keyMask as Tensor2D | undefined,
         lastTokens: (lastTokens ?? undefined) as Tensor1D | undefined, seed,
         table: regimes, k, clarifyingTokenId: clarifyingId,
       });
@@ -70,7 +75,7 @@ export class EntropixSampler {
       const clean = strategy.sanitize(logits as Tensor2D);
       const cand = strategy.candidates(clean, k);
       const rowIds = rowIdColumn(batch);
-      const { table, metrics } = strategy.metricTable(clean, cand, rowIds, attentionScores, options.keyMask as Tensor2D | undefined);
+      const { table, metrics } = strategy.metricTable(clean, cand, rowIds, scores, options.keyMask as Tensor2D | undefined);
       const d = strategy.decideRegimes(regimes, table);
       const samples = regimes.adaptiveSamples;
       const tokens = strategy.drawTokens({

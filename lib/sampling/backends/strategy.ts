@@ -8,7 +8,8 @@
 //   metricTable(clean, cand, rowIds, scores, keyMask)
 //                                the metric table [B, 7] (six metrics, then the usable-logit flag)
 //                                and the public Metrics ([B] each), as metrics.ts's metricTable;
-//                                cand's column 0 is each row's maximum and argmax
+//                                cand's column 0 is each row's maximum and argmax; scores null:
+//                                attention columns 0 in the table, NaN in Metrics
 //   decideRegimes(table, m)      every row's state (int32 [B]) and parameters ([B, 1] columns)
 //                                from the compiled RegimeTable and the metric table, as
 //                                regimes.ts's decideRegimes
@@ -48,7 +49,7 @@ export interface SamplingStrategy {
   sanitize<T extends Tensor>(x: T): T;
   candidates(clean: Tensor2D, k: number): Candidates;
   metricTable(
-    clean: Tensor2D, cand: Candidates, rowIds: Tensor2D, attentionScores: Tensor, keyMask: Tensor2D | undefined,
+    clean: Tensor2D, cand: Candidates, rowIds: Tensor2D, attentionScores: Tensor | null, keyMask: Tensor2D | undefined,
   ): { table: Tensor2D; metrics: Metrics };
   decideRegimes(table: RegimeTable, metrics: Tensor2D): RegimeDecision;
   drawTokens(inputs: DrawInputs, plan: DrawPlan): Tensor1D;
@@ -58,7 +59,7 @@ export interface SamplingStrategy {
    * the caller's tidy. They return null (allocating nothing) for a shape they do not handle,
    * and the caller then runs the pieces above.
    */
-  computeMetrics?(logits: Tensor2D, attentionScores: Tensor, keyMask: Tensor2D | undefined): Metrics | null;
+  computeMetrics?(logits: Tensor2D, attentionScores: Tensor | null, keyMask: Tensor2D | undefined): Metrics | null;
   sampleTokens?(logits: Tensor2D, params: ValidatedParams, seed: Seed, k: number): Tensor1D | null;
   sampleStep?(step: StepInputs): StepResult | null;
 }
@@ -66,7 +67,7 @@ export interface SamplingStrategy {
 /** EntropixSampler.sample's validated inputs, for a whole-step path. k = min(candidateCap, V). */
 export interface StepInputs {
   logits: Tensor2D;
-  scores: Tensor;
+  scores: Tensor | null; // null: logits only (table is then the logits-only one)
   keyMask?: Tensor2D;
   lastTokens?: Tensor1D;
   seed: Seed;

@@ -51,36 +51,39 @@ function candidates({ inputs, backend, attrs }: Args): TensorInfo[] {
   return [values!, indices!];
 }
 
+const NO_ATTENTION = [0, 0, 0, 0] as const;
+
 /**
  * The metric epilogue: clean and p [B, V] (p = softmax(clean)), candidates [B, k] (column 0:
  * each row's maximum), attention clean and p
  * [B·H, T] → the table [B, 7] and the six metrics [B] (NaN entropies for a row with no usable logit).
+ * Without attnClean/attnP (no scores): attention columns 0 in the table, NaN in the metrics.
  */
 function metricTable({ inputs, backend, attrs }: Args): TensorInfo[] {
   const heap = backend as WasmHeap;
   const { clean, p, candidates: cand, attnClean, attnP } = inputs as Record<string, TensorInfo>;
   const [batch, n] = clean!.shape as [number, number];
   const heads = attrs!.heads as number;
-  const keys = attnClean!.shape[1]!;
+  const keys = attnClean ? attnClean.shape[1]! : 0; // no attention inputs: logits only
   const outs = outputs(heap, [[[batch, 7], 'float32'], ...Array.from({ length: 6 }, () => [[batch], 'float32'] as [number[], 'float32'])]);
   const xv = f32(heap, clean!);
   const pv = f32(heap, p!);
   const cv = f32(heap, cand!);
   const k = cand!.shape[1]!;
-  const sv = f32(heap, attnClean!);
-  const spv = f32(heap, attnP!);
+  const sv = attnClean ? f32(heap, attnClean) : null;
+  const spv = attnP ? f32(heap, attnP) : null;
   const table = f32(heap, outs[0]!);
   const cols = outs.slice(1).map((o) => f32(heap, o));
   const scratch = new Float32Array(keys);
   for (let b = 0; b < batch; b++) {
     const m = logitMoments(xv, b * n, n, cv[b * k]!, pv);
-    const a = attentionMetrics(sv, b * heads * keys, heads, keys, spv, scratch);
+    const a = sv ? attentionMetrics(sv, b * heads * keys, heads, keys, spv!, scratch) : NO_ATTENTION;
     const row = [m.entropy, m.varentropy, ...a, m.real];
     for (let c = 0; c < 7; c++) table[b * 7 + c] = row[c]!;
     const empty = m.real ? 1 : NaN;
     cols[0]![b] = m.entropy * empty;
     cols[1]![b] = m.varentropy * empty;
-    for (let c = 0; c < 4; c++) cols[2 + c]![b] = a[c]!;
+    for (let c = 0; c < 4; c++) cols[2 + c]![b] = sv ? a[c]! : NaN;
   }
   return outs;
 }

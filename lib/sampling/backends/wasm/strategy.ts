@@ -35,12 +35,14 @@ export function wasmStrategy(generic: SamplingStrategy): SamplingStrategy {
       return { values: values!, indices: indices! };
     },
     metricTable: (clean, cand, _rowIds, scores, keyMask) => {
-      const attention = attentionSoftmax(scores, keyMask, tuning);
+      const inputs: NamedTensorMap = { clean, p: tf.softmax(clean), candidates: cand.values };
+      if (scores) { // none: the kernel writes 0 attention columns and NaN attention metrics
+        const attention = attentionSoftmax(scores, keyMask, tuning);
+        inputs.attnClean = attention.clean;
+        inputs.attnP = attention.p;
+      }
       const [table, entropy, varentropy, attnEntropy, attnVarentropy, agreement, interactionStrength] = run(
-        METRIC_TABLE,
-        { clean, p: tf.softmax(clean), candidates: cand.values, attnClean: attention.clean, attnP: attention.p },
-        { heads: scores.shape[1] },
-      ) as Tensor[];
+        METRIC_TABLE, inputs, { heads: scores?.shape[1] ?? 0 }) as Tensor[];
       const metrics = { entropy, varentropy, attnEntropy, attnVarentropy, agreement, interactionStrength } as Metrics;
       return { table: table as Tensor2D, metrics };
     },

@@ -59,24 +59,31 @@ function rowUniforms(values: Uniforms): Uint32Array {
 
 const placeholder = (): Tensor => tf.tensor1d([0]);
 
-/** The four attention metrics as a [4, B] tensor. */
-function attention(scores: Tensor, keyMask: Tensor2D | undefined, wg: number): Tensor {
-  return attentionProgram(scores, keyMask ?? null, placeholder(), wg);
+/** The four attention metrics as a [4, B] tensor; without scores, 0s (uploaded; the logits-only table ignores them). */
+function attention(scores: Tensor | null, keyMask: Tensor2D | undefined, wg: number, batch: number): Tensor {
+  return scores ? attentionProgram(scores, keyMask ?? null, placeholder(), wg) : tf.zeros([4 * batch]);
+}
+
+/** The attention metrics as the caller sees them: the program's, or NaN without scores. */
+function attentionMetrics(attn: Tensor, batch: number, scores: Tensor | null): Tensor1D[] {
+  // Uploaded rather than filled: no dispatch.
+  if (!scores) return Array.from({ length: 4 }, () => tf.tensor1d(new Float32Array(batch).fill(NaN)));
+  return unpack(attn, batch, ['float32', 'float32', 'float32', 'float32']) as Tensor1D[];
 }
 
 /** computeMetrics(logits, attentionScores, { keyMask }), fused: 2 dispatches. */
-export function fusedComputeMetrics(logits: Tensor2D, scores: Tensor, keyMask?: Tensor2D): Metrics | null {
+export function fusedComputeMetrics(logits: Tensor2D, scores: Tensor | null, keyMask?: Tensor2D): Metrics | null {
   const [batch, vocab] = logits.shape;
-  if (!fusedSupports(vocab, 1, scores.shape[1])) return null;
+  if (!fusedSupports(vocab, 1, scores?.shape[1] ?? 1)) return null;
   const wg = workgroupSize();
-  const attn = attention(scores, keyMask, wg);
+  const attn = attention(scores, keyMask, wg, batch);
   const shape: RowProgramShape = {
     wg, sorted: 2, metrics: true, draw: false, regimes: false,
     params: ['uniform', 'uniform', 'uniform', 'uniform'], lastTokens: false,
   };
   const packed = rowProgram(shape, [logits], batch, 2, rowUniforms({ batch, vocab, k: 1, samples: 1, idBits: idBits(vocab) }));
   const [entropy, varentropy] = unpack(packed, batch, ['float32', 'float32']) as Tensor1D[];
-  const [attnEntropy, attnVarentropy, agreement, interactionStrength] = unpack(attn, batch, ['float32', 'float32', 'float32', 'float32']) as Tensor1D[];
+  const [attnEntropy, attnVarentropy, agreement, interactionStrength] = attentionMetrics(attn, batch, scores);
   return {
     entropy: entropy!, varentropy: varentropy!, attnEntropy: attnEntropy!, attnVarentropy: attnVarentropy!,
     agreement: agreement!, interactionStrength: interactionStrength!,
@@ -133,9 +140,9 @@ export function regimeTableData(table: RegimeTable): Float32Array {
 export function fusedSampleStep(s: StepInputs): StepResult | null {
   const [batch, vocab] = s.logits.shape;
   const { k } = s;
-  if (!fusedSupports(vocab, k, s.scores.shape[1])) return null;
+  if (!fusedSupports(vocab, k, s.scores?.shape[1] ?? 1)) return null;
   const wg = workgroupSize();
-  const attn = attention(s.scores, s.keyMask, wg);
+  const attn = attention(s.scores, s.keyMask, wg, batch);
   const samples = s.table.adaptiveSamples;
   const clarifies = s.table.clarifies && s.clarifyingTokenId !== null;
   const shape: RowProgramShape = {
@@ -151,7 +158,7 @@ export function fusedSampleStep(s: StepInputs): StepResult | null {
     topKMayBeOff: s.table.topKMayBeOff ? 1 : 0,
   }));
   const [tokens, states, entropy, varentropy] = unpack(packed, batch, ['int32', 'int32', 'float32', 'float32']) as Tensor1D[];
-  const [attnEntropy, attnVarentropy, agreement, interactionStrength] = unpack(attn, batch, ['float32', 'float32', 'float32', 'float32']) as Tensor1D[];
+  const [attnEntropy, attnVarentropy, agreement, interactionStrength] = attentionMetrics(attn, batch, s.scores);
   return {
     tokens: tokens!, states: states!,
     metrics: {
