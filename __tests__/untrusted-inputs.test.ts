@@ -189,6 +189,7 @@ describe('typed errors instead of raw TypeErrors (item 8)', () => {
     const scores = tf.zeros([1, 2, 4]);
     expectRefused(() => sampler.sample(fake as never, scores), 'INVALID_ARGUMENT', 'logits');
     let second: typeof tf | undefined;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a second module instance needs require inside isolateModules
     jest.isolateModules(() => { second = require('@tensorflow/tfjs-core'); });
     const logits = second!.tensor2d([[0, 1, 2, 3, 4, 5, 6, 9]]);
     expect(second!.tensor2d).not.toBe(tf.tensor2d); // really another copy (sharing the global engine)

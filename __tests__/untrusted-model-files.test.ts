@@ -205,6 +205,7 @@ describe('config.json and the graph must agree; broken graphs do not load (items
     expect(r.stdout).toMatch(/^REFUSED EntropixError INVALID_ARGUMENT .*num_hidden_layers/);
   });
 
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded inside the test, after the suite's setup
   const { tf } = require('../lib') as typeof import('../lib');
   const refusedAtLoad = async (dir: string, message: RegExp) => {
     const { loadModel } = await import('../lib/node');

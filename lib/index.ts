@@ -30,7 +30,13 @@ export type { Tokenizer, TextStream, EncodeOptions } from './text/tokenizer';
 export { renderChatTemplate } from './text/chat-template';
 export type { ChatMessage } from './text/chat-template';
 export type {
-  CausalLM, KVCache, ForwardResult, ForwardOptions, GenerationDefaults, LanguageModel, LanguageModelOutput,
+  CausalLM,
+  KVCache,
+  ForwardResult,
+  ForwardOptions,
+  GenerationDefaults,
+  LanguageModel,
+  LanguageModelOutput,
 } from './models/causal-lm';
 // Type-only: erased from dist/index.js, which stays free of Node built-ins (hf-config.ts reads files).
 export type { ModelConfig, HfModelType, Llama3RopeScaling } from './models/hf-config';

@@ -23,6 +23,9 @@ export function loadModel(source: string | URL, options: UrlLoadOptions = {}): P
 }
 
 /** A model's tokenizer from its directory, or over HTTP from an http(s) URL. */
-export function loadTokenizer(source: string | URL, options: Pick<UrlLoadOptions, 'fetch' | 'signal'> = {}): Promise<Tokenizer> {
+export function loadTokenizer(
+  source: string | URL,
+  options: Pick<UrlLoadOptions, 'fetch' | 'signal'> = {},
+): Promise<Tokenizer> {
   return isUrl(source) ? loadTokenizerFromUrl(source, options) : loadTokenizerFromDir(source);
 }

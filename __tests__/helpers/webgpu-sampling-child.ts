@@ -17,7 +17,7 @@ function generic<T>(f: () => T): T {
   }
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 
 /** A small deterministic generator (mulberry32), so that inputs are the same in every run. */
 function rng(seed: number): () => number {

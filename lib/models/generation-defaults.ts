@@ -21,6 +21,7 @@ export interface DirectoryDefaults {
  * (a tokenizer larger than the model) is dropped, and `warn` is told why.
  */
 export async function directoryDefaults(dir: string, config: ModelConfig,
+  // eslint-disable-next-line no-console -- the default sink for a library warning; callers pass their own
   warn: (message: string) => void = (m) => console.warn(m)): Promise<DirectoryDefaults> {
   const path = nodePath.join(dir, 'entropix.json');
   const json = await readJsonFileIfExists(path);
