@@ -11,30 +11,7 @@ import { compileLogitsOnlyRegimes, compileRegimes, decideRegimes } from '../lib/
 import { regimeAt } from '../lib/sampling/states';
 import { resolveSamplerConfig } from '../lib/sampling/config';
 import { countReads, expectRefused } from './helpers/tensors';
-
-const METRICS = ['entropy', 'varentropy', 'attnEntropy', 'attnVarentropy', 'agreement', 'interactionStrength'] as const;
-
-function generic<T>(fn: () => T): T {
-  tf.env().set(GENERIC_FLAG, true);
-  try {
-    return fn();
-  } finally {
-    tf.env().set(GENERIC_FLAG, false);
-  }
-}
-
-/** mulberry32: fixed test inputs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const normal = (r: () => number): number => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+import { METRICS, generic, rng, normal } from './helpers/paths';
 
 /** Rows for every regime (gaps that put a peak of probability q over a flat rest), then special rows. */
 function logitRows(batch: number, vocab: number, seed: number): Float32Array {

@@ -3,6 +3,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { computeMetrics, EntropixError, tf, useBackend } from '../lib';
 import type { EntropixErrorCode, Metrics } from '../lib';
+import { rng as prng } from './helpers/paths';
 
 type Matrix = number[][]; // [B, V] logits, [B, T] keyMask, or [H, T] one row's scores
 type Scores = number[][][] | number[][][][]; // [B, H, T] or [B, H, Q, T]
@@ -158,18 +159,6 @@ function refMetrics(logits: Matrix, scores: Scores, keyMask?: Matrix): RowMetric
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic random inputs
-
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A standard normal sample (Box–Muller), rounded to float32 so the reference sees what tf sees. */
 function normal(rand: () => number, scale: number): number {

@@ -8,31 +8,7 @@ import { hostEntropixStep } from '../lib/sampling/backends/host/step';
 import { compileRegimes } from '../lib/sampling/regimes';
 import { gumbelNoise } from '../lib/sampling/rng';
 import { countReads, expectRefused } from './helpers/tensors';
-
-const METRICS = ['entropy', 'varentropy', 'attnEntropy', 'attnVarentropy', 'agreement', 'interactionStrength'] as const;
-
-/** Runs fn on the generic path (the flag set), then restores the fused one. */
-function generic<T>(fn: () => T): T {
-  tf.env().set(GENERIC_FLAG, true);
-  try {
-    return fn();
-  } finally {
-    tf.env().set(GENERIC_FLAG, false);
-  }
-}
-
-/** A small deterministic generator (mulberry32) for test inputs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const normal = (r: () => number): number => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+import { METRICS, generic, rng, normal } from './helpers/paths';
 
 /**
  * Logit rows that reach every regime: near-one-hot (flowing), flat over 16 tied tokens (treading),

@@ -3,28 +3,8 @@
 // software adapter, with dispatch and read counts (webgpu-sampling-child.ts's pattern); one JSON line.
 import { computeMetrics, EntropixSampler, tf, useBackend } from '../../lib/node';
 import type { Metrics } from '../../lib/node';
-import { GENERIC_FLAG, samplingStrategy } from '../../lib/sampling/backends/strategy';
-
-function generic<T>(f: () => T): T {
-  tf.env().set(GENERIC_FLAG, true);
-  try {
-    return f();
-  } finally {
-    tf.env().set(GENERIC_FLAG, false);
-  }
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const normal = (r: () => number) => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+import { samplingStrategy } from '../../lib/sampling/backends/strategy';
+import { generic, rng, normal } from './paths';
 
 /** Rows for every regime, then an all-NaN row (Base, token −1). */
 function rows(batch: number, vocab: number): number[] {

@@ -4,32 +4,12 @@
 import { computeMetrics, EntropixSampler, sampleTokens, tf, useBackend } from '../../lib/node';
 import type { Metrics, SamplerConfig } from '../../lib/node';
 import type { SamplingParams } from '../../lib/sampling/sample-tokens';
-import { GENERIC_FLAG, samplingStrategy } from '../../lib/sampling/backends/strategy';
+import { samplingStrategy } from '../../lib/sampling/backends/strategy';
 import type { Seed } from '../../lib/sampling/rng';
-
-/** Runs f on the generic tf-ops path (the reference) instead of the fused one. */
-function generic<T>(f: () => T): T {
-  tf.env().set(GENERIC_FLAG, true);
-  try {
-    return f();
-  } finally {
-    tf.env().set(GENERIC_FLAG, false);
-  }
-}
+import { generic, rng } from './paths';
 
  
 
-/** A small deterministic generator (mulberry32), so that inputs are the same in every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function normal(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
 }
