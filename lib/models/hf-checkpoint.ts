@@ -7,7 +7,7 @@ import type { CausalLM, GenerationDefaults } from './causal-lm';
 import { ModelConfig, readHfConfig } from './hf-config';
 import { LlamaCache, llamaForward, LlamaWeights } from './llama';
 import { LlamaModel } from './llama-model';
-import { assembleWeights, fuseWeight, llamaWeightSpecs } from './llama-tensors';
+import { assembleWeights, fuseWeight, llamaWeightSpecs, withoutTiedEmbedding } from './llama-tensors';
 import { SafetensorsCheckpoint } from './safetensors';
 import { directoryDefaults } from './generation-defaults';
 
@@ -25,7 +25,7 @@ async function readCheckedTensor(ckpt: SafetensorsCheckpoint, name: string, shap
 export async function loadHfCheckpoint(dir: string): Promise<CausalLM> {
   const config = await readHfConfig(dir);
   const ckpt = await SafetensorsCheckpoint.open(dir);
-  const specs = llamaWeightSpecs(config);
+  const specs = withoutTiedEmbedding(llamaWeightSpecs(config), config.tieWordEmbeddings);
   const made = new Map<string, Tensor>();
   try {
     for (const spec of specs) {
@@ -54,6 +54,6 @@ class NativeLlama extends LlamaModel {
 
   protected release(): void {
     const { embed, layers, finalNorm, lmHead } = this.weights;
-    tf.dispose([embed, finalNorm, lmHead, ...layers.flatMap((l) => Object.values(l) as Tensor[])]);
+    tf.dispose([...(embed ? [embed] : []), finalNorm, lmHead, ...layers.flatMap((l) => Object.values(l) as Tensor[])]);
   }
 }
