@@ -45,7 +45,7 @@ async function hfFromConverted(convertedDir: string, outDir: string): Promise<vo
     for (const [name, t] of Object.entries(decoded)) {
       const spec = specs.get(name);
       if (spec) specs.delete(name); // the rest are the graph's own constants (shapes, eps)
-      if (spec && !(spec.key === 'lmHead' && config.tieWordEmbeddings)) {
+      if (spec) { // a tied head (format 3: the only copy) gives the embedding
         for (const [source, data] of unfuseWeight(spec, Float32Array.from(await t.data()))) {
           const part = spec.parts.find((p) => p.source === source)!;
           tensors[source] = { dtype: 'F32', shape: part.sourceShape, data };
@@ -54,6 +54,7 @@ async function hfFromConverted(convertedDir: string, outDir: string): Promise<vo
       t.dispose();
     }
   }
+  if (config.tieWordEmbeddings) specs.delete('model.embed_tokens.weight'); // format 2 holds both
   if (specs.size > 0) throw new Error(`${convertedDir}: no weight ${[...specs.keys()][0]} (graph format 2 expected: re-convert the model)`);
   writeFileSync(join(outDir, 'config.json'), readFileSync(configPath));
   await writeSafetensors(join(outDir, 'model.safetensors'), tensors);

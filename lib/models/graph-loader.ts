@@ -49,6 +49,9 @@ export async function loadGraphModelAndNodes(dir: string, check?: (artifacts: Mo
     const why = cause instanceof Error ? cause.message : String(cause);
     throw refuse(`${path.join(dir, 'model.json')} could not be loaded by TF.js: ${why}`);
   }
+  // The GraphModel keeps its artifacts; the shards are in the weight tensors now, so drop them
+  // (the model's whole size in JS memory otherwise, for as long as it lives).
+  delete artifacts.weightData;
   return { model: model!, nodes: (artifacts.modelTopology as { node: NodeDefJson[] }).node };
 }
 

@@ -23,9 +23,9 @@ export async function loadModel(dir: string): Promise<CausalLM> {
   let format: unknown = 1;
   const { model, nodes } = await loadGraphModelAndNodes(dir, (artifacts) => {
     format = (artifacts.userDefinedMetadata as { entropixGraphFormat?: unknown } | undefined)?.entropixGraphFormat ?? 1;
-    if (format !== 1 && format !== GRAPH_FORMAT_VERSION) {
+    if (!(Number.isInteger(format) && (format as number) >= 1 && (format as number) <= GRAPH_FORMAT_VERSION)) {
       throw new EntropixError('INVALID_ARGUMENT',
-        `${dir}/model.json has graph format ${JSON.stringify(format)}; this version reads formats 1 and ${GRAPH_FORMAT_VERSION}`, 'dir');
+        `${dir}/model.json has graph format ${JSON.stringify(format)}; this version reads formats 1 to ${GRAPH_FORMAT_VERSION}`, 'dir');
     }
     // Before anything is built: the graph must be one the decoder can run with this config.json.
     const nodes = (artifacts.modelTopology as { node?: NodeDefJson[] } | undefined)?.node ?? [];

@@ -185,5 +185,8 @@ export function assembleWeights<T>(specs: readonly LlamaWeightSpec[], numLayers:
   return { embed: top.embed, finalNorm: top.finalNorm!, lmHead: top.lmHead!, layers: layers as LlamaLayerWeights<T>[] };
 }
 
-/** The format version written into model.json's metadata for this layout (absent: version 1). */
-export const GRAPH_FORMAT_VERSION = 2;
+/**
+ * The format version written into model.json's metadata for this layout (absent: version 1).
+ * 2: q/k/v and gate/up fused, one rope input; 3: a tied head stored once (no embedding weight).
+ */
+export const GRAPH_FORMAT_VERSION = 3;
