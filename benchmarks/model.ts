@@ -652,6 +652,18 @@ async function main(): Promise<void> {
       + `${n.prefillTokensPerS.toFixed(1).padStart(13)}   ${r.ratio.pass ? 'PASS' : 'FAIL'}`);
   }
 
+  for (const e of results) {
+    for (const p of e.peer?.peer ?? []) {
+      console.log(`${e.shape.padEnd(8)}  ${`ort ${p.threads}t`.padEnd(10)}  ${fmt(p.medianStepMs).padStart(16)} ms/tok, CPU ${fmt(p.medianStepCpuMs)} ms/tok, `
+        + `${p.prefillTokensPerS.toFixed(1)} prefill tok/s, peak RSS ${MB(p.peakRss)}`);
+    }
+    for (const m of e.peer?.memory ?? []) {
+      console.log(`${e.shape.padEnd(8)}  ${`${m.model} RSS`.padEnd(10)}  peak ${MB(m.peakRss)} = ${(m.peakRss / m.weightBytes).toFixed(2)}× the weights (target ≤ 1.3×) `
+        + `${m.peakRss <= 1.3 * m.weightBytes ? 'PASS' : 'FAIL'}`);
+    }
+    if (e.peer?.skipped) console.log(`${e.shape.padEnd(8)}  peer        skipped (${e.peer.skipped})`);
+  }
+
   const file = writeResults('model', backends, !!args.quick, {
     shapes: Object.fromEntries(shapeNames.map((n) => [n, SHAPES[n]!.shape])),
     settings: { checkpointDtype: dtype, convertedDtype: 'float32', weightStd: WEIGHT_STD, batch: 1, prompt: PROMPT },
