@@ -4,9 +4,16 @@
 //
 //   tsx benchmarks/peer/matmul.ts [--backend wasm] [--calls 200]
 //
+// With onnxruntime-node installed and benchmarks/peer/out/matmul.onnx written
+// (python benchmarks/peer/export_matmul.py benchmarks/peer/out/matmul.onnx: the same 32 shapes as
+// one graph), onnxruntime's MatMul with 1 intra-op thread is timed in the same run.
+//
 // The first call packs the weights (XNNPACK's fully-connected operator keeps its own copy, cached
 // on the weight tensor), so it is timed apart. Wall and process CPU time per call.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runtimeRequire } from '../../lib/core/runtime-require';
 import { tf, useBackend } from '../../lib/node';
 import type { BackendName } from '../../lib/node';
 
@@ -35,14 +42,52 @@ async function main(): Promise<void> {
     const wallMs = (performance.now() - t0) / (reps + 1);
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000 / (reps + 1);
-    const bytes = 4 * (k * n + m * k + m * n);
-    const flops = 2 * m * k * n;
-    console.log(`${values.backend} matMul [${m}, ${k}] × [${k}, ${n}]: first call ${firstMs.toFixed(2)} ms; `
-      + `${wallMs.toFixed(3)} ms wall, ${cpuMs.toFixed(3)} ms CPU per call → ${(bytes / cpuMs / 1e6).toFixed(1)} GB/s, `
-      + `${(flops / cpuMs / 1e6).toFixed(1)} GFLOP/s on CPU time (${(bytes / wallMs / 1e6).toFixed(1)} GB/s wall)`);
+    report(`${values.backend} matMul`, m, k, n, wallMs, cpuMs, `first call ${firstMs.toFixed(2)} ms`);
     x.dispose();
   }
   tf.dispose(ws);
+  await peer(k, n, calls);
+}
+
+function report(what: string, m: number, k: number, n: number, wallMs: number, cpuMs: number, note = ''): void {
+  const bytes = 4 * (k * n + m * k + m * n);
+  const flops = 2 * m * k * n;
+  console.log(`${what} [${m}, ${k}] × [${k}, ${n}]: ${note ? `${note}; ` : ''}`
+    + `${wallMs.toFixed(3)} ms wall, ${cpuMs.toFixed(3)} ms CPU per call → ${(bytes / cpuMs / 1e6).toFixed(1)} GB/s, `
+    + `${(flops / cpuMs / 1e6).toFixed(1)} GFLOP/s on CPU time (${(bytes / wallMs / 1e6).toFixed(1)} GB/s wall)`);
+}
+
+interface OrtLike {
+  InferenceSession: { create(path: string, o: object): Promise<{ run(f: object): Promise<object>; release(): Promise<void> }> };
+  Tensor: new (type: string, data: Float32Array, dims: number[]) => object;
+}
+
+/** onnxruntime-node, 1 thread, on matmul.onnx: 32 MatMuls per run, so a call is a run / 32. */
+async function peer(k: number, n: number, calls: number): Promise<void> {
+  const file = join(__dirname, 'out', 'matmul.onnx');
+  let ort: OrtLike;
+  try {
+    ort = runtimeRequire<OrtLike>('onnxruntime-node');
+  } catch {
+    console.log('onnxruntime-node: not installed, skipped');
+    return;
+  }
+  if (!existsSync(file)) {
+    console.log(`onnxruntime-node: no ${file} (python benchmarks/peer/export_matmul.py ${file}), skipped`);
+    return;
+  }
+  const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+  for (const m of [1, 64]) {
+    const x = new ort.Tensor('float32', Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)), [m, k]);
+    for (let i = 0; i < 3; i++) await session.run({ x });
+    const runs = Math.max(3, Math.ceil((m === 1 ? calls : calls >> 3) / 32));
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < runs; i++) await session.run({ x });
+    const cpu = process.cpuUsage(cpu0);
+    report('onnxruntime-node 1 thread MatMul', m, k, n, (performance.now() - t0) / runs / 32, (cpu.user + cpu.system) / 1000 / runs / 32);
+  }
+  await session.release();
 }
 
 main().catch((e) => {
