@@ -6,7 +6,9 @@
 //
 // With onnxruntime-node installed and benchmarks/peer/out/matmul.onnx written
 // (python benchmarks/peer/export_matmul.py benchmarks/peer/out/matmul.onnx: the same 32 shapes as
-// one graph), onnxruntime's MatMul with 1 intra-op thread is timed in the same run.
+// one graph), onnxruntime's MatMul with 1 intra-op thread is timed in the same run. Last, a
+// prototype: the one-row product as a hand-written wasm SIMD loop (benchmarks/peer/gemv.wat, 4 rows a pass,
+// outer-product order, the weights read once front to back) over weights in its own memory.
 //
 // The first call packs the weights (XNNPACK's fully-connected operator keeps its own copy, cached
 // on the weight tensor), so it is timed apart. Wall and process CPU time per call.
@@ -45,8 +47,43 @@ async function main(): Promise<void> {
     report(`${values.backend} matMul`, m, k, n, wallMs, cpuMs, `first call ${firstMs.toFixed(2)} ms`);
     x.dispose();
   }
-  tf.dispose(ws);
+  const wData = await Promise.all(ws.map((wi) => wi.data() as Promise<Float32Array>));
+  const x1 = tf.randomNormal([1, k], 0, 1, 'float32', 99);
+  const want = await tf.matMul(x1, w).data() as Float32Array;
+  const xData = await x1.data() as Float32Array;
+  tf.dispose([...ws, x1]);
   await peer(k, n, calls);
+  gemvPrototype(k, n, calls, wData, xData, want);
+}
+
+/** benchmarks/peer/gemv.wat, assembled (wabt 1.0.37 parseWat + toBinary, simd; wat2wasm --enable-simd gives the same). */
+const GEMV_WASM = '0061736d0100000001090160057f7f7f7f7f00020f0103656e76066d656d6f7279020001030201000708010467656d7600000a810501fe0404027f047b037f017b4100210602400340200620044f0d01200220064102746afd0c00000000000000000000000000000000fd0b0400200641046a21060c000b0b200220044102746a210c4100210502400340200520034f0d01200020054102746a2a0200fd132107200020054102746a2a0204fd132108200020054102746a2a0208fd132109200020054102746a2a020cfd13210a2004410274210d2002210b02400340200b200c4f0d01200bfd000400210e200e20072001fd000400fde601fde401210e200e20082001200d41016c6afd000400fde601fde401210e200e20092001200d41026c6afd000400fde601fde401210e200e200a2001200d41036c6afd000400fde601fde401210e200b200efd0b0400200bfd000410210e200e20072001fd000410fde601fde401210e200e20082001200d41016c6afd000410fde601fde401210e200e20092001200d41026c6afd000410fde601fde401210e200e200a2001200d41036c6afd000410fde601fde401210e200b200efd0b0410200bfd000420210e200e20072001fd000420fde601fde401210e200e20082001200d41016c6afd000420fde601fde401210e200e20092001200d41026c6afd000420fde601fde401210e200e200a2001200d41036c6afd000420fde601fde401210e200b200efd0b0420200bfd000430210e200e20072001fd000430fde601fde401210e200e20082001200d41016c6afd000430fde601fde401210e200e20092001200d41026c6afd000430fde601fde401210e200e200a2001200d41036c6afd000430fde601fde401210e200b200efd0b0430200b41c0006a210b200141c0006a21010c000b0b2001200d41036c6a2101200541046a21050c000b0b0b';
+
+function gemvPrototype(k: number, n: number, calls: number, ws: Float32Array[], x: Float32Array, want: Float32Array): void {
+  const bytesNeeded = 4 * (ws.length * k * n + k + n) + 64;
+  const memory = new WebAssembly.Memory({ initial: Math.ceil(bytesNeeded / 65536) });
+  const mod = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(GEMV_WASM, 'hex')), { env: { memory } });
+  const gemv = mod.exports.gemv as (x: number, w: number, y: number, k: number, n: number) => void;
+  const f32 = new Float32Array(memory.buffer);
+  const xAt = 0;
+  const yAt = 4 * k;
+  const wAt = (i: number) => 4 * (k + n + i * k * n);
+  f32.set(x, xAt / 4);
+  ws.forEach((wi, i) => f32.set(wi, wAt(i) / 4));
+  gemv(xAt, wAt(0), yAt, k, n);
+  let diff = 0;
+  let big = 0;
+  for (let j = 0; j < n; j++) {
+    diff = Math.max(diff, Math.abs(f32[yAt / 4 + j]! - want[j]!));
+    big = Math.max(big, Math.abs(want[j]!));
+  }
+  for (let i = 0; i < ws.length; i++) gemv(xAt, wAt(i), yAt, k, n);
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < calls; i++) gemv(xAt, wAt(i % ws.length), yAt, k, n);
+  const cpu = process.cpuUsage(cpu0);
+  report('wasm SIMD GEMV prototype', 1, k, n, (performance.now() - t0) / calls, (cpu.user + cpu.system) / 1000 / calls,
+    `max |y − tf.matMul| ${diff.toExponential(1)} (max |y| ${big.toFixed(2)})`);
 }
 
 function report(what: string, m: number, k: number, n: number, wallMs: number, cpuMs: number, note = ''): void {
