@@ -6,7 +6,8 @@
 //   - q, k and v side by side as one [D, (Hq + 2·Hkv)·hd] matrix (`self_attn.qkv_proj`), and
 //     gate and up as one [D, 2·I] matrix (`mlp.gate_up_proj`): one MatMul where there were three
 //     and two (fewer kernels, fewer graph nodes);
-//   - a tied lm_head as its own [D, V] copy of the embedding.
+//   - a tied lm_head as the [D, V] transpose of the embedding, and (models, graph format 3) no
+//     embedding besides: the lookup gathers the head's columns (withoutTiedEmbedding).
 // Other weights keep their Hugging Face names and shapes.
 import type { ModelConfig } from './hf-config';
 
