@@ -1,9 +1,9 @@
 (module
   (import "env" "memory" (memory 1))
-  ;; y[0..N) = x[0..K) · W[K, N] (row-major), outer-product order, 4 rows of W a pass (K a multiple of 4):
+  ;; y[0..N) = x[0..K) · W[K, N] (row-major, rows $ld floats apart: a column block of a wider W), outer-product order, 4 rows of W a pass (K a multiple of 4):
   ;; each row read once, front to back; y (in L1) loaded and stored once per 4 rows; the sums in
   ;; row order, as one row at a time would add them.
-  (func (export "gemv") (param $x i32) (param $w i32) (param $y i32) (param $k i32) (param $n i32)
+  (func (export "gemv") (param $x i32) (param $w i32) (param $y i32) (param $k i32) (param $n i32) (param $ld i32)
     (local $i i32) (local $j i32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $yp i32) (local $end i32) (local $row i32) (local $acc v128)
     ;; zero y
     (local.set $j (i32.const 0))
@@ -20,7 +20,7 @@
       (local.set $x1 (f32x4.splat (f32.load offset=4 (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
       (local.set $x2 (f32x4.splat (f32.load offset=8 (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
       (local.set $x3 (f32x4.splat (f32.load offset=12 (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
-      (local.set $row (i32.shl (local.get $n) (i32.const 2)))
+      (local.set $row (i32.shl (local.get $ld) (i32.const 2)))
       (local.set $yp (local.get $y))
       (block $c (loop $cols
         (br_if $c (i32.ge_u (local.get $yp) (local.get $end)))
@@ -51,6 +51,6 @@
         (local.set $yp (i32.add (local.get $yp) (i32.const 64)))
         (local.set $w (i32.add (local.get $w) (i32.const 64)))
         (br $cols)))
-      (local.set $w (i32.add (local.get $w) (i32.mul (local.get $row) (i32.const 3))))
+      (local.set $w (i32.sub (i32.add (local.get $w) (i32.mul (local.get $row) (i32.const 4))) (i32.shl (local.get $n) (i32.const 2))))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $rows)))))

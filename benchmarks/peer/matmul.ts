@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runtimeRequire } from '../../lib/core/runtime-require';
+import { gemvIn } from './gemv';
 import { tf, useBackend } from '../../lib/node';
 import type { BackendName } from '../../lib/node';
 
@@ -56,14 +57,11 @@ async function main(): Promise<void> {
   gemvPrototype(k, n, calls, wData, xData, want);
 }
 
-/** benchmarks/peer/gemv.wat, assembled (wabt 1.0.37 parseWat + toBinary, simd; wat2wasm --enable-simd gives the same). */
-const GEMV_WASM = '0061736d0100000001090160057f7f7f7f7f00020f0103656e76066d656d6f7279020001030201000708010467656d7600000a810501fe0404027f047b037f017b4100210602400340200620044f0d01200220064102746afd0c00000000000000000000000000000000fd0b0400200641046a21060c000b0b200220044102746a210c4100210502400340200520034f0d01200020054102746a2a0200fd132107200020054102746a2a0204fd132108200020054102746a2a0208fd132109200020054102746a2a020cfd13210a2004410274210d2002210b02400340200b200c4f0d01200bfd000400210e200e20072001fd000400fde601fde401210e200e20082001200d41016c6afd000400fde601fde401210e200e20092001200d41026c6afd000400fde601fde401210e200e200a2001200d41036c6afd000400fde601fde401210e200b200efd0b0400200bfd000410210e200e20072001fd000410fde601fde401210e200e20082001200d41016c6afd000410fde601fde401210e200e20092001200d41026c6afd000410fde601fde401210e200e200a2001200d41036c6afd000410fde601fde401210e200b200efd0b0410200bfd000420210e200e20072001fd000420fde601fde401210e200e20082001200d41016c6afd000420fde601fde401210e200e20092001200d41026c6afd000420fde601fde401210e200e200a2001200d41036c6afd000420fde601fde401210e200b200efd0b0420200bfd000430210e200e20072001fd000430fde601fde401210e200e20082001200d41016c6afd000430fde601fde401210e200e20092001200d41026c6afd000430fde601fde401210e200e200a2001200d41036c6afd000430fde601fde401210e200b200efd0b0430200b41c0006a210b200141c0006a21010c000b0b2001200d41036c6a2101200541046a21050c000b0b0b';
 
 function gemvPrototype(k: number, n: number, calls: number, ws: Float32Array[], x: Float32Array, want: Float32Array): void {
   const bytesNeeded = 4 * (ws.length * k * n + k + n) + 64;
   const memory = new WebAssembly.Memory({ initial: Math.ceil(bytesNeeded / 65536) });
-  const mod = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(GEMV_WASM, 'hex')), { env: { memory } });
-  const gemv = mod.exports.gemv as (x: number, w: number, y: number, k: number, n: number) => void;
+  const gemv = gemvIn(memory);
   const f32 = new Float32Array(memory.buffer);
   const xAt = 0;
   const yAt = 4 * k;
