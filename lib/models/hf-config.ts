@@ -1,17 +1,19 @@
-// Hugging Face config.json for the Llama family (Llama, Mistral, Qwen2): the architecture
+// Hugging Face config.json for the Llama family (Llama, Mistral, Qwen2, Qwen3, SmolLM3): the architecture
 // hyperparameters a converted model needs, validated up front so that a checkpoint we cannot run
 // correctly is refused by name instead of producing wrong tokens later. Defaults are
 // transformers' own for each config class. Browser-safe: hf-config-file.ts reads the file in Node.
 import { EntropixError } from '../core/errors';
 import { describe, isObject, requireNumber, NumberRule } from '../core/validate';
 
-export type HfModelType = 'llama' | 'mistral' | 'qwen2';
+export type HfModelType = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'smollm3';
 
 /** The architecture each supported model_type must declare. */
 export const HF_ARCHITECTURES: Readonly<Record<HfModelType, string>> = {
   llama: 'LlamaForCausalLM',
   mistral: 'MistralForCausalLM',
   qwen2: 'Qwen2ForCausalLM',
+  qwen3: 'Qwen3ForCausalLM',
+  smollm3: 'SmolLM3ForCausalLM',
 };
 
 /** Llama 3.1's frequency-dependent RoPE scaling (rope_type "llama3"). */
@@ -48,6 +50,10 @@ export interface ModelConfig {
   ropeScaling: Llama3RopeScaling | null;
   /** Mistral's sliding_window (keys attended per query); null: full attention. */
   slidingWindow: number | null;
+  /** Qwen3: q and k are RMS-normalised per head (q_norm, k_norm over head_dim) before the rotary. */
+  qkNorm?: boolean;
+  /** SmolLM3's no_rope_layers: per layer, false where the layer applies no rotary (absent: every layer does). */
+  ropeLayers?: boolean[];
 }
 
 const REQUIRED = [
@@ -101,7 +107,9 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
     throw c.fail('num_key_value_heads', `num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
   }
   let headDim: number;
-  if (c.get('head_dim') !== undefined) {
+  if (type === 'qwen3' && c.get('head_dim') === undefined) {
+    headDim = 128; // Qwen3Config's own default, not hidden_size / heads
+  } else if (c.get('head_dim') !== undefined) {
     headDim = c.int('head_dim', undefined, CONFIG_LIMITS.head_dim); // may differ from hidden_size / heads; the projections say so
   } else {
     if (hiddenSize % numHeads !== 0) {
@@ -118,15 +126,15 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
   // ignores it); llama has all four or none.
   let attentionBias = type === 'qwen2';
   let attentionOutputBias = false;
-  if (type === 'llama') {
+  if (type === 'llama' || type === 'qwen3' || type === 'smollm3') {
     attentionBias = attentionOutputBias = c.bool('attention_bias', false);
-    if (c.bool('mlp_bias', false)) throw c.fail('mlp_bias', 'mlp_bias: true is not supported');
+    if (type !== 'qwen3' && c.bool('mlp_bias', false)) throw c.fail('mlp_bias', 'mlp_bias: true is not supported');
   }
   let slidingWindow: number | null = null;
   if (type === 'mistral' && c.get('sliding_window') !== undefined) {
     slidingWindow = c.int('sliding_window', undefined, CONFIG_LIMITS.max_position_embeddings);
   }
-  if (type === 'qwen2' && c.bool('use_sliding_window', false)) {
+  if (type !== 'llama' && type !== 'mistral' && c.bool('use_sliding_window', false)) {
     throw c.fail('use_sliding_window', 'use_sliding_window: true (sliding-window attention on some layers) is not supported');
   }
 
@@ -150,7 +158,25 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
     eosTokenIds: parseEos(c, vocabSize),
     ropeScaling: rope.scaling,
     slidingWindow,
+    ...(type === 'qwen3' ? { qkNorm: true } : {}),
+    ...(type === 'smollm3' ? { ropeLayers: parseNoRopeLayers(c, numLayers) } : {}),
   };
+}
+
+/**
+ * SmolLM3's no_rope_layers (1: the layer applies the rotary, 0: it does not), or transformers'
+ * default from no_rope_layer_interval (every interval-th layer without): as booleans per layer.
+ */
+function parseNoRopeLayers(c: Fields, numLayers: number): boolean[] {
+  const list = c.get('no_rope_layers');
+  if (list === undefined) {
+    const interval = c.int('no_rope_layer_interval', 4, CONFIG_LIMITS.num_hidden_layers);
+    return Array.from({ length: numLayers }, (_, i) => (i + 1) % interval !== 0);
+  }
+  if (!Array.isArray(list) || list.length !== numLayers || !list.every((x) => x === 0 || x === 1 || typeof x === 'boolean')) {
+    throw c.fail('no_rope_layers', `no_rope_layers must list 0 or 1 for each of the ${numLayers} layers, got ${JSON.stringify(list)?.slice(0, 200)}`);
+  }
+  return list.map((x) => x === 1 || x === true);
 }
 
 function parseArchitecture(c: Fields, type: HfModelType): string {

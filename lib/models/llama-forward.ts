@@ -51,6 +51,8 @@ export interface DecoderShape {
   headDim: number;
   intermediateSize: number;
   rmsNormEps: number;
+  /** Per layer: false where the layer applies no rotary (SmolLM3); absent: every layer does. */
+  ropeLayers?: readonly boolean[];
 }
 
 export interface DecoderInputs<T, D> {
@@ -98,9 +100,12 @@ export function decoderForward<T, D>(
   w.layers.forEach((layer, i) => {
     const x = rmsNorm(h, layer.inputNorm);
     const qkv = ops.reshape(linear(x, layer.qkv, layer.qkvBias), [B, T, hq + 2 * hkv, hd]);
-    const [qk, vNew] = ops.split(qkv, [hq + hkv, hkv], 2) as [T, T];
+    const [qkRaw, vNew] = ops.split(qkv, [hq + hkv, hkv], 2) as [T, T];
+    // Qwen3 normalises each q and k head ([Hq + Hkv, hd] weights broadcast over B, T).
+    const qk = layer.qkNorm ? rmsNorm(qkRaw, layer.qkNorm) : qkRaw;
     // Rotary on q and k of every head at once: [B, T, H, hd] · [B, T, hd, hd].
-    const rotated = ops.transpose(ops.batchMatMul(qk, inp.rope), [0, 2, 1, 3]); // [B, Hq + Hkv, T, hd]
+    const useRope = shape.ropeLayers?.[i] ?? true;
+    const rotated = ops.transpose(useRope ? ops.batchMatMul(qk, inp.rope) : qk, [0, 2, 1, 3]); // [B, Hq + Hkv, T, hd]
     const [q, kNew] = ops.split(rotated, [hq, hkv], 1) as [T, T];
     const vHeads = ops.transpose(vNew, [0, 2, 1, 3]);
     const k = inp.past ? ops.concat([inp.past.keys[i]!, kNew], 2) : kNew;

@@ -23,7 +23,7 @@ export interface WeightPart {
   sourceShape: number[];
 }
 
-export type LayerWeightKey = 'inputNorm' | 'qkv' | 'qkvBias' | 'o' | 'oBias' | 'postNorm' | 'gateUp' | 'down';
+export type LayerWeightKey = 'inputNorm' | 'qkv' | 'qkvBias' | 'qkNorm' | 'o' | 'oBias' | 'postNorm' | 'gateUp' | 'down';
 export type ModelWeightKey = 'embed' | 'finalNorm' | 'lmHead';
 
 /**
@@ -45,6 +45,7 @@ export interface LlamaLayerWeights<T> {
   inputNorm: T; // [D]
   qkv: T; // [D, (Hq + 2·Hkv)·hd]
   qkvBias?: T; // [(Hq + 2·Hkv)·hd] (Qwen2)
+  qkNorm?: T; // [Hq + Hkv, hd]: q_norm per query head, then k_norm per kv head (Qwen3)
   o: T; // [Hq·hd, D]
   oBias?: T; // [D] (llama's attention_bias)
   postNorm: T; // [D]
@@ -60,7 +61,7 @@ export interface LlamaWeights<T> {
 }
 
 type Shape = Pick<ModelConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'
-  | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'attentionOutputBias'>;
+  | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'attentionOutputBias' | 'qkNorm'>;
 
 /** The weights of the forward for `c`, in order. */
 export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
@@ -81,6 +82,13 @@ export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
     if (c.attentionBias) {
       add(`${a}qkv_proj.bias`, [qkvOut], i, 'qkvBias',
         [[`${a}q_proj.bias`, [hq * hd]], [`${a}k_proj.bias`, [hkv * hd]], [`${a}v_proj.bias`, [hkv * hd]]]);
+    }
+    if (c.qkNorm) {
+      // One weight for the stacked q and k heads of the forward (each head row its norm's copy).
+      add(`${a}qk_norm.weight`, [hq + hkv, hd], i, 'qkNorm', [
+        ...new Array<[string, number[]]>(hq).fill([`${a}q_norm.weight`, [hd]]),
+        ...new Array<[string, number[]]>(hkv).fill([`${a}k_norm.weight`, [hd]]),
+      ]);
     }
     add(`${a}o_proj.weight`, [hq * hd, d], i, 'o', [[`${a}o_proj.weight`, [d, hq * hd]]], true);
     if (c.attentionOutputBias) add(`${a}o_proj.bias`, [d], i, 'oBias', [[`${a}o_proj.bias`, [d]]]);

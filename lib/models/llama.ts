@@ -16,7 +16,7 @@ export type LlamaWeights = Weights<Tensor>;
 /** The shape parameters the maths needs (a subset of ModelConfig). */
 export type LlamaShape = Pick<ModelConfig,
   'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'intermediateSize'
-  | 'maxPositions' | 'ropeTheta' | 'rmsNormEps'> & {
+  | 'maxPositions' | 'ropeTheta' | 'rmsNormEps' | 'ropeLayers'> & {
   /** Llama 3.1's frequency-dependent RoPE scaling, or null. */
   ropeScaling?: RopeScaling | null;
 };
