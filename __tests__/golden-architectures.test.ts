@@ -12,6 +12,8 @@ import { loadModel } from '../lib/models/load-dir';
 import { loadHfCheckpoint } from '../lib/models/hf-checkpoint';
 import { parseHfConfig } from '../lib/models/hf-config';
 import { EntropixError } from '../lib/core/errors';
+import { computeMetrics } from '../lib/sampling/metrics';
+import { attendedKeys } from '../lib/decoding/attended-keys';
 
 const MODELS = path.join(__dirname, 'fixtures', 'golden', 'models');
 
@@ -47,13 +49,14 @@ function expectLogitsClose(actual: Float32Array, expected: number[][], what: str
  * Our scores [B, H, S] are the softmax's inputs before the mask: their softmax over the keys the
  * mask shows must be transformers' probabilities (0 at hidden keys).
  */
-function expectAttentionClose(scores: Float32Array, mask: number[][], expected: number[][][], what: string): void {
+function expectAttentionClose(scores: Float32Array, mask: number[][], window: number | null, expected: number[][][], what: string): void {
   const heads = expected[0]!.length;
   const keys = mask[0]!.length;
   expected.forEach((rowHeads, b) => rowHeads.forEach((probs, h) => {
     expect(probs.length).toBe(keys);
     const at = (j: number) => scores[(b * heads + h) * keys + j]!;
-    const shown = mask[b]!.map((m) => m === 1);
+    // The last query (slot S − 1) sees the real keys after slot S − 1 − window.
+    const shown = mask[b]!.map((m, j) => m === 1 && (window === null || j >= keys - window));
     const max = Math.max(...probs.map((_, j) => (shown[j] ? at(j) : -Infinity)));
     const e = probs.map((_, j) => (shown[j] ? Math.exp(at(j) - max) : 0));
     const sum = e.reduce((a, x) => a + x, 0);
@@ -65,6 +68,7 @@ function expectAttentionClose(scores: Float32Array, mask: number[][], expected: 
 
 /** Prefill on the padded batch, then transformers' greedy tokens through the cache, comparing logits and attention at every step. */
 async function checkSteps(model: CausalLM, g: Golden, what: string): Promise<void> {
+  const window = model.config.slidingWindow;
   const before = tf.memory().numTensors;
   let mask = g.attention_mask.map((r) => [...r]);
   let cache: KVCache | null = null;
@@ -79,7 +83,7 @@ async function checkSteps(model: CausalLM, g: Golden, what: string): Promise<voi
     const scores = (await r.attentionScores.data()) as Float32Array;
     tf.dispose([input, attentionMask, r.logits, r.attentionScores]);
     expectLogitsClose(logits, g.logits[step]!, `${what}, step ${step}`);
-    if (step < g.attention.length) expectAttentionClose(scores, mask, g.attention[step]!, `${what}, step ${step} attention`);
+    if (step < g.attention.length) expectAttentionClose(scores, mask, window, g.attention[step]!, `${what}, step ${step} attention`);
   }
   (cache as KVCache | null)?.dispose();
   expect(tf.memory().numTensors).toBe(before);
@@ -99,7 +103,7 @@ async function checkGreedy(model: CausalLM, g: Golden): Promise<void> {
   expect(ours).toEqual(expected);
 }
 
-const CASES = ['qwen3', 'smollm3'] as const;
+const CASES = ['qwen3', 'smollm3', 'mistral-window'] as const;
 
 describe('more architectures: golden transformers outputs on wasm', () => {
   let root: string;
@@ -131,6 +135,55 @@ describe('more architectures: golden transformers outputs on wasm', () => {
     } finally {
       model.dispose();
     }
+  });
+});
+
+describe('sliding window: the attention metrics count only the keys the last layer attended to', () => {
+  beforeAll(() => useBackend('wasm'));
+
+  test('generate\'s attention entropy is computeMetrics\' with keyMask 0 outside the window', async () => {
+    const g = golden('mistral-window');
+    const model = await loadHfCheckpoint(path.join(MODELS, 'mistral-window'));
+    try {
+      const window = model.config.slidingWindow!;
+      expect(window).toBe(5);
+      const prompts = g.input_ids.map((r, i) => r.filter((_, j) => g.attention_mask[i]![j] === 1));
+      const steps: number[][] = [];
+      for await (const step of generate(model, prompts, { maxNewTokens: 4, sampler: 'greedy', seed: 0 })) steps.push(step.metrics.attnEntropy);
+      // The same steps by hand: forward, then computeMetrics with the mask banded to the window.
+      let mask = g.attention_mask.map((r) => [...r]);
+      let cache: KVCache | null = null;
+      for (let step = 0; step < steps.length; step++) {
+        const ids = step === 0 ? g.input_ids : g.new_tokens.map((t) => [t[step - 1]!]);
+        if (step > 0) mask = mask.map((r) => [...r, 1]);
+        const keys = mask[0]!.length;
+        const banded = mask.map((r) => r.map((m, j) => (j >= keys - window ? m : 0)));
+        const input = tf.tensor2d(ids, undefined, 'int32');
+        const r = model.forward(input, cache, { attentionMask: tf.tensor2d(mask, undefined, 'int32') });
+        cache = r.cache;
+        const entropy = (keyMask: number[][]) => tf.tidy(() =>
+          computeMetrics(r.logits, r.attentionScores, { keyMask: tf.tensor2d(keyMask) }).attnEntropy.arraySync() as number[]);
+        const inWindow = entropy(banded);
+        const all = entropy(mask);
+        tf.dispose([input, r.logits, r.attentionScores]);
+        inWindow.forEach((x, b) => expect(steps[step]![b]).toBeCloseTo(x, 4));
+        // Where the window hides real keys, the plain mask gives another entropy: the check above can fail.
+        all.forEach((x, b) => {
+          if (banded[b]!.some((m, j) => m !== mask[b]![j])) expect(Math.abs(x - inWindow[b]!)).toBeGreaterThan(1e-3);
+        });
+      }
+      (cache as KVCache | null)?.dispose();
+    } finally {
+      model.dispose();
+    }
+  });
+
+  test('attendedKeys zeroes the keys before S − window, and is the mask itself within the window', () => {
+    const mask = tf.tensor2d([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]]);
+    expect(tf.tidy(() => attendedKeys(mask, 4).arraySync())).toEqual([[0, 0, 0, 1, 1, 1, 1], [0, 0, 0, 1, 1, 1, 1]]);
+    expect(attendedKeys(mask, 7)).toBe(mask);
+    expect(attendedKeys(mask, null)).toBe(mask);
+    mask.dispose();
   });
 });
 

@@ -34,7 +34,8 @@ export interface GenerationDefaults {
  * sequence (prompt and tokens so far) at every step.
  */
 export interface LanguageModel {
-  readonly config: { readonly vocabSize: number; readonly maxPositions: number };
+  /** slidingWindow: the last layer's attention window, if any (the metrics then count only its keys). */
+  readonly config: { readonly vocabSize: number; readonly maxPositions: number; readonly slidingWindow?: number | null };
   readonly generationDefaults?: GenerationDefaults;
   forward(inputIds: Tensor2D, cache?: KVCache | null, options?: ForwardOptions): LanguageModelOutput;
 }

@@ -19,14 +19,13 @@ export type LlamaShape = Pick<ModelConfig,
   | 'maxPositions' | 'ropeTheta' | 'rmsNormEps' | 'ropeLayers'> & {
   /** Llama 3.1's frequency-dependent RoPE scaling, or null. */
   ropeScaling?: RopeScaling | null;
+  /** Mistral's sliding window: each query sees itself and the window − 1 keys before it. */
+  slidingWindow?: number | null;
 };
 
-/**
- * The shape a model validates against: the config, with Mistral's sliding window as the limit on
- * sequence length (longer sequences are refused rather than computed without the window).
- */
+/** The shape a model validates against: the config's. */
 export function forwardShape(config: ModelConfig): LlamaShape {
-  return { ...config, maxPositions: Math.min(config.maxPositions, config.slidingWindow ?? Infinity) };
+  return { ...config };
 }
 
 export interface RopeScaling {
@@ -114,7 +113,7 @@ export function rotaryMatrices(cos: Tensor4D, sin: Tensor4D): Tensor4D {
   return tf.add(tf.mul(perPosition(cos), tf.tensor2d(eye, [hd, hd])), tf.mul(perPosition(sin), tf.tensor2d(r, [hd, hd]))) as Tensor4D;
 }
 
-type StepShape = Pick<LlamaShape, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'vocabSize' | 'numHeads' | 'numKvHeads'>;
+type StepShape = Pick<LlamaShape, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'vocabSize' | 'numHeads' | 'numKvHeads' | 'slidingWindow'>;
 
 /** What both input layouts share: checked ids, positions, cos/sin and the [B, 1, T, S] mask. */
 function stepCommon(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null) {
@@ -133,7 +132,11 @@ function stepCommon(shape: StepShape, past: number, inputIds: Tensor2D, attentio
   // A key is visible when it is real and not in the future.
   const queryAt = tf.reshape(tf.range(past, total, 1, 'float32'), [1, 1, steps, 1]);
   const keyAt = tf.reshape(tf.range(0, total, 1, 'float32'), [1, 1, 1, total]);
-  const causal = tf.step(tf.add(tf.sub(queryAt, keyAt), 0.5)); // key ≤ query
+  let causal = tf.step(tf.add(tf.sub(queryAt, keyAt), 0.5)); // key ≤ query
+  // A sliding window (transformers: key > query − window, in cache slots) bands the causal mask;
+  // the cache keeps every key.
+  const window = shape.slidingWindow;
+  if (window != null && total > window) causal = tf.mul(causal, tf.step(tf.sub(tf.sub(keyAt, queryAt), 0.5 - window)));
   const visible = tf.mul(causal, tf.reshape(mask, [batch, 1, 1, total]));
   const bias = tf.mul(tf.sub(1, visible), -1e9) as Tensor4D;
   return { ids, idsOk, positions, cos, sin, bias };
