@@ -68,7 +68,9 @@ function expectAttentionClose(scores: Float32Array, mask: number[][], window: nu
 
 /** Prefill on the padded batch, then transformers' greedy tokens through the cache, comparing logits and attention at every step. */
 async function checkSteps(model: CausalLM, g: Golden, what: string): Promise<void> {
-  const window = model.config.slidingWindow;
+  // The last layer's window (Gemma 2: only when its last layer slides).
+  const { slidingWindow, slidingLayers } = model.config;
+  const window = slidingLayers && !slidingLayers[slidingLayers.length - 1] ? null : slidingWindow;
   const before = tf.memory().numTensors;
   let mask = g.attention_mask.map((r) => [...r]);
   let cache: KVCache | null = null;
@@ -103,7 +105,7 @@ async function checkGreedy(model: CausalLM, g: Golden): Promise<void> {
   expect(ours).toEqual(expected);
 }
 
-const CASES = ['qwen3', 'smollm3', 'mistral-window'] as const;
+const CASES = ['qwen3', 'smollm3', 'mistral-window', 'gemma2'] as const;
 
 describe('more architectures: golden transformers outputs on wasm', () => {
   let root: string;
@@ -180,9 +182,12 @@ describe('sliding window: the attention metrics count only the keys the last lay
 
   test('attendedKeys zeroes the keys before S − window, and is the mask itself within the window', () => {
     const mask = tf.tensor2d([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]]);
-    expect(tf.tidy(() => attendedKeys(mask, 4).arraySync())).toEqual([[0, 0, 0, 1, 1, 1, 1], [0, 0, 0, 1, 1, 1, 1]]);
-    expect(attendedKeys(mask, 7)).toBe(mask);
-    expect(attendedKeys(mask, null)).toBe(mask);
+    expect(tf.tidy(() => attendedKeys(mask, { slidingWindow: 4 }).arraySync())).toEqual([[0, 0, 0, 1, 1, 1, 1], [0, 0, 0, 1, 1, 1, 1]]);
+    expect(attendedKeys(mask, { slidingWindow: 7 })).toBe(mask);
+    expect(attendedKeys(mask, {})).toBe(mask);
+    // Gemma 2: the last layer's own window decides.
+    expect(attendedKeys(mask, { slidingWindow: 4, slidingLayers: [true, false] })).toBe(mask);
+    expect(tf.tidy(() => attendedKeys(mask, { slidingWindow: 4, slidingLayers: [false, true] }).arraySync())).toEqual([[0, 0, 0, 1, 1, 1, 1], [0, 0, 0, 1, 1, 1, 1]]);
     mask.dispose();
   });
 });
@@ -202,6 +207,23 @@ describe('config.json of the added architectures', () => {
     expect([c.modelType, c.architecture, c.qkNorm, c.headDim]).toEqual(['qwen3', 'Qwen3ForCausalLM', true, 16]);
     expect(parseHfConfig({ ...read('qwen3'), head_dim: undefined }, 'test').headDim).toBe(128);
     refused({ ...read('qwen3'), use_sliding_window: true }, 'use_sliding_window', /not supported/);
+  });
+
+  test('gemma2: layer_types, soft-caps (absent: transformers\' 50 and 30; null: none), query_pre_attn_scalar, head_dim 256 by default', () => {
+    const json = read('gemma2');
+    const c = parseHfConfig(json, 'gemma2');
+    expect([c.slidingWindow, c.slidingLayers, c.headDim]).toEqual([4, [true, false, true], 16]);
+    expect(c.gemma).toEqual({ embedScale: Math.sqrt(48), attentionScale: 1 / Math.sqrt(24), attentionSoftcap: 3, finalSoftcap: 8 });
+    const bare = { ...json, head_dim: undefined, layer_types: undefined, attn_logit_softcapping: undefined, final_logit_softcapping: undefined };
+    delete bare.attn_logit_softcapping;
+    delete bare.final_logit_softcapping;
+    const d = parseHfConfig(bare, 'test');
+    expect([d.headDim, d.slidingLayers, d.gemma!.attentionSoftcap, d.gemma!.finalSoftcap]).toEqual([256, [true, false, true], 50, 30]);
+    const off = parseHfConfig({ ...json, attn_logit_softcapping: null, final_logit_softcapping: null }, 'test');
+    expect([off.gemma!.attentionSoftcap, off.gemma!.finalSoftcap]).toEqual([null, null]);
+    refused({ ...json, hidden_activation: 'gelu' }, 'hidden_activation', /gelu_pytorch_tanh/);
+    refused({ ...json, layer_types: ['sliding_attention', 'full_attention'] }, 'layer_types', /each of the 3 layers/);
+    refused({ ...json, architectures: ['Gemma3ForCausalLM'] }, 'architectures', /not supported \(supported: .*Gemma2ForCausalLM\)/);
   });
 
   test('smollm3: no_rope_layers as written, or from no_rope_layer_interval as transformers fills it', () => {

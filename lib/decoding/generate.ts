@@ -183,7 +183,7 @@ export async function* generate(
           out = tf.tidy(() => {
             checkLogits(result.logits, batch, model.config.vocabSize);
             const last = tf.reshape(tf.slice(ids, [0, ids.shape[1] - 1], [-1, 1]), [batch]) as Tensor1D;
-            const keyMask = attendedKeys(nextMask, model.config.slidingWindow);
+            const keyMask = attendedKeys(nextMask, model.config);
             const s = sample(result.logits, result.attentionScores ?? null, keyMask, last, stepSeed(seed, n));
             const columns = [s.tokens, s.states, tokenLogprobs(result.logits, s.tokens), ...METRIC_KEYS.map((k) => s.metrics[k])];
             const table = tf.stack(columns.map((c) => tf.cast(c, 'float32')), 1) as Tensor2D;

@@ -110,7 +110,7 @@ export async function teacherForcedMetrics(
           cache = r.cache;
           try {
             table = tf.tidy(() => {
-              const m = computeMetrics(r.logits, r.attentionScores, { keyMask: attendedKeys(maskT, model.config.slidingWindow) });
+              const m = computeMetrics(r.logits, r.attentionScores, { keyMask: attendedKeys(maskT, model.config) });
               return tf.stack(METRIC_NAMES.map((k) => m[k]), 1) as Tensor2D;
             });
           } finally {

@@ -11,6 +11,7 @@
 // batched matmul; `bias` [B, 1, g·T, S] is the additive causal + padding mask, repeated for the
 // g = Hq/Hkv query heads that share a kv head.
 import type { LlamaWeights } from './llama-tensors';
+import type { GemmaOptions } from './hf-config';
 
 /**
  * The ops the decoder needs, as tf names them. `D` is a size known only at run time (a graph's
@@ -26,6 +27,7 @@ export interface LlamaOps<T, D = number> {
   square(x: T): T;
   rsqrt(x: T): T;
   sigmoid(x: T): T;
+  tanh(x: T): T;
   /** Over the last axis. */
   softmax(x: T): T;
   /** Mean over the last axis, kept as a size-1 axis. */
@@ -53,12 +55,18 @@ export interface DecoderShape {
   rmsNormEps: number;
   /** Per layer: false where the layer applies no rotary (SmolLM3); absent: every layer does. */
   ropeLayers?: readonly boolean[];
+  /** Per layer: true where the layer reads slidingBias (Gemma 2); absent: every layer reads bias. */
+  slidingLayers?: readonly boolean[];
+  /** Gemma 2's scaled embeddings, attention scale and soft-capping. */
+  gemma?: GemmaOptions;
 }
 
 export interface DecoderInputs<T, D> {
   ids: T; // int32 [B, T], inside the vocabulary
   rope: T; // [B, T, hd, hd]
   bias: T; // [B, 1, g·T, S]
+  /** The same within the sliding window, for the layers slidingLayers marks. */
+  slidingBias?: T;
   /** Keys and values per layer before this call, [B, Hkv, P, hd], or null for none. */
   past: { keys: readonly T[]; values: readonly T[] } | null;
   batch: number | D;
@@ -84,7 +92,13 @@ export function decoderForward<T, D>(
   const groups = hq / hkv;
   const { batch: B, steps: T, total: S } = inp;
   const eps = ops.scalar(shape.rmsNormEps);
-  const scale = ops.scalar(1 / Math.sqrt(hd));
+  const gemma = shape.gemma;
+  const scale = ops.scalar(gemma ? gemma.attentionScale : 1 / Math.sqrt(hd));
+  // cap·tanh(x / cap): Gemma 2's soft-capping of attention scores and logits.
+  const softcap = (x: T, cap: number | null | undefined) => (cap ? ops.mul(ops.tanh(ops.mul(x, ops.scalar(1 / cap))), ops.scalar(cap)) : x);
+  // GELU, tanh approximation (gelu_pytorch_tanh): x/2 · (1 + tanh(√(2/π)·(x + 0.044715·x³))).
+  const geluTanh = (x: T) => ops.mul(ops.mul(x, ops.scalar(0.5)), ops.add(ops.scalar(1), ops.tanh(ops.mul(
+    ops.add(x, ops.mul(ops.mul(ops.square(x), x), ops.scalar(0.044715))), ops.scalar(Math.sqrt(2 / Math.PI))))));
   const rmsNorm = (x: T, weight: T) => ops.mul(ops.mul(x, ops.rsqrt(ops.add(ops.meanLast(ops.square(x)), eps))), weight);
   const linear = (x: T, weight: T, bias?: T) => {
     const y = ops.matMul(x, weight);
@@ -94,6 +108,7 @@ export function decoderForward<T, D>(
   // The residual stream is kept flat, [B·T, D]: projections need no reshapes; attention views
   // it as heads.
   let h = ops.reshape(ops.embed(w.embed, inp.ids), [-1, d]);
+  if (gemma) h = ops.mul(h, ops.scalar(gemma.embedScale));
   const keys: T[] = [];
   const values: T[] = [];
   let scores: T | null = null;
@@ -115,20 +130,24 @@ export function decoderForward<T, D>(
     // Grouped-query attention without copying the cache: the g query heads of a kv head are
     // stacked along the query axis, [B, Hkv, g·T, hd] (query head j reads kv head ⌊j / g⌋).
     const qGrouped = groups > 1 ? ops.reshape(q, [B, hkv, -1, hd]) : q;
-    const s = ops.mul(ops.batchMatMul(qGrouped, k, true), scale); // [B, Hkv, g·T, S]
+    const s = softcap(ops.mul(ops.batchMatMul(qGrouped, k, true), scale), gemma?.attentionSoftcap); // [B, Hkv, g·T, S]
     if (i === w.layers.length - 1) {
       const perHead = groups > 1 ? ops.reshape(s, [B, hq, T, S]) : s;
       scores = ops.takeLast(perHead, 2, 4); // [B, Hq, S]
     }
-    const attn = ops.batchMatMul(ops.softmax(ops.add(s, inp.bias)), v); // [B, Hkv, g·T, hd]
+    const bias = shape.slidingLayers?.[i] ? inp.slidingBias! : inp.bias;
+    const attn = ops.batchMatMul(ops.softmax(ops.add(s, bias)), v); // [B, Hkv, g·T, hd]
     const perHead = groups > 1 ? ops.reshape(attn, [B, hq, T, hd]) : attn;
     const merged = ops.reshape(ops.transpose(perHead, [0, 2, 1, 3]), [-1, hq * hd]);
-    h = ops.add(h, linear(merged, layer.o, layer.oBias));
+    const attnOut = linear(merged, layer.o, layer.oBias);
+    h = ops.add(h, layer.attnOutNorm ? rmsNorm(attnOut, layer.attnOutNorm) : attnOut);
     const y = rmsNorm(h, layer.postNorm);
     const [gate, up] = ops.split(ops.matMul(y, layer.gateUp), [inter, inter], 1) as [T, T];
-    h = ops.add(h, ops.matMul(ops.mul(ops.mul(gate, ops.sigmoid(gate)), up), layer.down));
+    const act = gemma ? geluTanh(gate) : ops.mul(gate, ops.sigmoid(gate));
+    const mlpOut = ops.matMul(ops.mul(act, up), layer.down);
+    h = ops.add(h, layer.mlpOutNorm ? rmsNorm(mlpOut, layer.mlpOutNorm) : mlpOut);
   });
   const last = options.allPositions ? h : ops.takeLast(ops.reshape(h, [B, T, d]), 1, 3);
-  const logits = ops.matMul(rmsNorm(last, w.finalNorm), w.lmHead);
+  const logits = softcap(ops.matMul(rmsNorm(last, w.finalNorm), w.lmHead), gemma?.finalSoftcap);
   return { logits, attentionScores: scores!, keys, values };
 }
