@@ -1,9 +1,11 @@
-// The Llama-family decoder (Llama 2/3, SmolLM, TinyLlama, Mistral, Qwen2), written once over a
+// The Llama-family decoder (Llama 2/3, SmolLM, TinyLlama, Mistral, Qwen2/3, SmolLM3, Gemma 2), written once over a
 // small ops interface: eager tf ops run it for the native model and for training
 // (lib/models/llama.ts), GraphBuilder emits it as the converted graph (lib/models/llama-graph.ts).
 // Hugging Face conventions throughout (RMSNorm, rotary embeddings in the rotate-half layout,
 // grouped-query attention, SwiGLU MLP, tied or separate lm_head, optional q/k/v biases), over the
-// fused weights of lib/models/llama-tensors.ts.
+// fused weights of lib/models/llama-tensors.ts. The relatives' differences are switches: Qwen3's
+// per-head q/k norms, SmolLM3's layers without rotary, sliding windows (a second mask), Gemma 2's
+// sandwich norms, GeGLU, scaled embeddings, query scale and soft-capping.
 //
 // What depends on the call's B, T and cache length comes in precomputed (stepInputs in llama.ts),
 // so that the graph has no shape arithmetic: `rope` [B, T, hd, hd] is each position's rotation

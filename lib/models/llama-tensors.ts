@@ -6,7 +6,10 @@
 //   - q, k and v side by side as one [D, (Hq + 2·Hkv)·hd] matrix (`self_attn.qkv_proj`), and
 //     gate and up as one [D, 2·I] matrix (`mlp.gate_up_proj`): one MatMul where there were three
 //     and two (fewer kernels, fewer graph nodes);
-//   - a tied lm_head as its own [D, V] copy of the embedding.
+//   - a tied lm_head as its own [D, V] copy of the embedding;
+//   - Qwen3's q_norm and k_norm as one [Hq + Hkv, hd] weight (`self_attn.qk_norm.weight`, a row per
+//     head), so one norm covers the stacked q and k heads;
+//   - Gemma 2's norms stored as 1 + w (the factor they scale by).
 // Other weights keep their Hugging Face names and shapes.
 import type { ModelConfig } from './hf-config';
 
