@@ -14,6 +14,8 @@ import { parseHfConfig } from '../lib/models/hf-config';
 import { EntropixError } from '../lib/core/errors';
 import { computeMetrics } from '../lib/sampling/metrics';
 import { attendedKeys } from '../lib/decoding/attended-keys';
+import { buildLlamaGraph } from '../lib/models/llama-graph';
+import { checkGraphContract } from '../lib/models/graph-contract';
 
 const MODELS = path.join(__dirname, 'fixtures', 'golden', 'models');
 
@@ -189,6 +191,23 @@ describe('sliding window: the attention metrics count only the keys the last lay
     expect(attendedKeys(mask, { slidingWindow: 4, slidingLayers: [true, false] })).toBe(mask);
     expect(tf.tidy(() => attendedKeys(mask, { slidingWindow: 4, slidingLayers: [false, true] }).arraySync())).toEqual([[0, 0, 0, 1, 1, 1, 1], [0, 0, 0, 1, 1, 1, 1]]);
     mask.dispose();
+  });
+});
+
+describe('the graph of a model that slides some layers', () => {
+  test('takes attention_bias_sliding and uses Tanh, both known to the contract; without that input it is refused', () => {
+    const config = parseHfConfig(JSON.parse(fs.readFileSync(path.join(MODELS, 'gemma2', 'config.json'), 'utf8')), 'gemma2');
+    const built = buildLlamaGraph(config, (spec) => new Float32Array(spec.shape.reduce((a, b) => a * b, 1)));
+    const nodes = built.modelJson.modelTopology.node;
+    const weights = built.modelJson.weightsManifest.flatMap((m) => m.weights);
+    expect(nodes.some((n) => n.op === 'Tanh')).toBe(true);
+    expect(() => checkGraphContract(nodes, weights, config, 2, 'test')).not.toThrow();
+    const renamed = nodes.map((n) => ({
+      ...n,
+      name: n.name === 'attention_bias_sliding' ? 'other' : n.name,
+      input: (n.input ?? []).map((i) => (i === 'attention_bias_sliding' ? 'other' : i)),
+    }));
+    expect(() => checkGraphContract(renamed, weights, config, 2, 'test')).toThrow(/no input 'attention_bias_sliding'/);
   });
 });
 
