@@ -15,6 +15,7 @@ import { randomSeed, Seed, stepSeed, validateSeed } from '../sampling/rng';
 import { samplingStrategy } from '../sampling/backends/strategy';
 import { describe, requireDim, requireNumber, requireTensor } from '../core/validate';
 import type { KVCache, LanguageModel } from '../models/causal-lm';
+import { attendedKeys } from './attended-keys';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -182,7 +183,8 @@ export async function* generate(
           out = tf.tidy(() => {
             checkLogits(result.logits, batch, model.config.vocabSize);
             const last = tf.reshape(tf.slice(ids, [0, ids.shape[1] - 1], [-1, 1]), [batch]) as Tensor1D;
-            const s = sample(result.logits, result.attentionScores ?? null, nextMask, last, stepSeed(seed, n));
+            const keyMask = attendedKeys(nextMask, model.config);
+            const s = sample(result.logits, result.attentionScores ?? null, keyMask, last, stepSeed(seed, n));
             const columns = [s.tokens, s.states, tokenLogprobs(result.logits, s.tokens), ...METRIC_KEYS.map((k) => s.metrics[k])];
             const table = tf.stack(columns.map((c) => tf.cast(c, 'float32')), 1) as Tensor2D;
             return { table, fed: tf.reshape(s.tokens, [batch, 1]) as Tensor2D };

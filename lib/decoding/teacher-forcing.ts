@@ -7,6 +7,7 @@ import { EntropixError } from '../core/errors';
 import { describe, requireNumber } from '../core/validate';
 import { computeMetrics } from '../sampling/metrics';
 import type { CausalLM, KVCache } from '../models/causal-lm';
+import { attendedKeys } from './attended-keys';
 
 export const METRIC_NAMES = ['entropy', 'varentropy', 'attnEntropy', 'attnVarentropy', 'agreement', 'interactionStrength'] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
@@ -109,7 +110,7 @@ export async function teacherForcedMetrics(
           cache = r.cache;
           try {
             table = tf.tidy(() => {
-              const m = computeMetrics(r.logits, r.attentionScores, { keyMask: maskT });
+              const m = computeMetrics(r.logits, r.attentionScores, { keyMask: attendedKeys(maskT, model.config) });
               return tf.stack(METRIC_NAMES.map((k) => m[k]), 1) as Tensor2D;
             });
           } finally {

@@ -273,6 +273,7 @@ export class GraphBuilder {
   square(x: GraphTensor): GraphTensor { return this.unary('Square', x, NUMERIC); }
   rsqrt(x: GraphTensor): GraphTensor { return this.unary('Rsqrt', x, FLOAT); }
   sigmoid(x: GraphTensor): GraphTensor { return this.unary('Sigmoid', x, FLOAT); }
+  tanh(x: GraphTensor): GraphTensor { return this.unary('Tanh', x, FLOAT); }
   /** Softmax over the last axis. */
   softmax(x: GraphTensor): GraphTensor { return this.unary('Softmax', x, FLOAT); }
 

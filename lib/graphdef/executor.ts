@@ -89,6 +89,7 @@ const OPS: Record<string, OpFn> = {
   Square: unary(tf.square),
   Rsqrt: unary(tf.rsqrt),
   Sigmoid: unary(tf.sigmoid),
+  Tanh: unary(tf.tanh),
   Softmax: unary((x) => tf.softmax(x)),
 };
 

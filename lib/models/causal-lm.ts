@@ -3,6 +3,7 @@
 import type { Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
 import type { SamplerConfig } from '../sampling/config';
 import type { ModelConfig } from './hf-config';
+import type { AttentionWindow } from '../decoding/attended-keys';
 
 export interface KVCache {
   /** Positions held (the cache length S). */
@@ -34,7 +35,8 @@ export interface GenerationDefaults {
  * sequence (prompt and tokens so far) at every step.
  */
 export interface LanguageModel {
-  readonly config: { readonly vocabSize: number; readonly maxPositions: number };
+  /** slidingWindow (on slidingLayers, else every layer): the metrics count only the keys the last layer's window shows. */
+  readonly config: { readonly vocabSize: number; readonly maxPositions: number } & AttentionWindow;
   readonly generationDefaults?: GenerationDefaults;
   forward(inputIds: Tensor2D, cache?: KVCache | null, options?: ForwardOptions): LanguageModelOutput;
 }

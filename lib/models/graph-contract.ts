@@ -14,7 +14,7 @@ import type { ModelConfig } from './hf-config';
 export const KNOWN_OPS: ReadonlySet<string> = new Set([
   'Placeholder', 'Const', 'Identity', 'Shape', 'StridedSlice', 'Pack', 'Reshape', 'Transpose', 'ExpandDims',
   'Tile', 'ConcatV2', 'SplitV', 'GatherV2', 'MatMul', 'BatchMatMulV2', 'Mean', 'Cast', 'Fill', 'Range', 'SelectV2',
-  'AddV2', 'Sub', 'Mul', 'RealDiv', 'Maximum', 'Neg', 'Square', 'Rsqrt', 'Sigmoid', 'Sin', 'Cos', 'Softmax',
+  'AddV2', 'Sub', 'Mul', 'RealDiv', 'Maximum', 'Neg', 'Square', 'Rsqrt', 'Sigmoid', 'Tanh', 'Sin', 'Cos', 'Softmax',
   'GreaterEqual', 'Less',
 ]);
 
@@ -76,7 +76,8 @@ export function checkGraphContract(nodes: readonly NodeDefJson[], weights: reado
 
   // The decoder's inputs and outputs, and the layer count they imply.
   const placeholders = new Map(nodes.filter((n) => n.op === 'Placeholder').map((n) => [n.name, n]));
-  const required = ['input_ids', 'attention_bias', ...(format === 1 ? ['rope_cos', 'rope_sin'] : ['rope'])];
+  const required = ['input_ids', 'attention_bias', ...(format === 1 ? ['rope_cos', 'rope_sin'] : ['rope']),
+    ...(config.slidingLayers ? ['attention_bias_sliding'] : [])];
   for (const name of required) if (!placeholders.has(name)) throw refuse(`the graph has no input '${name}'`);
   const layers = [...placeholders.keys()].filter((n) => /^past_key_\d+$/.test(n)).length;
   if (layers !== config.numLayers) {

@@ -86,6 +86,7 @@ class ConvertedLlama extends LlamaModel {
       const s = stepInputs(this.shape, past, inputIds, attentionMask);
       idsOk = s.idsOk;
       feeds = { input_ids: s.ids, rope: s.rope, attention_bias: s.bias };
+      if (s.slidingBias) feeds.attention_bias_sliding = s.slidingBias;
     }
     const empty = previous ? null : tf.zeros([batch, hkv, 0, hd]);
     for (let i = 0; i < numLayers; i++) {

@@ -1,17 +1,20 @@
-// Hugging Face config.json for the Llama family (Llama, Mistral, Qwen2): the architecture
+// Hugging Face config.json for the Llama family (Llama, Mistral, Qwen2, Qwen3, SmolLM3): the architecture
 // hyperparameters a converted model needs, validated up front so that a checkpoint we cannot run
 // correctly is refused by name instead of producing wrong tokens later. Defaults are
 // transformers' own for each config class. Browser-safe: hf-config-file.ts reads the file in Node.
 import { EntropixError } from '../core/errors';
 import { describe, isObject, requireNumber, NumberRule } from '../core/validate';
 
-export type HfModelType = 'llama' | 'mistral' | 'qwen2';
+export type HfModelType = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'smollm3' | 'gemma2';
 
 /** The architecture each supported model_type must declare. */
 export const HF_ARCHITECTURES: Readonly<Record<HfModelType, string>> = {
   llama: 'LlamaForCausalLM',
   mistral: 'MistralForCausalLM',
   qwen2: 'Qwen2ForCausalLM',
+  qwen3: 'Qwen3ForCausalLM',
+  smollm3: 'SmolLM3ForCausalLM',
+  gemma2: 'Gemma2ForCausalLM',
 };
 
 /** Llama 3.1's frequency-dependent RoPE scaling (rope_type "llama3"). */
@@ -48,6 +51,24 @@ export interface ModelConfig {
   ropeScaling: Llama3RopeScaling | null;
   /** Mistral's sliding_window (keys attended per query); null: full attention. */
   slidingWindow: number | null;
+  /** Qwen3: q and k are RMS-normalised per head (q_norm, k_norm over head_dim) before the rotary. */
+  qkNorm?: boolean;
+  /** SmolLM3's no_rope_layers: per layer, false where the layer applies no rotary (absent: every layer does). */
+  ropeLayers?: boolean[];
+  /** Per layer: true where slidingWindow applies (Gemma 2's layer_types); absent: every layer when slidingWindow is set. */
+  slidingLayers?: boolean[];
+  /** Gemma 2's decoder: the differences from Llama's. */
+  gemma?: GemmaOptions;
+}
+
+export interface GemmaOptions {
+  /** Embeddings times √hidden_size. */
+  embedScale: number;
+  /** q·k times query_pre_attn_scalar^−½ (instead of head_dim^−½). */
+  attentionScale: number;
+  /** attn_logit_softcapping / final_logit_softcapping: cap·tanh(x / cap), or null. */
+  attentionSoftcap: number | null;
+  finalSoftcap: number | null;
 }
 
 const REQUIRED = [
@@ -89,8 +110,14 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
   const type = modelType as HfModelType;
   const architecture = parseArchitecture(c, type);
 
-  const act = c.get('hidden_act') ?? 'silu';
-  if (act !== 'silu') throw c.fail('hidden_act', `hidden_act must be "silu", got ${describe(act)}`);
+  if (type === 'gemma2') {
+    // Gemma 2 reads hidden_activation; the tanh-approximated GELU is the one its checkpoints use.
+    const act = c.get('hidden_activation') ?? 'gelu_pytorch_tanh';
+    if (act !== 'gelu_pytorch_tanh') throw c.fail('hidden_activation', `hidden_activation must be "gelu_pytorch_tanh", got ${describe(act)}`);
+  } else {
+    const act = c.get('hidden_act') ?? 'silu';
+    if (act !== 'silu') throw c.fail('hidden_act', `hidden_act must be "silu", got ${describe(act)}`);
+  }
 
   const vocabSize = c.int('vocab_size', undefined, CONFIG_LIMITS.vocab_size);
   const hiddenSize = c.int('hidden_size', undefined, CONFIG_LIMITS.hidden_size);
@@ -101,7 +128,9 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
     throw c.fail('num_key_value_heads', `num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
   }
   let headDim: number;
-  if (c.get('head_dim') !== undefined) {
+  if ((type === 'qwen3' || type === 'gemma2') && c.get('head_dim') === undefined) {
+    headDim = type === 'qwen3' ? 128 : 256; // the config class's own default, not hidden_size / heads
+  } else if (c.get('head_dim') !== undefined) {
     headDim = c.int('head_dim', undefined, CONFIG_LIMITS.head_dim); // may differ from hidden_size / heads; the projections say so
   } else {
     if (hiddenSize % numHeads !== 0) {
@@ -118,15 +147,21 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
   // ignores it); llama has all four or none.
   let attentionBias = type === 'qwen2';
   let attentionOutputBias = false;
-  if (type === 'llama') {
+  if (type === 'llama' || type === 'qwen3' || type === 'smollm3' || type === 'gemma2') {
     attentionBias = attentionOutputBias = c.bool('attention_bias', false);
-    if (c.bool('mlp_bias', false)) throw c.fail('mlp_bias', 'mlp_bias: true is not supported');
+    if (type !== 'qwen3' && c.bool('mlp_bias', false)) throw c.fail('mlp_bias', 'mlp_bias: true is not supported');
   }
   let slidingWindow: number | null = null;
   if (type === 'mistral' && c.get('sliding_window') !== undefined) {
     slidingWindow = c.int('sliding_window', undefined, CONFIG_LIMITS.max_position_embeddings);
   }
-  if (type === 'qwen2' && c.bool('use_sliding_window', false)) {
+  let slidingLayers: boolean[] | undefined;
+  if (type === 'gemma2') {
+    slidingWindow = c.get('sliding_window') === undefined ? null : c.int('sliding_window', undefined, CONFIG_LIMITS.max_position_embeddings);
+    slidingLayers = parseLayerTypes(c, numLayers);
+    if (slidingWindow === null) slidingLayers = undefined;
+  }
+  if (type !== 'llama' && type !== 'mistral' && type !== 'gemma2' && c.bool('use_sliding_window', false)) {
     throw c.fail('use_sliding_window', 'use_sliding_window: true (sliding-window attention on some layers) is not supported');
   }
 
@@ -150,7 +185,49 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
     eosTokenIds: parseEos(c, vocabSize),
     ropeScaling: rope.scaling,
     slidingWindow,
+    ...(type === 'qwen3' ? { qkNorm: true } : {}),
+    ...(type === 'smollm3' ? { ropeLayers: parseNoRopeLayers(c, numLayers) } : {}),
+    ...(slidingLayers ? { slidingLayers } : {}),
+    ...(type === 'gemma2' ? { gemma: parseGemma(c, hiddenSize) } : {}),
   };
+}
+
+/** Gemma 2's layer_types ("sliding_attention" / "full_attention"), by default sliding on even layers. */
+function parseLayerTypes(c: Fields, numLayers: number): boolean[] {
+  const list = c.get('layer_types');
+  if (list === undefined) return Array.from({ length: numLayers }, (_, i) => (i + 1) % 2 === 1);
+  if (!Array.isArray(list) || list.length !== numLayers || !list.every((x) => x === 'sliding_attention' || x === 'full_attention')) {
+    throw c.fail('layer_types', `layer_types must give "sliding_attention" or "full_attention" for each of the ${numLayers} layers, got ${JSON.stringify(list)?.slice(0, 200)}`);
+  }
+  return list.map((x) => x === 'sliding_attention');
+}
+
+function parseGemma(c: Fields, hiddenSize: number): GemmaOptions {
+  if (c.get('use_bidirectional_attention') === true) throw c.fail('use_bidirectional_attention', 'use_bidirectional_attention: true is not supported');
+  const cap = (key: string, fallback: number) => (c.get(key) === undefined && Object.prototype.hasOwnProperty.call(c.raw, key)
+    ? null : c.num(key, fallback, { min: 0, minExclusive: true }));
+  return {
+    embedScale: Math.sqrt(hiddenSize),
+    attentionScale: 1 / Math.sqrt(c.num('query_pre_attn_scalar', 256, { min: 0, minExclusive: true })),
+    attentionSoftcap: cap('attn_logit_softcapping', 50),
+    finalSoftcap: cap('final_logit_softcapping', 30),
+  };
+}
+
+/**
+ * SmolLM3's no_rope_layers (1: the layer applies the rotary, 0: it does not), or transformers'
+ * default from no_rope_layer_interval (every interval-th layer without): as booleans per layer.
+ */
+function parseNoRopeLayers(c: Fields, numLayers: number): boolean[] {
+  const list = c.get('no_rope_layers');
+  if (list === undefined) {
+    const interval = c.int('no_rope_layer_interval', 4, CONFIG_LIMITS.num_hidden_layers);
+    return Array.from({ length: numLayers }, (_, i) => (i + 1) % interval !== 0);
+  }
+  if (!Array.isArray(list) || list.length !== numLayers || !list.every((x) => x === 0 || x === 1 || typeof x === 'boolean')) {
+    throw c.fail('no_rope_layers', `no_rope_layers must list 0 or 1 for each of the ${numLayers} layers, got ${JSON.stringify(list)?.slice(0, 200)}`);
+  }
+  return list.map((x) => x === 1 || x === true);
 }
 
 function parseArchitecture(c: Fields, type: HfModelType): string {
@@ -224,14 +301,14 @@ function parseEos(c: Fields, vocabSize: number): number[] {
 /** Field access on one JSON object, with errors that name the source and the field. */
 class Fields {
   constructor(
-    private readonly json: Record<string, unknown>,
+    readonly raw: Record<string, unknown>,
     readonly source: string,
     private readonly prefix = '',
   ) {}
 
   /** The field's value; null counts as absent (transformers writes null for "use the default"). */
   get(key: string): unknown {
-    const v = Object.prototype.hasOwnProperty.call(this.json, key) ? this.json[key] : undefined;
+    const v = Object.prototype.hasOwnProperty.call(this.raw, key) ? this.raw[key] : undefined;
     return v === null ? undefined : v;
   }
 

@@ -1,9 +1,11 @@
-// The Llama-family decoder (Llama 2/3, SmolLM, TinyLlama, Mistral, Qwen2), written once over a
+// The Llama-family decoder (Llama 2/3, SmolLM, TinyLlama, Mistral, Qwen2/3, SmolLM3, Gemma 2), written once over a
 // small ops interface: eager tf ops run it for the native model and for training
 // (lib/models/llama.ts), GraphBuilder emits it as the converted graph (lib/models/llama-graph.ts).
 // Hugging Face conventions throughout (RMSNorm, rotary embeddings in the rotate-half layout,
 // grouped-query attention, SwiGLU MLP, tied or separate lm_head, optional q/k/v biases), over the
-// fused weights of lib/models/llama-tensors.ts.
+// fused weights of lib/models/llama-tensors.ts. The relatives' differences are switches: Qwen3's
+// per-head q/k norms, SmolLM3's layers without rotary, sliding windows (a second mask), Gemma 2's
+// sandwich norms, GeGLU, scaled embeddings, query scale and soft-capping.
 //
 // What depends on the call's B, T and cache length comes in precomputed (stepInputs in llama.ts),
 // so that the graph has no shape arithmetic: `rope` [B, T, hd, hd] is each position's rotation
@@ -11,6 +13,7 @@
 // batched matmul; `bias` [B, 1, g·T, S] is the additive causal + padding mask, repeated for the
 // g = Hq/Hkv query heads that share a kv head.
 import type { LlamaWeights } from './llama-tensors';
+import type { GemmaOptions } from './hf-config';
 
 /**
  * The ops the decoder needs, as tf names them. `D` is a size known only at run time (a graph's
@@ -26,6 +29,7 @@ export interface LlamaOps<T, D = number> {
   square(x: T): T;
   rsqrt(x: T): T;
   sigmoid(x: T): T;
+  tanh(x: T): T;
   /** Over the last axis. */
   softmax(x: T): T;
   /** Mean over the last axis, kept as a size-1 axis. */
@@ -53,12 +57,20 @@ export interface DecoderShape {
   headDim: number;
   intermediateSize: number;
   rmsNormEps: number;
+  /** Per layer: false where the layer applies no rotary (SmolLM3); absent: every layer does. */
+  ropeLayers?: readonly boolean[];
+  /** Per layer: true where the layer reads slidingBias (Gemma 2); absent: every layer reads bias. */
+  slidingLayers?: readonly boolean[];
+  /** Gemma 2's scaled embeddings, attention scale and soft-capping. */
+  gemma?: GemmaOptions;
 }
 
 export interface DecoderInputs<T, D> {
   ids: T; // int32 [B, T], inside the vocabulary
   rope: T; // [B, T, hd, hd]
   bias: T; // [B, 1, g·T, S]
+  /** The same within the sliding window, for the layers slidingLayers marks. */
+  slidingBias?: T;
   /** Keys and values per layer before this call, [B, Hkv, P, hd], or null for none. */
   past: { keys: readonly T[]; values: readonly T[] } | null;
   batch: number | D;
@@ -84,7 +96,13 @@ export function decoderForward<T, D>(
   const groups = hq / hkv;
   const { batch: B, steps: T, total: S } = inp;
   const eps = ops.scalar(shape.rmsNormEps);
-  const scale = ops.scalar(1 / Math.sqrt(hd));
+  const gemma = shape.gemma;
+  const scale = ops.scalar(gemma ? gemma.attentionScale : 1 / Math.sqrt(hd));
+  // cap·tanh(x / cap): Gemma 2's soft-capping of attention scores and logits.
+  const softcap = (x: T, cap: number | null | undefined) => (cap ? ops.mul(ops.tanh(ops.mul(x, ops.scalar(1 / cap))), ops.scalar(cap)) : x);
+  // GELU, tanh approximation (gelu_pytorch_tanh): x/2 · (1 + tanh(√(2/π)·(x + 0.044715·x³))).
+  const geluTanh = (x: T) => ops.mul(ops.mul(x, ops.scalar(0.5)), ops.add(ops.scalar(1), ops.tanh(ops.mul(
+    ops.add(x, ops.mul(ops.mul(ops.square(x), x), ops.scalar(0.044715))), ops.scalar(Math.sqrt(2 / Math.PI))))));
   const rmsNorm = (x: T, weight: T) => ops.mul(ops.mul(x, ops.rsqrt(ops.add(ops.meanLast(ops.square(x)), eps))), weight);
   const linear = (x: T, weight: T, bias?: T) => {
     const y = ops.matMul(x, weight);
@@ -95,15 +113,19 @@ export function decoderForward<T, D>(
   // it as heads.
   if (!w.embed && !ops.embedColumns) throw new Error('decoderForward: no embedding and no embedColumns op');
   let h = ops.reshape(w.embed ? ops.embed(w.embed, inp.ids) : ops.embedColumns!(w.lmHead, inp.ids), [-1, d]);
+  if (gemma) h = ops.mul(h, ops.scalar(gemma.embedScale));
   const keys: T[] = [];
   const values: T[] = [];
   let scores: T | null = null;
   w.layers.forEach((layer, i) => {
     const x = rmsNorm(h, layer.inputNorm);
     const qkv = ops.reshape(linear(x, layer.qkv, layer.qkvBias), [B, T, hq + 2 * hkv, hd]);
-    const [qk, vNew] = ops.split(qkv, [hq + hkv, hkv], 2) as [T, T];
+    const [qkRaw, vNew] = ops.split(qkv, [hq + hkv, hkv], 2) as [T, T];
+    // Qwen3 normalises each q and k head ([Hq + Hkv, hd] weights broadcast over B, T).
+    const qk = layer.qkNorm ? rmsNorm(qkRaw, layer.qkNorm) : qkRaw;
     // Rotary on q and k of every head at once: [B, T, H, hd] · [B, T, hd, hd].
-    const rotated = ops.transpose(ops.batchMatMul(qk, inp.rope), [0, 2, 1, 3]); // [B, Hq + Hkv, T, hd]
+    const useRope = shape.ropeLayers?.[i] ?? true;
+    const rotated = ops.transpose(useRope ? ops.batchMatMul(qk, inp.rope) : qk, [0, 2, 1, 3]); // [B, Hq + Hkv, T, hd]
     const [q, kNew] = ops.split(rotated, [hq, hkv], 1) as [T, T];
     const vHeads = ops.transpose(vNew, [0, 2, 1, 3]);
     const k = inp.past ? ops.concat([inp.past.keys[i]!, kNew], 2) : kNew;
@@ -113,20 +135,24 @@ export function decoderForward<T, D>(
     // Grouped-query attention without copying the cache: the g query heads of a kv head are
     // stacked along the query axis, [B, Hkv, g·T, hd] (query head j reads kv head ⌊j / g⌋).
     const qGrouped = groups > 1 ? ops.reshape(q, [B, hkv, -1, hd]) : q;
-    const s = ops.mul(ops.batchMatMul(qGrouped, k, true), scale); // [B, Hkv, g·T, S]
+    const s = softcap(ops.mul(ops.batchMatMul(qGrouped, k, true), scale), gemma?.attentionSoftcap); // [B, Hkv, g·T, S]
     if (i === w.layers.length - 1) {
       const perHead = groups > 1 ? ops.reshape(s, [B, hq, T, S]) : s;
       scores = ops.takeLast(perHead, 2, 4); // [B, Hq, S]
     }
-    const attn = ops.batchMatMul(ops.softmax(ops.add(s, inp.bias)), v); // [B, Hkv, g·T, hd]
+    const bias = shape.slidingLayers?.[i] ? inp.slidingBias! : inp.bias;
+    const attn = ops.batchMatMul(ops.softmax(ops.add(s, bias)), v); // [B, Hkv, g·T, hd]
     const perHead = groups > 1 ? ops.reshape(attn, [B, hq, T, hd]) : attn;
     const merged = ops.reshape(ops.transpose(perHead, [0, 2, 1, 3]), [-1, hq * hd]);
-    h = ops.add(h, linear(merged, layer.o, layer.oBias));
+    const attnOut = linear(merged, layer.o, layer.oBias);
+    h = ops.add(h, layer.attnOutNorm ? rmsNorm(attnOut, layer.attnOutNorm) : attnOut);
     const y = rmsNorm(h, layer.postNorm);
     const [gate, up] = ops.split(ops.matMul(y, layer.gateUp), [inter, inter], 1) as [T, T];
-    h = ops.add(h, ops.matMul(ops.mul(ops.mul(gate, ops.sigmoid(gate)), up), layer.down));
+    const act = gemma ? geluTanh(gate) : ops.mul(gate, ops.sigmoid(gate));
+    const mlpOut = ops.matMul(ops.mul(act, up), layer.down);
+    h = ops.add(h, layer.mlpOutNorm ? rmsNorm(mlpOut, layer.mlpOutNorm) : mlpOut);
   });
   const last = options.allPositions ? h : ops.takeLast(ops.reshape(h, [B, T, d]), 1, 3);
-  const logits = ops.matMul(rmsNorm(last, w.finalNorm), w.lmHead);
+  const logits = softcap(ops.matMul(rmsNorm(last, w.finalNorm), w.lmHead), gemma?.finalSoftcap);
   return { logits, attentionScores: scores!, keys, values };
 }

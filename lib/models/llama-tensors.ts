@@ -8,6 +8,9 @@
 //     and two (fewer kernels, fewer graph nodes);
 //   - a tied lm_head as the [D, V] transpose of the embedding, and (models, graph format 3) no
 //     embedding besides: the lookup gathers the head's columns (withoutTiedEmbedding).
+//   - Qwen3's q_norm and k_norm as one [Hq + Hkv, hd] weight (`self_attn.qk_norm.weight`, a row per
+//     head), so one norm covers the stacked q and k heads;
+//   - Gemma 2's norms stored as 1 + w (the factor they scale by).
 // Other weights keep their Hugging Face names and shapes.
 import type { ModelConfig } from './hf-config';
 
@@ -24,7 +27,8 @@ export interface WeightPart {
   sourceShape: number[];
 }
 
-export type LayerWeightKey = 'inputNorm' | 'qkv' | 'qkvBias' | 'o' | 'oBias' | 'postNorm' | 'gateUp' | 'down';
+export type LayerWeightKey = 'inputNorm' | 'qkv' | 'qkvBias' | 'qkNorm' | 'o' | 'oBias' | 'attnOutNorm' | 'postNorm' | 'gateUp' | 'down'
+  | 'mlpOutNorm';
 export type ModelWeightKey = 'embed' | 'finalNorm' | 'lmHead';
 
 /**
@@ -40,17 +44,23 @@ export interface LlamaWeightSpec {
   parts: WeightPart[];
   /** true: each part is [out, in] and is stored transposed. */
   transpose: boolean;
+  /** Added to every value (Gemma's norms scale by 1 + w: stored as 1 + w). */
+  offset?: number;
 }
 
 export interface LlamaLayerWeights<T> {
   inputNorm: T; // [D]
   qkv: T; // [D, (Hq + 2·Hkv)·hd]
   qkvBias?: T; // [(Hq + 2·Hkv)·hd] (Qwen2)
+  qkNorm?: T; // [Hq + Hkv, hd]: q_norm per query head, then k_norm per kv head (Qwen3)
   o: T; // [Hq·hd, D]
   oBias?: T; // [D] (llama's attention_bias)
+  /** Gemma 2: post_attention_layernorm on the attention's output (postNorm is then pre_feedforward_layernorm). */
+  attnOutNorm?: T; // [D]
   postNorm: T; // [D]
   gateUp: T; // [D, 2·I]
   down: T; // [I, D]
+  mlpOutNorm?: T; // [D] Gemma 2's post_feedforward_layernorm
 }
 
 export interface LlamaWeights<T> {
@@ -62,7 +72,7 @@ export interface LlamaWeights<T> {
 }
 
 type Shape = Pick<ModelConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'
-  | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'attentionOutputBias'>;
+  | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'attentionOutputBias' | 'qkNorm' | 'gemma'>;
 
 /** The weights of the forward for `c`, in order. */
 export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
@@ -73,25 +83,43 @@ export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
     parts: [string, number[]][], transpose = false) => {
     specs.push({ name, shape, layer, key, parts: parts.map(([source, sourceShape]) => ({ source, sourceShape })), transpose });
   };
+  const gemma = c.gemma !== undefined;
+  const norm = (name: string, layer: number | null, key: LlamaWeightSpec['key']) => {
+    add(name, [d], layer, key, [[name, [d]]]);
+    if (gemma) specs[specs.length - 1]!.offset = 1;
+  };
   add('model.embed_tokens.weight', [v, d], null, 'embed', [['model.embed_tokens.weight', [v, d]]]);
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}.`;
     const a = `${p}self_attn.`;
-    add(`${p}input_layernorm.weight`, [d], i, 'inputNorm', [[`${p}input_layernorm.weight`, [d]]]);
+    norm(`${p}input_layernorm.weight`, i, 'inputNorm');
     add(`${a}qkv_proj.weight`, [d, qkvOut], i, 'qkv',
       [[`${a}q_proj.weight`, [hq * hd, d]], [`${a}k_proj.weight`, [hkv * hd, d]], [`${a}v_proj.weight`, [hkv * hd, d]]], true);
     if (c.attentionBias) {
       add(`${a}qkv_proj.bias`, [qkvOut], i, 'qkvBias',
         [[`${a}q_proj.bias`, [hq * hd]], [`${a}k_proj.bias`, [hkv * hd]], [`${a}v_proj.bias`, [hkv * hd]]]);
     }
+    if (c.qkNorm) {
+      // One weight for the stacked q and k heads of the forward (each head row its norm's copy).
+      add(`${a}qk_norm.weight`, [hq + hkv, hd], i, 'qkNorm', [
+        ...new Array<[string, number[]]>(hq).fill([`${a}q_norm.weight`, [hd]]),
+        ...new Array<[string, number[]]>(hkv).fill([`${a}k_norm.weight`, [hd]]),
+      ]);
+    }
     add(`${a}o_proj.weight`, [hq * hd, d], i, 'o', [[`${a}o_proj.weight`, [d, hq * hd]]], true);
     if (c.attentionOutputBias) add(`${a}o_proj.bias`, [d], i, 'oBias', [[`${a}o_proj.bias`, [d]]]);
-    add(`${p}post_attention_layernorm.weight`, [d], i, 'postNorm', [[`${p}post_attention_layernorm.weight`, [d]]]);
+    if (gemma) {
+      norm(`${p}post_attention_layernorm.weight`, i, 'attnOutNorm');
+      norm(`${p}pre_feedforward_layernorm.weight`, i, 'postNorm');
+    } else {
+      norm(`${p}post_attention_layernorm.weight`, i, 'postNorm');
+    }
     add(`${p}mlp.gate_up_proj.weight`, [d, 2 * inter], i, 'gateUp',
       [[`${p}mlp.gate_proj.weight`, [inter, d]], [`${p}mlp.up_proj.weight`, [inter, d]]], true);
     add(`${p}mlp.down_proj.weight`, [inter, d], i, 'down', [[`${p}mlp.down_proj.weight`, [d, inter]]], true);
+    if (gemma) norm(`${p}post_feedforward_layernorm.weight`, i, 'mlpOutNorm');
   }
-  add('model.norm.weight', [d], null, 'finalNorm', [['model.norm.weight', [d]]]);
+  norm('model.norm.weight', null, 'finalNorm');
   const head = c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   add('lm_head.weight', [d, v], null, 'lmHead', [[head, [v, d]]], true);
   return specs;
@@ -119,6 +147,10 @@ const TILE = 64;
 
 /** A weight's values in the forward's layout, from its parts' checkpoint values (row-major). */
 export function fuseWeight(spec: LlamaWeightSpec, part: (p: WeightPart) => Float32Array): Float32Array {
+  if (spec.offset !== undefined) {
+    const offset = spec.offset;
+    return fuseWeight({ ...spec, offset: undefined }, part).map((x) => x + offset);
+  }
   if (spec.parts.length === 1 && !spec.transpose) return part(spec.parts[0]!);
   const out = new Float32Array(size(spec.shape));
   if (!spec.transpose) { // vectors, joined
@@ -153,6 +185,10 @@ export function fuseWeight(spec: LlamaWeightSpec, part: (p: WeightPart) => Float
 
 /** The inverse of fuseWeight: each part's checkpoint values (row-major, HF layout). */
 export function unfuseWeight(spec: LlamaWeightSpec, data: Float32Array): Map<string, Float32Array> {
+  if (spec.offset !== undefined) {
+    const offset = spec.offset;
+    return unfuseWeight({ ...spec, offset: undefined }, data.map((x) => x - offset));
+  }
   const out = new Map<string, Float32Array>();
   if (!spec.transpose) {
     let at = 0;

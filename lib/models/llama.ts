@@ -16,17 +16,16 @@ export type LlamaWeights = Weights<Tensor>;
 /** The shape parameters the maths needs (a subset of ModelConfig). */
 export type LlamaShape = Pick<ModelConfig,
   'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'intermediateSize'
-  | 'maxPositions' | 'ropeTheta' | 'rmsNormEps'> & {
+  | 'maxPositions' | 'ropeTheta' | 'rmsNormEps' | 'ropeLayers' | 'slidingLayers' | 'gemma'> & {
   /** Llama 3.1's frequency-dependent RoPE scaling, or null. */
   ropeScaling?: RopeScaling | null;
+  /** Mistral's sliding window: each query sees itself and the window − 1 keys before it. */
+  slidingWindow?: number | null;
 };
 
-/**
- * The shape a model validates against: the config, with Mistral's sliding window as the limit on
- * sequence length (longer sequences are refused rather than computed without the window).
- */
+/** The shape a model validates against: the config's. */
 export function forwardShape(config: ModelConfig): LlamaShape {
-  return { ...config, maxPositions: Math.min(config.maxPositions, config.slidingWindow ?? Infinity) };
+  return { ...config };
 }
 
 export interface RopeScaling {
@@ -114,7 +113,8 @@ export function rotaryMatrices(cos: Tensor4D, sin: Tensor4D): Tensor4D {
   return tf.add(tf.mul(perPosition(cos), tf.tensor2d(eye, [hd, hd])), tf.mul(perPosition(sin), tf.tensor2d(r, [hd, hd]))) as Tensor4D;
 }
 
-type StepShape = Pick<LlamaShape, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'vocabSize' | 'numHeads' | 'numKvHeads'>;
+type StepShape = Pick<LlamaShape, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'vocabSize' | 'numHeads' | 'numKvHeads' | 'slidingWindow'
+  | 'slidingLayers'>;
 
 /** What both input layouts share: checked ids, positions, cos/sin and the [B, 1, T, S] mask. */
 function stepCommon(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null) {
@@ -134,9 +134,16 @@ function stepCommon(shape: StepShape, past: number, inputIds: Tensor2D, attentio
   const queryAt = tf.reshape(tf.range(past, total, 1, 'float32'), [1, 1, steps, 1]);
   const keyAt = tf.reshape(tf.range(0, total, 1, 'float32'), [1, 1, 1, total]);
   const causal = tf.step(tf.add(tf.sub(queryAt, keyAt), 0.5)); // key ≤ query
-  const visible = tf.mul(causal, tf.reshape(mask, [batch, 1, 1, total]));
-  const bias = tf.mul(tf.sub(1, visible), -1e9) as Tensor4D;
-  return { ids, idsOk, positions, cos, sin, bias };
+  // A sliding window (transformers: key > query − window, in cache slots) bands the causal mask;
+  // the cache keeps every key.
+  const window = shape.slidingWindow;
+  const banded = window != null && total > window ? tf.mul(causal, tf.step(tf.sub(tf.sub(keyAt, queryAt), 0.5 - window))) : causal;
+  const real = tf.reshape(mask, [batch, 1, 1, total]);
+  const biasOf = (shown: Tensor) => tf.mul(tf.sub(1, tf.mul(shown, real)), -1e9) as Tensor4D;
+  // With slidingLayers only those layers read the banded mask; without, every layer does.
+  const bias = biasOf(shape.slidingLayers ? causal : banded);
+  const slidingBias = shape.slidingLayers ? biasOf(banded) : null;
+  return { ids, idsOk, positions, cos, sin, bias, slidingBias };
 }
 
 export interface StepInputs {
@@ -147,6 +154,8 @@ export interface StepInputs {
   positions: Tensor2D; // [B, T] float32: the position of each new token
   rope: Tensor4D; // [B, T, hd, hd]: rotaryMatrices
   bias: Tensor4D; // [B, 1, g·T, S] additive attention mask (0 visible, −1e9 hidden), g = Hq / Hkv copies
+  /** The same within the sliding window, when only some layers slide (Gemma 2). */
+  slidingBias?: Tensor4D;
 }
 
 /**
@@ -158,11 +167,11 @@ export interface StepInputs {
  * Call inside a tidy except for the returned tensors.
  */
 export function stepInputs(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null): StepInputs {
-  const { ids, idsOk, positions, cos, sin, bias } = stepCommon(shape, past, inputIds, attentionMask);
+  const { ids, idsOk, positions, cos, sin, bias, slidingBias } = stepCommon(shape, past, inputIds, attentionMask);
   const groups = shape.numHeads / shape.numKvHeads;
+  const repeat = (b: Tensor4D) => (groups > 1 ? tf.concat(new Array<Tensor4D>(groups).fill(b), 2) : b) as Tensor4D;
   return {
-    ids, idsOk, positions, rope: rotaryMatrices(cos, sin),
-    bias: (groups > 1 ? tf.concat(new Array<Tensor4D>(groups).fill(bias), 2) : bias) as Tensor4D,
+    ids, idsOk, positions, rope: rotaryMatrices(cos, sin), bias: repeat(bias), ...(slidingBias ? { slidingBias: repeat(slidingBias) } : {}),
   };
 }
 
@@ -180,6 +189,7 @@ export const tfOps: LlamaOps<Tensor> = {
   square: (x) => tf.square(x),
   rsqrt: (x) => tf.rsqrt(x),
   sigmoid: (x) => tf.sigmoid(x),
+  tanh: (x) => tf.tanh(x),
   softmax: (x) => tf.softmax(x),
   meanLast: (x) => tf.mean(x, -1, true),
   scalar: (v) => tf.scalar(v),
@@ -207,9 +217,9 @@ export function llamaForward(
 ): LlamaOutput {
   const [batch, steps] = inputIds.shape;
   const past = cache?.length ?? 0;
-  const { ids, idsOk, rope, bias } = stepInputs(shape, past, inputIds, attentionMask);
+  const { ids, idsOk, rope, bias, slidingBias } = stepInputs(shape, past, inputIds, attentionMask);
   const out = decoderForward(tfOps, shape, w, {
-    ids, rope, bias, past: cache, batch, steps, total: past + steps,
+    ids, rope, bias, ...(slidingBias ? { slidingBias } : {}), past: cache, batch, steps, total: past + steps,
   });
   return {
     logits: tf.mul(out.logits, idsOk) as Tensor2D,
