@@ -2,6 +2,7 @@
 // here, each job in its own child process, then one JSON, a Markdown report and SVG charts.
 //
 //   npm run bench -- [--quick] [--backends cpu,wasm,tensorflow,webgpu-software,webgpu]
+//   npm run bench -- --report results/<name>.json   (rewrites its Markdown and charts)
 //
 // Backends: cpu, wasm, tensorflow (after `npm run setup:tensorflow`), webgpu on a software adapter
 // (ENTROPIX_WEBGPU_SOFTWARE=1: Mesa's llvmpipe) and webgpu on a GPU adapter where Dawn finds one;
@@ -14,15 +15,17 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, tmpdir, totalmem, loadavg } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeReport } from './report/write';
+import type { BenchJson } from './report/write';
 
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     backends: { type: 'string', default: 'cpu,wasm,tensorflow,webgpu-software,webgpu' },
-    child: { type: 'string' }, // internal: run one job (JSON spec) and write its result
+    child: { type: 'string' }, // internal: run one backend's jobs (JSON spec) and write their results
+    report: { type: 'string' }, // only rewrite the Markdown and charts of a results JSON
   },
 });
 const quick = !!args.quick;
@@ -50,7 +53,7 @@ function plan(targets: string[], smollmDir: string): Job[] {
     const slow = target === 'cpu' || target === 'webgpu-software';
     jobs.push({ kind: 'sampler', target, label: 'sampler' });
     jobs.push({ kind: 'decode', target, label: 'decode bundled B=1', modelName: 'bundled', batch: 1, tokens: quick ? 32 : 96, rounds: quick ? 3 : 5 });
-    if (quick && target === 'cpu') continue; // the SmolLM2-shaped model on cpu takes minutes: full run only
+    if (quick && slow) continue; // the SmolLM2-shaped model on cpu and llvmpipe takes minutes: full run only
     jobs.push({ kind: 'decode', target, label: 'decode SmolLM2 B=1', model: smollmDir, modelName: 'smollm', batch: 1, tokens: quick ? 6 : slow ? 12 : 32, rounds: quick ? 3 : 5 });
     jobs.push({ kind: 'decode', target, label: 'decode SmolLM2 B=4', model: smollmDir, modelName: 'smollm', batch: 4, tokens: quick ? 4 : slow ? 8 : 16, rounds: 3 });
     jobs.push({ kind: 'prefill', target, label: 'prefill SmolLM2', model: smollmDir, modelName: 'smollm', promptLength: quick ? 128 : 512, rounds: 3 });
@@ -185,6 +188,12 @@ async function main(): Promise<void> {
   if (args.child) {
     const { jobs, out } = JSON.parse(args.child) as { jobs: Job[]; out: string };
     await runChild(jobs, out);
+    return;
+  }
+  if (args.report) {
+    const file = args.report.replace(/\.json$/, '');
+    const json = JSON.parse(readFileSync(`${file}.json`, 'utf8')) as BenchJson;
+    console.log(`Wrote ${writeReport(json, dirname(file), basename(file)).join(', ')}`);
     return;
   }
   const targets = args.backends!.split(',').map((b) => b.trim()).filter(Boolean);

@@ -1,12 +1,12 @@
 // Hand-written SVG charts: grouped bars with whiskers (the spread), on a linear or log axis.
-const COLORS = ['#4269d0', '#efb118', '#ff725c', '#6cc5b0', '#3ca951', '#ff8ab7', '#a463f2', '#97bbf5'];
+export const COLORS = ['#4269d0', '#efb118', '#ff725c', '#6cc5b0', '#3ca951', '#ff8ab7', '#a463f2', '#97bbf5'];
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export interface Bar { value: number; low: number; high: number; hatched?: boolean }
 export interface BarChart {
   title: string; yLabel: string; log?: boolean;
   groups: string[]; // x-axis categories
-  series: { name: string; bars: (Bar | null)[] }[]; // one bar per group, or null
+  series: { name: string; color?: string; bars: (Bar | null)[] }[]; // one bar per group, or null
   note?: string;
 }
 
@@ -45,7 +45,7 @@ export function barChart(c: BarChart): string {
       const b = s.bars[gi];
       if (!b || !Number.isFinite(b.value)) return;
       const x = left + gw * gi + gw * 0.1 + bw * si;
-      const color = COLORS[si % COLORS.length];
+      const color = s.color ?? COLORS[si % COLORS.length];
       const yv = y(b.value);
       out.push(`<rect x="${x.toFixed(1)}" y="${yv.toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(top + plotH - yv).toFixed(1)}" fill="${color}"`
         + `${b.hatched ? ' fill-opacity="0.45" stroke="' + color + '"' : ''}><title>${esc(`${s.name}, ${g}: ${nice(b.value)} (${nice(b.low)}–${nice(b.high)})`)}</title></rect>`);
@@ -57,7 +57,7 @@ export function barChart(c: BarChart): string {
     `<line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}" stroke="#222"/>`);
   c.series.forEach((s, si) => {
     const ly = top + 10 + si * 18;
-    out.push(`<rect x="${left + plotW + 14}" y="${ly - 9}" width="12" height="12" fill="${COLORS[si % COLORS.length]}"/>`,
+    out.push(`<rect x="${left + plotW + 14}" y="${ly - 9}" width="12" height="12" fill="${s.color ?? COLORS[si % COLORS.length]}"${s.bars.some((b) => b?.hatched) ? ' fill-opacity="0.45"' : ''}/>`,
       `<text x="${left + plotW + 32}" y="${ly + 1}">${esc(s.name)}</text>`);
   });
   if (c.note) out.push(`<text x="${left}" y="${H - 14}" fill="#555">${esc(c.note)}</text>`);

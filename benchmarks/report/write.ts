@@ -1,7 +1,7 @@
 // The report of one `npm run bench`: a Markdown file and SVG charts beside its JSON.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { barChart, Bar } from './svg';
+import { barChart, Bar, COLORS } from './svg';
 
 interface Timing { medianMs: number; q1Ms?: number; q3Ms?: number; minMs: number }
 interface SamplerRow { batch: number; vocab: number; cases: Record<string, Timing & { ratio: number }> }
@@ -24,6 +24,7 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const f = (x: number): string => (!Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const pct = (x: number): string => `${Math.round(x * 100) || 0}%`; // no "-0%"
 const table = (head: string[], rows: string[][]): string =>
   [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
@@ -89,8 +90,8 @@ export function writeReport(json: BenchJson, dir: string, stem: string): string[
     chart('sampler', barChart({
       title: 'Entropix sampling step: on the device (solid) and host-side (pale)', yLabel: 'ms per step (log)', log: true,
       groups: shapes.map((s) => { const [b, v] = s.split(':'); return `B=${b} V=${v}`; }),
-      series: sampler.flatMap((j) => ['step', 'host'].map((c) => ({
-        name: `${j.target}${c === 'host' ? ' host' : ''}`,
+      series: sampler.flatMap((j, ji) => ['step', 'host'].map((c) => ({
+        name: `${j.target}${c === 'host' ? ' host-side' : ''}`, color: COLORS[ji % COLORS.length],
         bars: shapes.map((s) => {
           const t = rowOf(j, s)?.cases[c];
           return t ? bar(t.medianMs, t.q1Ms ?? t.medianMs, t.q3Ms ?? t.medianMs, c === 'host') : null;
@@ -105,14 +106,15 @@ export function writeReport(json: BenchJson, dir: string, stem: string): string[
   const decodeCases = [...new Set(decode.map((j) => j.label.replace(/^decode /, '')))];
   md.push('## Decode', '',
     'Tokens/s (all rows) of `generate` with greedy argmax and with Entropix, alternating in the same process; every run '
-    + 'decodes the same number of tokens. The sampler\'s share of an Entropix decode step = 1 − entropix/greedy tokens/s, per round.', '',
+    + 'decodes the same number of tokens. The sampler\'s share of an Entropix decode step = 1 − entropix/greedy tokens/s, per round; '
+    + 'a negative share is noise (the sampler costs less than the rounds vary).', '',
     table(['backend', 'model', 'B', 'tokens × rounds', 'greedy tok/s', 'entropix tok/s', 'entropix / greedy', 'sampler share'],
       decode.map((j) => {
         const d = j.result as DecodeResult;
         const g = d.runs.greedy!, e = d.runs.entropix!, sh = shares(d);
         return [j.target, j.modelName === 'smollm' ? 'SmolLM2-135M-shaped' : 'bundled', String(d.batch), `${d.tokens} × ${d.rounds}`,
           `${f(median(g))} [${f(Math.min(...g))}–${f(Math.max(...g))}]`, `${f(median(e))} [${f(Math.min(...e))}–${f(Math.max(...e))}]`,
-          (median(e) / median(g)).toFixed(2), `${(median(sh) * 100).toFixed(0)}% [${(Math.min(...sh) * 100).toFixed(0)}–${(Math.max(...sh) * 100).toFixed(0)}%]`];
+          (median(e) / median(g)).toFixed(2), `${pct(median(sh))} [${pct(Math.min(...sh))} to ${pct(Math.max(...sh))}]`];
       })), '');
   const decodeOf = (t: string, c: string) => decode.find((j) => j.target === t && j.label === `decode ${c}`)?.result as DecodeResult | undefined;
   if (decode.length) {
