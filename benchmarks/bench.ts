@@ -54,9 +54,9 @@ function plan(targets: string[], smollmDir: string): Job[] {
     jobs.push({ kind: 'sampler', target, label: 'sampler' });
     jobs.push({ kind: 'decode', target, label: 'decode bundled B=1', modelName: 'bundled', batch: 1, tokens: quick ? 32 : 96, rounds: quick ? 3 : 5 });
     if (quick && slow) continue; // the SmolLM2-shaped model on cpu and llvmpipe takes minutes: full run only
-    jobs.push({ kind: 'decode', target, label: 'decode SmolLM2 B=1', model: smollmDir, modelName: 'smollm', batch: 1, tokens: quick ? 6 : slow ? 12 : 32, rounds: quick ? 3 : 5 });
-    jobs.push({ kind: 'decode', target, label: 'decode SmolLM2 B=4', model: smollmDir, modelName: 'smollm', batch: 4, tokens: quick ? 4 : slow ? 8 : 16, rounds: 3 });
-    jobs.push({ kind: 'prefill', target, label: 'prefill SmolLM2', model: smollmDir, modelName: 'smollm', promptLength: quick ? 128 : 512, rounds: 3 });
+    jobs.push({ kind: 'decode', target, label: 'decode SmolLM2 B=1', model: smollmDir, modelName: 'smollm', batch: 1, tokens: quick ? 6 : slow ? 8 : 32, rounds: quick || slow ? 3 : 5 });
+    jobs.push({ kind: 'decode', target, label: 'decode SmolLM2 B=4', model: smollmDir, modelName: 'smollm', batch: 4, tokens: quick || slow ? 4 : 16, rounds: 3 });
+    jobs.push({ kind: 'prefill', target, label: 'prefill SmolLM2', model: smollmDir, modelName: 'smollm', promptLength: quick ? 128 : slow ? 256 : 512, rounds: 3 });
     if (!quick) jobs.push({ kind: 'model', target, label: 'model (bench:model)' });
   }
   return jobs;
