@@ -59,8 +59,8 @@ describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s',
     const modelJson = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
     expect(Object.keys(modelJson.signature.inputs)).toEqual(expect.arrayContaining(
       ['input_ids', 'rope', 'attention_bias', 'past_key_0', 'past_value_1']));
-    // Format 2: q/k/v and gate/up fused (lib/models/llama-tensors.ts), and said so in the metadata.
-    expect(modelJson.userDefinedMetadata).toEqual({ entropixGraphFormat: 2 });
+    // Format 3: q/k/v and gate/up fused (lib/models/llama-tensors.ts), a tied head stored once, and said so in the metadata.
+    expect(modelJson.userDefinedMetadata).toEqual({ entropixGraphFormat: 3 });
     const names = modelJson.weightsManifest[0].weights.map((w: { name: string }) => w.name);
     expect(names).toEqual(expect.arrayContaining(['model.layers.0.self_attn.qkv_proj.weight', 'model.layers.0.mlp.gate_up_proj.weight']));
     expect(names).not.toContain('model.layers.0.self_attn.q_proj.weight');
@@ -263,10 +263,11 @@ describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s',
     const arrays = await checkpoint(src, 13, { modelType: 'qwen2', tied: true, bias: true });
     await convertHfCheckpoint(src, path.join(root, 'qwen-out'));
     const manifest = JSON.parse(fs.readFileSync(path.join(root, 'qwen-out', 'model.json'), 'utf8')).weightsManifest[0].weights;
-    // Projections are stored [in, out]; the tied lm_head as the embedding's transpose, [D, V].
+    // Projections are stored [in, out]; the tied lm_head as the embedding's transpose, [D, V], and
+    // only it (format 3: the lookup gathers its columns).
     const shapes = new Map(manifest.map((w: { name: string; shape: number[] }) => [w.name, w.shape]));
     expect(shapes.get('lm_head.weight')).toEqual([SHAPE.hiddenSize, SHAPE.vocabSize]);
-    expect(shapes.get('model.embed_tokens.weight')).toEqual([SHAPE.vocabSize, SHAPE.hiddenSize]);
+    expect(shapes.has('model.embed_tokens.weight')).toBe(false);
     expect(shapes.get('model.layers.0.mlp.down_proj.weight')).toEqual([SHAPE.intermediateSize, SHAPE.hiddenSize]);
     const converted = await loadModel(path.join(root, 'qwen-out'));
     const native = await loadHfCheckpoint(src);

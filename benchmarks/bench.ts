@@ -249,7 +249,7 @@ async function main(): Promise<void> {
         const dir = join(work, `model-${target}`);
         mkdirSync(dir);
         const m0 = Date.now();
-        const c = await runLogged([...tsx, join(__dirname, 'model.ts'), '--backends', TARGETS[target]!.backend, '--shapes', 'smollm'],
+        const c = await runLogged([...tsx, join(__dirname, 'model.ts'), '--backends', TARGETS[target]!.backend, '--shapes', 'smollm', '--dtype', 'F32'],
           { ...env, ENTROPIX_BENCH_RESULTS_DIR: dir }, log, () => status(mine.indexOf(model)), started);
         const file = readdirSync(dir).find((f) => f.endsWith('.json'));
         const seconds = (Date.now() - m0) / 1000;
@@ -259,7 +259,7 @@ async function main(): Promise<void> {
     }
     const date = new Date().toISOString();
     const stem = `${date.slice(0, 10)}-${machineSlug()}${quick ? '-quick' : ''}`;
-    const dir = join(__dirname, 'results');
+    const dir = process.env.ENTROPIX_BENCH_RESULTS_DIR ?? join(__dirname, 'results'); // as record.ts
     mkdirSync(dir, { recursive: true });
     const json = {
       command: `npm run bench${quick ? ' -- --quick' : ''}`, date, quick,

@@ -11,7 +11,8 @@
 // The checkpoint (BF16 by default: 270 MB instead of 540 MB) and the converted model live in
 // temporary folders that are removed at the end, also on failure or Ctrl-C.
 // WebGPU needs a GPU Dawn can reach; see the environment variables at the top of benchmarks/sampler.ts.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +20,7 @@ import { convertHfCheckpoint, loadHfCheckpoint, loadModel, tf, useBackend } from
 import type { BackendName, CausalLM, KVCache } from '../lib/node';
 import { writeSafetensors } from '../lib/models/safetensors';
 import type { SafetensorsFloatDtype, SafetensorsInput } from '../lib/models/safetensors';
+import { spawnSync } from 'node:child_process';
 import { writeResults } from './record';
 import { llamaWeightSpecs, unfuseWeight } from '../lib/models/llama-tensors';
 import { parseHfConfig } from '../lib/models/hf-config';
@@ -43,7 +45,7 @@ async function hfFromConverted(convertedDir: string, outDir: string): Promise<vo
     for (const [name, t] of Object.entries(decoded)) {
       const spec = specs.get(name);
       if (spec) specs.delete(name); // the rest are the graph's own constants (shapes, eps)
-      if (spec && !(spec.key === 'lmHead' && config.tieWordEmbeddings)) {
+      if (spec) { // a tied head (format 3: the only copy) gives the embedding
         for (const [source, data] of unfuseWeight(spec, Float32Array.from(await t.data()))) {
           const part = spec.parts.find((p) => p.source === source)!;
           tensors[source] = { dtype: 'F32', shape: part.sourceShape, data };
@@ -52,6 +54,7 @@ async function hfFromConverted(convertedDir: string, outDir: string): Promise<vo
       t.dispose();
     }
   }
+  if (config.tieWordEmbeddings) specs.delete('model.embed_tokens.weight'); // format 2 holds both
   if (specs.size > 0) throw new Error(`${convertedDir}: no weight ${[...specs.keys()][0]} (graph format 2 expected: re-convert the model)`);
   writeFileSync(join(outDir, 'config.json'), readFileSync(configPath));
   await writeSafetensors(join(outDir, 'model.safetensors'), tensors);
@@ -96,6 +99,12 @@ const { values: args } = parseArgs({
     budget: { type: 'string' },
     dtype: { type: 'string', default: 'BF16' },
     profile: { type: 'boolean', default: false },
+    'write-checkpoint': { type: 'string' },
+    'memory-child': { type: 'string' }, // internal: one model's memory run in its own process
+    dir: { type: 'string' },
+    'weight-bytes': { type: 'string' },
+    'no-peer': { type: 'boolean', default: false },
+    peer: { type: 'string', default: join(__dirname, 'peer', 'out') },
   },
 });
 
@@ -220,7 +229,7 @@ interface Run { prefillMs: number; stepMs: number[]; stepCpuMs: number[]; tokens
  * One prefill of the prompt, then `steps` decode steps feeding the argmax back with the cache;
  * every step awaits data() on the logits. Everything is disposed; the tensor count is compared.
  */
-async function generate(model: CausalLM, steps: number): Promise<Run> {
+async function generate(model: CausalLM, steps: number, onStep?: () => void): Promise<Run> {
   const before = tf.memory().numTensors;
   let cache: KVCache | null = null;
   try {
@@ -247,6 +256,7 @@ async function generate(model: CausalLM, steps: number): Promise<Run> {
       stepCpuMs.push((cpu.user + cpu.system) / 1000);
       tf.dispose([ids, out.logits, out.attentionScores]);
       tokens.push(argmax(logits));
+      onStep?.();
     }
     cache.dispose();
     cache = null;
@@ -424,6 +434,127 @@ function printBackend(r: BackendResult): void {
   }
 }
 
+
+// ---- memory and the peer, each runtime in its own process ----
+
+/** RSS and the wasm heap of one model in a fresh process: after loading, peak over a long generation, after dispose. */
+interface MemoryRun {
+  model: string; rssBefore: number; rssAfterLoad: number; peakRss: number; rssAfterDispose: number;
+  wasmHeap?: number; weightBytes: number; steps: number; medianStepMs: number; medianStepCpuMs: number; tokens: number[];
+}
+
+const wasmHeapBytes = (): number | undefined => {
+  const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return b.wasm?.HEAPU8?.byteLength;
+};
+
+/** The child's side: `--memory-child converted|native --dir DIR --steps N` (the DIR of that model). */
+async function memoryChild(model: string, dir: string, steps: number): Promise<void> {
+  await useBackend('wasm');
+  const weightBytes = Number(args['weight-bytes']);
+  global.gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  const loaded = model === 'converted' ? await loadModel(dir) : await loadHfCheckpoint(dir);
+  global.gc?.();
+  const rssAfterLoad = process.memoryUsage().rss;
+  let peakRss = rssAfterLoad;
+  const run = await generate(loaded, steps, () => { peakRss = Math.max(peakRss, process.memoryUsage().rss); });
+  const wasmHeap = wasmHeapBytes();
+  loaded.dispose();
+  global.gc?.();
+  await new Promise((r) => setTimeout(r, 100));
+  const out: MemoryRun = {
+    model, rssBefore, rssAfterLoad, peakRss, rssAfterDispose: process.memoryUsage().rss, wasmHeap, weightBytes, steps,
+    medianStepMs: median(run.stepMs), medianStepCpuMs: median(run.stepCpuMs), tokens: run.tokens,
+  };
+  console.log(JSON.stringify(out));
+}
+
+/** Runs a TypeScript file of this folder in a fresh Node process (with tsx's loader and --expose-gc); the last stdout line is JSON. */
+function runChild<T>(script: string, argv: string[]): T {
+  const res = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, script, ...argv], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const last = res.stdout.trim().split('\n').pop() ?? '';
+  if (res.status !== 0 || !last.startsWith('{')) throw new Error(`${script} ${argv.join(' ')}: exit ${res.status}: ${res.stderr.slice(-800)}`);
+  return JSON.parse(last) as T;
+}
+
+interface PeerRun {
+  threads: number; loadMs: number; rssAfterLoad: number; peakRss: number; rssEnd: number;
+  runs: { prefillMs: number; stepMs: number[]; stepCpuMs: number[]; tokens: number[] }[];
+}
+interface PeerResult {
+  skipped?: string; onnx?: string; exporter?: string; weightBytes?: number;
+  memory?: MemoryRun[];
+  peer?: { threads: number; loadMs: number; prefillTokensPerS: number; medianStepMs: number; medianStepCpuMs: number;
+    rssAfterLoad: number; peakRss: number; sameTokensAsConverted: boolean }[];
+}
+
+const MB = (b: number): string => `${(b / 1e6).toFixed(0)} MB`;
+
+/**
+ * For one shape on wasm: each model's memory in its own process (a long generation), then
+ * onnxruntime-node on the ONNX export of the same checkpoint with 1 and 2 intra-op threads,
+ * `rounds` runs each, its greedy tokens compared with the converted graph's.
+ */
+function memoryAndPeer(shape: string, hfDir: string, convertedDir: string, weightBytes: number, wasm: BackendResult | undefined): PeerResult {
+  const result: PeerResult = { weightBytes };
+  const longSteps = args.quick ? 16 : 128;
+  result.memory = MODELS.map((model) =>
+    runChild<MemoryRun>(__filename, ['--memory-child', model, '--dir', model === 'converted' ? convertedDir : hfDir, '--steps', String(longSteps), '--weight-bytes', String(weightBytes)]));
+  console.log(`\n${shape}, wasm, each model in its own process, ${longSteps} decode steps; float32 weights ${MB(weightBytes)}:`);
+  for (const m of result.memory) {
+    console.log(`  ${m.model.padEnd(10)} RSS after load ${MB(m.rssAfterLoad - m.rssBefore)} over the bare process (${MB(m.rssAfterLoad)} in all), `
+      + `peak ${MB(m.peakRss)} = ${(m.peakRss / weightBytes).toFixed(2)}× the weights, after dispose ${MB(m.rssAfterDispose)}; `
+      + `wasm heap ${m.wasmHeap ? MB(m.wasmHeap) : '?'}; decode ${fmt(m.medianStepMs)} ms/tok (CPU ${fmt(m.medianStepCpuMs)})`);
+  }
+  const peerDir = join(args.peer!, shape);
+  const why = (() => {
+    if (args['no-peer']) return '--no-peer';
+    try { require.resolve('onnxruntime-node'); } catch { return 'onnxruntime-node is not installed (ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save onnxruntime-node@1.30.0)'; }
+    if (!existsSync(join(peerDir, 'model.onnx')) || !existsSync(join(peerDir, 'onnx.json'))) {
+      return `no ${join(peerDir, 'model.onnx')} (npm run bench:model -- --write-checkpoint ${args.peer} --shapes ${shape} --dtype F32; `
+        + `python benchmarks/peer/export_onnx.py ${peerDir})`;
+    }
+    const meta = JSON.parse(readFileSync(join(peerDir, 'onnx.json'), 'utf8')) as { checkpointSha256: string; exporter: string };
+    if (meta.checkpointSha256 !== checkpointSha(hfDir)) return `${peerDir}/model.onnx was exported from other weights than this run's (the peer needs --dtype F32)`;
+    result.exporter = meta.exporter;
+    return undefined;
+  })();
+  if (why) {
+    result.skipped = why;
+    console.log(`  onnxruntime-node: skipped (${why})`);
+    return result;
+  }
+  result.onnx = join(peerDir, 'model.onnx');
+  const steps = wasm?.plan?.steps ?? 32;
+  const rounds = wasm?.plan?.rounds ?? 1;
+  const ours = wasm?.models?.converted?.tokens;
+  result.peer = [1, 2].map((threads) => {
+    const p = runChild<PeerRun>(join(__dirname, 'peer', 'ort-run.ts'),
+      [peerDir, '--threads', String(threads), '--steps', String(steps), '--rounds', String(rounds), '--prompt', String(PROMPT)]);
+    const stepMs = p.runs.flatMap((r) => r.stepMs);
+    return {
+      threads, loadMs: p.loadMs, prefillTokensPerS: PROMPT / (median(p.runs.map((r) => r.prefillMs)) / 1000),
+      medianStepMs: median(stepMs), medianStepCpuMs: median(p.runs.flatMap((r) => r.stepCpuMs)),
+      rssAfterLoad: p.rssAfterLoad, peakRss: p.peakRss, sameTokensAsConverted: !!ours && ours.join() === p.runs[0]!.tokens.join(),
+    };
+  });
+  for (const p of result.peer) {
+    console.log(`  onnxruntime-node ${p.threads} thread(s) (${result.exporter} export): prefill ${p.prefillTokensPerS.toFixed(0)} tok/s, `
+      + `decode ${fmt(p.medianStepMs)} ms/tok (CPU ${fmt(p.medianStepCpuMs)}), peak RSS ${MB(p.peakRss)} = ${(p.peakRss / weightBytes).toFixed(2)}× the weights; `
+      + `greedy tokens ${p.sameTokensAsConverted ? 'identical to' : 'DIFFER from'} the converted graph's`);
+  }
+  const one = result.peer[0]!;
+  if (wasm?.models?.converted && wasm.models.native) {
+    for (const name of MODELS) {
+      const m = wasm.models[name]!;
+      console.log(`  ${name} / onnxruntime-node (1 thread): decode ${(m.medianStepMs / one.medianStepMs).toFixed(2)}× wall, `
+        + `${(m.medianStepCpuMs / one.medianStepCpuMs).toFixed(2)}× CPU (target ≤ 1.1×); prefill ${(one.prefillTokensPerS / m.prefillTokensPerS).toFixed(2)}× slower`);
+    }
+  }
+  return result;
+}
+
 // ---- main ----
 
 const tempDirs: string[] = [];
@@ -435,7 +566,30 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 
+/**
+ * `--write-checkpoint DIR`: writes the random checkpoint of each --shapes entry (DIR/<shape>/) and
+ * exits, for benchmarks/peer/export_onnx.py to export the same weights to ONNX.
+ */
+async function writeCheckpointsOnly(root: string): Promise<void> {
+  const dtype = args.dtype as SafetensorsFloatDtype;
+  for (const name of args.shapes!.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const entry = SHAPES[name];
+    if (!entry) throw new Error(`--shapes: unknown ${name}; known: ${Object.keys(SHAPES).join(', ')}`);
+    const dir = join(root, name);
+    mkdirSync(dir, { recursive: true });
+    const params = await writeRandomCheckpoint(dir, dtype, entry.shape);
+    console.log(`${dir}: ${entry.label}, ${(params / 1e6).toFixed(1)} M parameters, ${dtype}, sha256 ${checkpointSha(dir)}`);
+  }
+}
+
+/** The sha256 of a checkpoint's model.safetensors: ties an exported ONNX file to its weights. */
+function checkpointSha(dir: string): string {
+  return createHash('sha256').update(readFileSync(join(dir, 'model.safetensors'))).digest('hex');
+}
+
 async function main(): Promise<void> {
+  if (args['write-checkpoint']) return writeCheckpointsOnly(args['write-checkpoint']);
+  if (args['memory-child']) return memoryChild(args['memory-child'], args.dir!, positiveInt('steps', args.steps) ?? 128);
   const backends = args.backends!.split(',').map((b) => b.trim()).filter(Boolean);
   const dtype = args.dtype as SafetensorsFloatDtype;
   if (dtype !== 'BF16' && dtype !== 'F32') throw new Error(`--dtype must be BF16 or F32, got ${args.dtype}`);
@@ -443,7 +597,7 @@ async function main(): Promise<void> {
   for (const name of shapeNames) if (!SHAPES[name]) throw new Error(`--shapes: unknown ${name}; known: ${Object.keys(SHAPES).join(', ')}`);
   console.log(`entropix model benchmark: backends ${backends.join(', ')}; ${dtype} checkpoints, weights N(0, ${WEIGHT_STD}²)`);
   const started = Date.now();
-  const results: { shape: string; graphNodes: number; params: number; writeMs: number; convertMs: number; results: BackendResult[] }[] = [];
+  const results: { shape: string; graphNodes: number; params: number; writeMs: number; convertMs: number; results: BackendResult[]; peer?: PeerResult }[] = [];
   const bundled: BackendResult[] = [];
   const nodeCount = (dir: string): number =>
     (JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { modelTopology: { node: unknown[] } }).modelTopology.node.length;
@@ -467,8 +621,9 @@ async function main(): Promise<void> {
       const graphNodes = nodeCount(convertedDir);
       console.log(`Conversion (convertHfCheckpoint, float32 shards): ${(convertMs / 1000).toFixed(1)} s; ${graphNodes} graph nodes`);
       promptVocab = s.vocabSize;
-      const entry = { shape: name, graphNodes, params, writeMs, convertMs, results: [] as BackendResult[] };
+      const entry = { shape: name, graphNodes, params, writeMs, convertMs, results: [] as BackendResult[], peer: undefined as PeerResult | undefined };
       for (const backend of backends) entry.results.push(await benchBackend(backend, hfDir, convertedDir));
+      if (backends.includes('wasm')) entry.peer = memoryAndPeer(name, hfDir, convertedDir, 4 * params, entry.results[backends.indexOf('wasm')]);
       results.push(entry);
       removeTempDirs();
     }
@@ -495,6 +650,18 @@ async function main(): Promise<void> {
     console.log(`${r.label.padEnd(8)}  ${r.backend.padEnd(10)}  ${fmt(c.medianStepMs).padStart(16)}  ${fmt(n.medianStepMs).padStart(14)}  `
       + `${`${r.ratio.decode.toFixed(2)}×`.padStart(6)}  ${`${r.ratio.decodeCpu.toFixed(2)}×`.padStart(10)}  ${c.prefillTokensPerS.toFixed(1).padStart(12)}  `
       + `${n.prefillTokensPerS.toFixed(1).padStart(13)}   ${r.ratio.pass ? 'PASS' : 'FAIL'}`);
+  }
+
+  for (const e of results) {
+    for (const p of e.peer?.peer ?? []) {
+      console.log(`${e.shape.padEnd(8)}  ${`ort ${p.threads}t`.padEnd(10)}  ${fmt(p.medianStepMs).padStart(16)} ms/tok, CPU ${fmt(p.medianStepCpuMs)} ms/tok, `
+        + `${p.prefillTokensPerS.toFixed(1)} prefill tok/s, peak RSS ${MB(p.peakRss)}`);
+    }
+    for (const m of e.peer?.memory ?? []) {
+      console.log(`${e.shape.padEnd(8)}  ${`${m.model} RSS`.padEnd(10)}  peak ${MB(m.peakRss)} = ${(m.peakRss / m.weightBytes).toFixed(2)}× the weights (target ≤ 1.3×) `
+        + `${m.peakRss <= 1.3 * m.weightBytes ? 'PASS' : 'FAIL'}`);
+    }
+    if (e.peer?.skipped) console.log(`${e.shape.padEnd(8)}  peer        skipped (${e.peer.skipped})`);
   }
 
   const file = writeResults('model', backends, !!args.quick, {

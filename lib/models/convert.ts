@@ -13,7 +13,7 @@ import { directoryDefaults } from './generation-defaults';
 
 export { naturalClarifyingToken } from './generation-defaults';
 import { buildLlamaGraph, checkGraphDType } from './llama-graph';
-import { fuseWeight, llamaTensorSpecs, llamaWeightSpecs } from './llama-tensors';
+import { fuseWeight, llamaTensorSpecs, llamaWeightSpecs, withoutTiedEmbedding } from './llama-tensors';
 import { SafetensorsCheckpoint } from './safetensors';
 
 export interface ConvertOptions {
@@ -86,7 +86,7 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
   // copy of the weights is the shards themselves; each weight is then assembled from its
   // checkpoint tensors (fused and transposed as llama-tensors.ts says) and written into the shards
   // at its place, one at a time.
-  const weights = llamaWeightSpecs(config);
+  const weights = withoutTiedEmbedding(llamaWeightSpecs(config), config.tieWordEmbeddings);
   const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
   const scratch = new Float32Array(Math.max(...weights.map((w) => sizeOf(w.shape))));
   const built = buildLlamaGraph(config, (spec) => scratch.subarray(0, sizeOf(spec.shape)), dtype,

@@ -21,17 +21,17 @@ import type { NodeDefJson } from '../graphdef/json';
  */
 export function checkConvertedArtifacts(artifacts: tf.io.ModelArtifacts, config: ModelConfig, where: string, argument: string): number {
   const format = (artifacts.userDefinedMetadata as { entropixGraphFormat?: unknown } | undefined)?.entropixGraphFormat ?? 1;
-  if (format !== 1 && format !== GRAPH_FORMAT_VERSION) {
+  if (!(Number.isInteger(format) && (format as number) >= 1 && (format as number) <= GRAPH_FORMAT_VERSION)) {
     throw new EntropixError('INVALID_ARGUMENT',
-      `${where} has graph format ${JSON.stringify(format)}; this version reads formats 1 and ${GRAPH_FORMAT_VERSION}`, argument);
+      `${where} has graph format ${JSON.stringify(format)}; this version reads formats 1 to ${GRAPH_FORMAT_VERSION}`, argument);
   }
   const nodes = (artifacts.modelTopology as { node?: NodeDefJson[] } | undefined)?.node ?? [];
   try {
-    checkGraphContract(nodes, artifacts.weightSpecs ?? [], config, format, where);
+    checkGraphContract(nodes, artifacts.weightSpecs ?? [], config, format as number, where);
   } catch (e) {
     throw e instanceof EntropixError && argument !== 'dir' ? new EntropixError(e.code, e.message, argument) : e;
   }
-  return format;
+  return format as number;
 }
 
 /** The CausalLM over a loaded, checked graph (taken over: disposed with it, also when this throws). */

@@ -8,7 +8,7 @@ import type { ModelConfig } from './hf-config';
 import { readHfConfig } from './hf-config-file';
 import { LlamaCache, llamaForward, LlamaWeights } from './llama';
 import { LlamaModel } from './llama-model';
-import { assembleWeights, fuseWeight, llamaWeightSpecs } from './llama-tensors';
+import { assembleWeights, fuseWeight, llamaWeightSpecs, withoutTiedEmbedding } from './llama-tensors';
 import { SafetensorsCheckpoint } from './safetensors';
 import { directoryDefaults } from './generation-defaults';
 
@@ -26,7 +26,7 @@ async function readCheckedTensor(ckpt: SafetensorsCheckpoint, name: string, shap
 export async function loadHfCheckpoint(dir: string): Promise<CausalLM> {
   const config = await readHfConfig(dir);
   const ckpt = await SafetensorsCheckpoint.open(dir);
-  const specs = llamaWeightSpecs(config);
+  const specs = withoutTiedEmbedding(llamaWeightSpecs(config), config.tieWordEmbeddings);
   const made = new Map<string, Tensor>();
   try {
     for (const spec of specs) {
@@ -55,6 +55,6 @@ class NativeLlama extends LlamaModel {
 
   protected release(): void {
     const { embed, layers, finalNorm, lmHead } = this.weights;
-    tf.dispose([embed, finalNorm, lmHead, ...layers.flatMap((l) => Object.values(l) as Tensor[])]);
+    tf.dispose([...(embed ? [embed] : []), finalNorm, lmHead, ...layers.flatMap((l) => Object.values(l) as Tensor[])]);
   }
 }

@@ -39,6 +39,8 @@ export interface LlamaOps<T, D = number> {
   split(x: T, sizes: readonly number[], axis: number): T[];
   /** Rows of `table` [V, D] at int32 `ids` [B, T] → [B, T, D]. */
   embed(table: T, ids: T): T;
+  /** Columns of `table` [D, V] at int32 `ids` [B, T] → [B·T, D] (a tied head's lookup). */
+  embedColumns?(table: T, ids: T): T;
   /** The last index along `axis` of a rank-`rank` tensor, that axis dropped. */
   takeLast(x: T, axis: number, rank: number): T;
 }
@@ -91,7 +93,8 @@ export function decoderForward<T, D>(
 
   // The residual stream is kept flat, [B·T, D]: projections need no reshapes; attention views
   // it as heads.
-  let h = ops.reshape(ops.embed(w.embed, inp.ids), [-1, d]);
+  if (!w.embed && !ops.embedColumns) throw new Error('decoderForward: no embedding and no embedColumns op');
+  let h = ops.reshape(w.embed ? ops.embed(w.embed, inp.ids) : ops.embedColumns!(w.lmHead, inp.ids), [-1, d]);
   const keys: T[] = [];
   const values: T[] = [];
   let scores: T | null = null;

@@ -14,7 +14,7 @@ import { GraphBuilder, GraphTensor } from '../graphdef/builder';
 import type { BuiltGraphModel, BuildOptions } from '../graphdef/json';
 import type { ModelConfig } from './hf-config';
 import { decoderForward, LlamaOps } from './llama-forward';
-import { assembleWeights, GRAPH_FORMAT_VERSION, LlamaWeightSpec, llamaWeightSpecs } from './llama-tensors';
+import { assembleWeights, GRAPH_FORMAT_VERSION, LlamaWeightSpec, llamaWeightSpecs, withoutTiedEmbedding } from './llama-tensors';
 
 export type LlamaGraphDType = 'float32' | 'float16';
 
@@ -62,6 +62,7 @@ function graphOps(g: GraphBuilder): LlamaOps<GraphTensor, GraphTensor> {
     concat: (xs, axis) => g.concat(xs, axis),
     split: (x, sizes, axis) => g.splitV(x, sizes, axis),
     embed: (table, idsT) => g.gather(table, idsT),
+    embedColumns: (table, idsT) => g.transpose(g.gather(table, g.reshape(idsT, shapeOf([-1])), { axis: 1 }), [1, 0]),
     takeLast: (x, axis, rank) => {
       const all = (1 << rank) - 1;
       const begin = Array.from({ length: rank }, (_, i) => (i === axis ? -1 : 0));
@@ -84,7 +85,7 @@ export function buildLlamaGraph(
   checkGraphDType(dtype);
   const g = new GraphBuilder();
   const { numKvHeads: hkv, headDim: hd } = config;
-  const weights = assembleWeights(llamaWeightSpecs(config), config.numLayers,
+  const weights = assembleWeights(withoutTiedEmbedding(llamaWeightSpecs(config), config.tieWordEmbeddings), config.numLayers,
     (spec) => g.constant(spec.name, weight(spec), spec.shape, 'float32', { storeAs: dtype }));
 
   const ids = g.placeholder('input_ids', 'int32', [-1, -1]);

@@ -188,6 +188,7 @@ export const tfOps: LlamaOps<Tensor> = {
   concat: (xs, axis) => tf.concat(xs as Tensor[], axis),
   split: (x, sizes, axis) => splitAlong(x, sizes, axis),
   embed: (table, ids) => tf.gather(table, ids),
+  embedColumns: (table, ids) => tf.transpose(tf.gather(table, tf.reshape(ids, [-1]), 1)),
   takeLast: (x, axis) => {
     const begin = x.shape.map((n, i) => (i === axis ? n - 1 : 0));
     const size = x.shape.map((_, i) => (i === axis ? 1 : -1));

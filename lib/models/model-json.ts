@@ -30,6 +30,9 @@ export function graphModelFromArtifacts(artifacts: tf.io.ModelArtifacts, where: 
     const why = cause instanceof Error ? cause.message : String(cause);
     throw refuser(argument)(`${where} could not be loaded by TF.js: ${why}`);
   }
+  // The GraphModel keeps its artifacts; the shards are in the weight tensors now, so drop them
+  // (the model's whole size in JS memory otherwise, for as long as it lives).
+  delete artifacts.weightData;
   return model!;
 }
 
