@@ -11,7 +11,8 @@ export function writeResults(
   replacer: ((key: string, value: unknown) => unknown) | null = null,
 ): string {
   const date = new Date().toISOString();
-  const dir = join(__dirname, 'results');
+  // benchmarks/bench.ts collects its children's results in a folder of its own.
+  const dir = process.env.ENTROPIX_BENCH_RESULTS_DIR ?? join(__dirname, 'results');
   const file = join(dir, `${name}-${date.slice(0, 10)}-${backends.join('-')}${quick ? '-quick' : ''}.json`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, `${JSON.stringify({

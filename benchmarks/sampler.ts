@@ -30,15 +30,11 @@ const TARGET = { backend: 'wasm', batch: 1, vocab: 128256, maxRatio: 6 };
 const CASES = ['softmax', 'metrics', 'kernel', 'step', 'generic', 'host'] as const;
 type CaseName = (typeof CASES)[number];
 
-const { values: args } = parseArgs({
-  options: {
-    backends: { type: 'string', default: 'cpu,wasm,webgpu' },
-    quick: { type: 'boolean', default: false },
-    iters: { type: 'string' },
-  },
-});
+/** What runSampler (the entry point benchmarks/bench.ts calls) measures. */
+export interface SamplerOptions { backends: string[]; quick: boolean; iters?: string }
+let args: { quick?: boolean; iters?: string } = {};
 
-interface Plan { batches: number[]; vocabs: number[]; warmup: number; warmupMs: number; iters: number }
+export interface Plan { batches: number[]; vocabs: number[]; warmup: number; warmupMs: number; iters: number }
 
 /** The grid and iteration counts for a backend; cpu is slow, so it runs fewer iterations. */
 function planFor(backend: string): Plan {
@@ -54,12 +50,19 @@ function planFor(backend: string): Plan {
   };
 }
 
-interface Timing { medianMs: number; meanMs: number; minMs: number; leakedTensors: number }
+/** q1Ms/q3Ms: the quartiles, the spread the report shows. */
+export interface Timing { medianMs: number; meanMs: number; minMs: number; q1Ms: number; q3Ms: number; leakedTensors: number }
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = (s.length - 1) * q;
+  const lo = Math.floor(i);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (i - lo);
 };
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
@@ -139,10 +142,10 @@ async function time(run: (seed: number) => Promise<void>, plan: Plan): Promise<T
     await run(seed++);
     ms.push(performance.now() - t0);
   }
-  return { medianMs: median(ms), meanMs: mean(ms), minMs: Math.min(...ms), leakedTensors: tf.memory().numTensors - before };
+  return { medianMs: median(ms), meanMs: mean(ms), minMs: Math.min(...ms), q1Ms: quantile(ms, 0.25), q3Ms: quantile(ms, 0.75), leakedTensors: tf.memory().numTensors - before };
 }
 
-interface Row {
+export interface Row {
   batch: number; vocab: number; entropyBits: number; cases: Record<CaseName, Timing & { ratio: number }>;
   kernels: { fused: number; generic: number; kernel: number };
 }
@@ -189,7 +192,7 @@ function printTable(backend: string, path: string, plan: Plan, rows: Row[]): voi
   }
 }
 
-interface BackendResult { backend: string; path?: string; skipped?: string; error?: string; plan?: Plan; rows?: Row[] }
+export interface BackendResult { backend: string; path?: string; skipped?: string; error?: string; plan?: Plan; rows?: Row[] }
 
 async function benchBackend(backend: string): Promise<BackendResult> {
   try {
@@ -228,11 +231,12 @@ function checkTarget(results: BackendResult[]): { ratio: number; minRatio: numbe
   return { ratio, minRatio, hostRatio: row.cases.step.medianMs / row.cases.host.medianMs, pass: ratio <= TARGET.maxRatio };
 }
 
-async function main(): Promise<void> {
-  const backends = args.backends!.split(',').map((b) => b.trim()).filter(Boolean);
+/** Benchmarks each backend in turn; prints the tables and the target, returns the results. */
+export async function runSampler(opts: SamplerOptions): Promise<{ results: BackendResult[]; target: ReturnType<typeof checkTarget> }> {
+  args = { quick: opts.quick, iters: opts.iters };
+  const backends = opts.backends;
   console.log(`entropix sampler benchmark: backends ${backends.join(', ')}; attention [B, ${HEADS}, ${KEYS}]; `
     + `logits N(0,1)·${LOGIT_SCALE}; kernel ${JSON.stringify(KERNEL_PARAMS)}`);
-  const started = Date.now();
   const results: BackendResult[] = [];
   for (const backend of backends) results.push(await benchBackend(backend));
 
@@ -242,10 +246,27 @@ async function main(): Promise<void> {
     ? `\nTarget ${where}: step ≤ ${TARGET.maxRatio}× softmax: ${target.ratio.toFixed(1)}× ${target.pass ? 'PASS' : 'FAIL'}`
       + ` (fastest runs: ${target.minRatio.toFixed(1)}×; device/host step: ${target.hostRatio.toFixed(2)})`
     : `\nTarget ${where}: not measured in this run`);
+  return { results, target };
+}
 
-  const file = writeResults('sampler', backends, !!args.quick, {
-    shapes: { logits: '[B, V] float32', attentionScores: `[B, ${HEADS}, ${KEYS}] float32`, logitScale: LOGIT_SCALE },
-    kernelParams: KERNEL_PARAMS,
+export const SAMPLER_SETTINGS = {
+  shapes: { logits: '[B, V] float32', attentionScores: `[B, ${HEADS}, ${KEYS}] float32`, logitScale: LOGIT_SCALE },
+  kernelParams: KERNEL_PARAMS,
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      backends: { type: 'string', default: 'cpu,wasm,webgpu' },
+      quick: { type: 'boolean', default: false },
+      iters: { type: 'string' },
+    },
+  });
+  const backends = values.backends!.split(',').map((b) => b.trim()).filter(Boolean);
+  const started = Date.now();
+  const { results, target } = await runSampler({ backends, quick: !!values.quick, iters: values.iters });
+  const file = writeResults('sampler', backends, !!values.quick, {
+    ...SAMPLER_SETTINGS,
     target: { ...TARGET, measured: target },
     seconds: (Date.now() - started) / 1000,
     results,
@@ -253,7 +274,9 @@ async function main(): Promise<void> {
   console.log(`Results written to ${file}`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}
