@@ -4,6 +4,7 @@
 import { computeMetrics, EntropixSampler, tf, useBackend } from '../../lib/node';
 import type { Metrics } from '../../lib/node';
 import { samplingStrategy } from '../../lib/sampling/backends/strategy';
+import { counted, instrument } from './webgpu-instrument';
 import { generic, rng, normal } from './paths';
 
 /** Rows for every regime, then an all-NaN row (Base, token −1). */
@@ -32,40 +33,6 @@ async function metricArrays(m: Metrics): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {};
   for (const [k, v] of Object.entries(m)) out[k] = Array.from(await (v as tf.Tensor).data());
   return out;
-}
-
-function instrument(): { dispatches: () => number; reads: () => number; reset: () => void } {
-  const backend = tf.backend() as any;
-  const device = backend.device;
-  let dispatches = 0;
-  let reads = 0;
-  const create = device.createCommandEncoder.bind(device);
-  device.createCommandEncoder = (...a: unknown[]) => {
-    const encoder = create(...a);
-    const begin = encoder.beginComputePass.bind(encoder);
-    encoder.beginComputePass = (...b: unknown[]) => {
-      const pass = begin(...b);
-      const run = pass.dispatchWorkgroups.bind(pass);
-      pass.dispatchWorkgroups = (...c: unknown[]) => { dispatches++; return run(...c); };
-      return pass;
-    };
-    return encoder;
-  };
-  for (const name of ['read', 'readSync']) {
-    const f = backend[name].bind(backend);
-    backend[name] = (...a: unknown[]) => { reads++; return f(...a); };
-  }
-  return { dispatches: () => dispatches, reads: () => reads, reset: () => { dispatches = 0; reads = 0; } };
-}
-
-function counted<T>(probe: ReturnType<typeof instrument>, f: () => T): { value: T; dispatches: number; reads: number } {
-  const backend = tf.backend() as any;
-  const flush = () => { backend.ensureCommandEncoderReady(); backend.endComputePassEncoder(); backend.submitQueue(); };
-  flush();
-  probe.reset();
-  const value = f();
-  flush();
-  return { value, dispatches: probe.dispatches(), reads: probe.reads() };
 }
 
 async function main(): Promise<void> {

@@ -6,6 +6,7 @@ import type { Metrics, SamplerConfig } from '../../lib/node';
 import type { SamplingParams } from '../../lib/sampling/sample-tokens';
 import { samplingStrategy } from '../../lib/sampling/backends/strategy';
 import type { Seed } from '../../lib/sampling/rng';
+import { counted, instrument } from './webgpu-instrument';
 import { generic, rng } from './paths';
 
  
@@ -61,48 +62,6 @@ async function metricArrays(m: Metrics): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {};
   for (const [k, v] of Object.entries(m)) out[k] = await arr(v as tf.Tensor);
   return out;
-}
-
-/** Counts dispatchWorkgroups on the backend's device, and reads (mapAsync, backend reads). */
-function instrument(): { dispatches: () => number; reads: () => number; reset: () => void } {
-  const backend = tf.backend() as any;
-  const device = backend.device;
-  let dispatches = 0;
-  let reads = 0;
-  const create = device.createCommandEncoder.bind(device);
-  device.createCommandEncoder = (...a: unknown[]) => {
-    const encoder = create(...a);
-    const begin = encoder.beginComputePass.bind(encoder);
-    encoder.beginComputePass = (...b: unknown[]) => {
-      const pass = begin(...b);
-      const run = pass.dispatchWorkgroups.bind(pass);
-      pass.dispatchWorkgroups = (...c: unknown[]) => { dispatches++; return run(...c); };
-      return pass;
-    };
-    return encoder;
-  };
-  const proto = (globalThis as any).GPUBuffer.prototype;
-  const mapAsync = proto.mapAsync;
-  proto.mapAsync = function (...a: unknown[]) { reads++; return mapAsync.apply(this, a); };
-  for (const name of ['read', 'readSync']) {
-    const f = backend[name].bind(backend);
-    backend[name] = (...a: unknown[]) => { reads++; return f(...a); };
-  }
-  return { dispatches: () => dispatches, reads: () => reads, reset: () => { dispatches = 0; reads = 0; } };
-}
-
-/** Runs f and returns its dispatch and read counts, submitting the queue before reading them. */
-function counted<T>(probe: ReturnType<typeof instrument>, f: () => T): { value: T; dispatches: number; reads: number } {
-  const backend = tf.backend() as any;
-  backend.ensureCommandEncoderReady();
-  backend.endComputePassEncoder();
-  backend.submitQueue();
-  probe.reset();
-  const value = f();
-  backend.ensureCommandEncoderReady();
-  backend.endComputePassEncoder();
-  backend.submitQueue();
-  return { value, dispatches: probe.dispatches(), reads: probe.reads() };
 }
 
 async function main(): Promise<void> {
