@@ -5,8 +5,10 @@ import { generateText as generateTextSteps, GenerateTextOptions, TextStep } from
 import { generate as generateSteps, GenerateStep } from '../lib/decoding/generate';
 import { loadModel } from '../lib/models/load-dir';
 import { loadTokenizer } from '../lib/text/tokenizer-files';
-import type { CausalLM } from '../lib/models/causal-lm';
-import type { Tokenizer } from '../lib/text/tokenizer';
+import type { Tensor2D } from '@tensorflow/tfjs-core';
+import type { CausalLM, LanguageModel } from '../lib/models/causal-lm';
+import { tokenizerFromJson, Tokenizer } from '../lib/text/tokenizer';
+import { byteTokenizerConfig, byteTokenizerJson } from '../lib/text/byte-tokenizer';
 import { opened } from './helpers/generators';
 
 // Closed after each test even when the test times out or fails.
@@ -127,5 +129,58 @@ describe('generateText on the bundled model (wasm)', () => {
     await expect(collect(generateText(model, big, 'And', { maxNewTokens: 2 }))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'tokenizer' });
     const small = { ...tokenizer, encode: tokenizer.encode, decode: tokenizer.decode, vocabSize: 200 };
     expect(await collect(generateText(model, small, 'And', { maxNewTokens: 2, seed: 1 }))).toHaveLength(2);
+  });
+});
+
+describe('generateText on a hand-written LanguageModel (no cache, no attention scores)', () => {
+  // The least a user's model provides: vocabulary, context, and a forward from ids to logits.
+  // This one predicts "the byte after the last one" (z wraps to a), over the byte tokenizer.
+  const V = 257;
+  const a = 'a'.charCodeAt(0);
+  const seen: number[] = [];
+  const nextByte: LanguageModel = {
+    config: { vocabSize: V, maxPositions: 8 },
+    forward(inputIds) {
+      seen.push(inputIds.shape[1]);
+      return tf.tidy(() => {
+        const last = tf.reshape(tf.slice(inputIds, [0, inputIds.shape[1] - 1], [-1, 1]), [-1]);
+        const next = tf.cast(tf.add(tf.mod(tf.sub(tf.add(last, 1), a), 26), a), 'int32'); // [B]
+        return { logits: tf.mul(tf.cast(tf.oneHot(next, V), 'float32'), 5) as Tensor2D };
+      });
+    },
+  };
+  const tokenizer = tokenizerFromJson(byteTokenizerJson(), byteTokenizerConfig(8));
+  beforeAll(() => useBackend('wasm'));
+
+  test('greedy text is the model\'s, the whole sequence goes in at every step, and the attention metrics are NaN', async () => {
+    seen.length = 0;
+    const before = tf.memory().numTensors;
+    const steps = await collect(generateText(nextByte, tokenizer, ['ab', 'x'], { maxNewTokens: 5, sampler: 'greedy', seed: 0 }));
+    expect(steps.at(-1)!.text).toEqual(['cdefg', 'yzabc']);
+    expect(steps.map((s) => s.step.finishReason[0])).toEqual([null, null, null, null, 'length']);
+    // No cache: the left-padded prompts (BOS + 2 bytes) and every token so far, at each step.
+    expect(seen).toEqual([3, 4, 5, 6, 7]);
+    expect(steps.every((s) => s.step.metrics.attnEntropy.every(Number.isNaN))).toBe(true);
+    expect(steps.every((s) => s.step.metrics.entropy.every(Number.isFinite))).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test("'slide' goes on past the 8-position context with a fresh prefill of the last half", async () => {
+    seen.length = 0;
+    const steps = await collect(generateText(nextByte, tokenizer, 'a', { maxNewTokens: 12, sampler: 'greedy', seed: 0, contextOverflow: 'slide' }));
+    expect(steps.at(-1)!.text).toEqual(['bcdefghijklm']);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(8);
+    const stopped = await collect(generateText(nextByte, tokenizer, 'a', { maxNewTokens: 12, sampler: 'greedy', seed: 0 }));
+    expect(stopped.at(-1)!.text[0]!.length).toBeLessThan(12);
+    expect(stopped.at(-1)!.step.finishReason[0]).toBe('length');
+  });
+
+  test.each<[string, unknown, RegExp]>([
+    ['a model without forward', { config: { vocabSize: V, maxPositions: 8 } }, /must be a LanguageModel/],
+    ['a model without config', { forward: () => null }, /model\.config must be an object/],
+    ['a model with a fractional context', { config: { vocabSize: V, maxPositions: 7.5 }, forward: () => null }, /maxPositions/],
+  ])('refuses %s with a typed error before any forward', async (_, model, message) => {
+    await expect(collect(generateText(model as LanguageModel, tokenizer, 'a', { maxNewTokens: 2 })))
+      .rejects.toMatchObject({ name: 'EntropixError', code: 'INVALID_ARGUMENT', message });
   });
 });

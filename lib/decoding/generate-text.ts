@@ -5,7 +5,7 @@ import { SamplerState } from '../sampling/regimes';
 import { validateSeed } from '../sampling/rng';
 import { createTextStream, EncodeOptions, Tokenizer } from '../text/tokenizer';
 import { describe, requireNumber } from '../core/validate';
-import type { CausalLM } from '../models/causal-lm';
+import type { LanguageModel } from '../models/causal-lm';
 
 export interface GenerateTextOptions extends GenerateOptions {
   /**
@@ -29,8 +29,9 @@ export interface TextStep {
   step: GenerateStep;
 }
 
-/** Encodes prompts, checking them against the tokenizer and the model; throws EntropixError. */
-export function encodePrompts(model: CausalLM, tokenizer: Tokenizer, prompt: unknown, options: EncodeOptions = {}): number[][] {
+/** Encodes prompts, checking them against the tokenizer and the model (any LanguageModel); throws EntropixError. */
+export function encodePrompts(model: LanguageModel, tokenizer: Tokenizer, prompt: unknown, options: EncodeOptions = {}): number[][] {
+  requireModelConfig(model);
   const prompts = typeof prompt === 'string' ? [prompt] : prompt;
   if (!Array.isArray(prompts) || prompts.length === 0) {
     throw new EntropixError('INVALID_ARGUMENT', `prompt must be a string or a non-empty array of strings, got ${describe(prompt)}`, 'prompt');
@@ -59,9 +60,10 @@ export function encodePrompts(model: CausalLM, tokenizer: Tokenizer, prompt: unk
 /**
  * Streams the generated text of each prompt. The tokenizer's eos ids stop rows too. Each yielded
  * step carries the new text per row and all text so far, and the generate() step (over all rows).
+ * `model` is any LanguageModel, as for generate(): one without a cache or attention scores will do.
  */
 export async function* generateText(
-  model: CausalLM, tokenizer: Tokenizer, prompt: string | string[], options: GenerateTextOptions,
+  model: LanguageModel, tokenizer: Tokenizer, prompt: string | string[], options: GenerateTextOptions,
 ): AsyncGenerator<TextStep, void, undefined> {
   if (typeof options !== 'object' || options === null) {
     throw new EntropixError('INVALID_ARGUMENT', 'options must be an object with maxNewTokens', 'options');
@@ -116,6 +118,20 @@ export async function* generateText(
     }
     if (overflow === 'stop') break;
   }
+}
+
+/** The model's context and vocabulary are read before generate() would check them: check them here first. */
+function requireModelConfig(model: unknown): void {
+  if (typeof model !== 'object' || model === null || typeof (model as LanguageModel).forward !== 'function') {
+    throw new EntropixError('INVALID_ARGUMENT', `model must be a LanguageModel (with a forward), got ${describe(model)}`, 'model');
+  }
+  const config: unknown = (model as LanguageModel).config;
+  if (typeof config !== 'object' || config === null) {
+    throw new EntropixError('INVALID_ARGUMENT', 'model.config must be an object with vocabSize and maxPositions', 'model.config');
+  }
+  const { vocabSize, maxPositions } = config as { vocabSize?: unknown; maxPositions?: unknown };
+  requireNumber(vocabSize, 'model.config.vocabSize', { min: 1, integer: true });
+  requireNumber(maxPositions, 'model.config.maxPositions', { min: 1, integer: true });
 }
 
 /** One seed per row for the rounds after the first (a number seed n gives row i n + i); undefined stays random. */
