@@ -18,7 +18,11 @@ import { attendedKeys } from '../lib/decoding/attended-keys';
 import { buildLlamaGraph } from '../lib/models/llama-graph';
 import { checkGraphContract } from '../lib/models/graph-contract';
 
-const CASES = ['qwen3', 'smollm3', 'mistral-window', 'gemma2'] as const;
+const CASES = [
+  'qwen3', 'smollm3', 'mistral-window', 'gemma2', 'qwen2-window', 'qwen3-window',
+  // bf16 weights in several shards (with an index), read and widened to float32.
+  'qwen3-bf16-sharded', 'smollm3-bf16-sharded', 'gemma2-bf16-sharded',
+] as const;
 
 describe('more architectures: golden transformers outputs on wasm', () => {
   let root: string;
@@ -56,42 +60,46 @@ describe('more architectures: golden transformers outputs on wasm', () => {
 describe('sliding window: the attention metrics count only the keys the last layer attended to', () => {
   beforeAll(() => useBackend('wasm'));
 
-  test('generate\'s attention entropy is computeMetrics\' with keyMask 0 outside the window', async () => {
-    const g = golden('mistral-window');
-    const model = await loadHfCheckpoint(path.join(MODELS, 'mistral-window'));
-    try {
-      const window = model.config.slidingWindow!;
-      expect(window).toBe(5);
-      const prompts = g.input_ids.map((r, i) => r.filter((_, j) => g.attention_mask[i]![j] === 1));
-      const steps: number[][] = [];
-      for await (const step of generate(model, prompts, { maxNewTokens: 4, sampler: 'greedy', seed: 0 })) steps.push(step.metrics.attnEntropy);
-      // The same steps by hand: forward, then computeMetrics with the mask banded to the window.
-      let mask = g.attention_mask.map((r) => [...r]);
-      let cache: KVCache | null = null;
-      for (let step = 0; step < steps.length; step++) {
-        const ids = step === 0 ? g.input_ids : g.new_tokens.map((t) => [t[step - 1]!]);
-        if (step > 0) mask = mask.map((r) => [...r, 1]);
-        const keys = mask[0]!.length;
-        const banded = mask.map((r) => r.map((m, j) => (j >= keys - window ? m : 0)));
-        const input = tf.tensor2d(ids, undefined, 'int32');
-        const r = model.forward(input, cache, { attentionMask: tf.tensor2d(mask, undefined, 'int32') });
-        cache = r.cache;
-        const entropy = (keyMask: number[][]) => tf.tidy(() =>
-          computeMetrics(r.logits, r.attentionScores, { keyMask: tf.tensor2d(keyMask) }).attnEntropy.arraySync() as number[]);
-        const inWindow = entropy(banded);
-        const all = entropy(mask);
-        tf.dispose([input, r.logits, r.attentionScores]);
-        inWindow.forEach((x, b) => expect(steps[step]![b]).toBeCloseTo(x, 4));
-        // Where the window hides real keys, the plain mask gives another entropy: the check above can fail.
-        all.forEach((x, b) => {
-          if (banded[b]!.some((m, j) => m !== mask[b]![j])) expect(Math.abs(x - inWindow[b]!)).toBeGreaterThan(1e-3);
-        });
+  // Mistral slides every layer; Qwen2 here the last two of three (max_window_layers 1); Qwen3 here
+  // the first two, so its last layer sees every key and the metrics count them all.
+  test.each([['mistral-window', 5, true], ['qwen2-window', 5, true], ['qwen3-window', 4, false]] as const)(
+    '%s: generate\'s attention entropy is computeMetrics\' with the last layer\'s keys (window %i, last layer slides: %s)',
+    async (name, window, lastSlides) => {
+      const g = golden(name);
+      const model = await loadHfCheckpoint(path.join(MODELS, name));
+      try {
+        expect(model.config.slidingWindow).toBe(window);
+        const prompts = g.input_ids.map((r, i) => r.filter((_, j) => g.attention_mask[i]![j] === 1));
+        const steps: number[][] = [];
+        for await (const step of generate(model, prompts, { maxNewTokens: 4, sampler: 'greedy', seed: 0 })) steps.push(step.metrics.attnEntropy);
+        // The same steps by hand: forward, then computeMetrics with keyMask 0 outside the window, or the plain mask.
+        let mask = g.attention_mask.map((r) => [...r]);
+        let cache: KVCache | null = null;
+        for (let step = 0; step < steps.length; step++) {
+          const ids = step === 0 ? g.input_ids : g.new_tokens.map((t) => [t[step - 1]!]);
+          if (step > 0) mask = mask.map((r) => [...r, 1]);
+          const keys = mask[0]!.length;
+          const banded = mask.map((r) => r.map((m, j) => (j >= keys - window ? m : 0)));
+          const input = tf.tensor2d(ids, undefined, 'int32');
+          const attentionMask = tf.tensor2d(mask, undefined, 'int32');
+          const r = model.forward(input, cache, { attentionMask });
+          cache = r.cache;
+          const entropy = (keyMask: number[][]) => tf.tidy(() =>
+            computeMetrics(r.logits, r.attentionScores, { keyMask: tf.tensor2d(keyMask) }).attnEntropy.arraySync() as number[]);
+          const [expected, other] = lastSlides ? [entropy(banded), entropy(mask)] : [entropy(mask), entropy(banded)];
+          tf.dispose([input, attentionMask, r.logits, r.attentionScores]);
+          expected.forEach((x, b) => expect(steps[step]![b]).toBeCloseTo(x, 4));
+          // Where the window hides real keys, the other mask gives another entropy, by more than the
+          // 5e-5 that toBeCloseTo(·, 4) allows: the check above can fail.
+          other.forEach((x, b) => {
+            if (banded[b]!.some((m, j) => m !== mask[b]![j])) expect(Math.abs(x - expected[b]!)).toBeGreaterThan(1e-4);
+          });
+        }
+        (cache as KVCache | null)?.dispose();
+      } finally {
+        model.dispose();
       }
-      (cache as KVCache | null)?.dispose();
-    } finally {
-      model.dispose();
-    }
-  });
+    });
 
   test('attendedKeys zeroes the keys before S − window, and is the mask itself within the window', () => {
     const mask = tf.tensor2d([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]]);
@@ -136,7 +144,29 @@ describe('config.json of the added architectures', () => {
     const c = parseHfConfig(read('qwen3'), 'qwen3');
     expect([c.modelType, c.architecture, c.qkNorm, c.headDim]).toEqual(['qwen3', 'Qwen3ForCausalLM', true, 16]);
     expect(parseHfConfig({ ...read('qwen3'), head_dim: undefined }, 'test').headDim).toBe(128);
-    refused({ ...read('qwen3'), use_sliding_window: true }, 'use_sliding_window', /not supported/);
+  });
+
+  test('qwen2 / qwen3 windows as transformers 5 reads them: use_sliding_window, then layer_types or max_window_layers', () => {
+    const q2 = read('qwen2-window');
+    expect([q2.use_sliding_window, q2.sliding_window, q2.max_window_layers]).toEqual([true, 5, 1]);
+    const c = parseHfConfig(q2, 'qwen2-window');
+    expect([c.slidingWindow, c.slidingLayers]).toEqual([5, [false, true, true]]);
+    expect(parseHfConfig(read('qwen3-window'), 'qwen3-window').slidingLayers).toEqual([true, true, false]);
+    // Without layer_types (transformers 4 files): the layers from max_window_layers on; every layer is Mistral's case.
+    const old = { ...q2, layer_types: undefined };
+    expect(parseHfConfig({ ...old, max_window_layers: 2 }, 'test').slidingLayers).toEqual([false, false, true]);
+    const all = parseHfConfig({ ...old, max_window_layers: 0 }, 'test');
+    expect([all.slidingWindow, all.slidingLayers]).toEqual([5, undefined]);
+    // The default max_window_layers (28) slides none of 3 layers; use_sliding_window false or no window: full attention.
+    for (const off of [{ ...old, max_window_layers: undefined }, { ...old, use_sliding_window: false }, { ...old, sliding_window: null }]) {
+      const d = parseHfConfig(off, 'test');
+      expect([d.slidingWindow, d.slidingLayers]).toEqual([null, undefined]);
+    }
+    // Real Qwen2.5 files say use_sliding_window false with a sliding_window: no window.
+    expect(parseHfConfig({ ...read('qwen3'), use_sliding_window: false, sliding_window: 32768 }, 'test').slidingWindow).toBeNull();
+    refused({ ...q2, use_sliding_window: false }, 'layer_types', /no window/);
+    refused({ ...q2, layer_types: ['full_attention', 'sliding_attention'] }, 'layer_types', /each of the 3 layers/);
+    refused({ ...q2, sliding_window: 0 }, 'sliding_window', /sliding_window/);
   });
 
   test('gemma2: layer_types, soft-caps (absent: transformers\' 50 and 30; null: none), query_pre_attn_scalar, head_dim 256 by default', () => {

@@ -425,7 +425,10 @@ describe('parseHfConfig refuses', () => {
 
   test('features the model cannot run', () => {
     expectRefused(() => parse({ ...SMOLLM2_135M, mlp_bias: true }), 'mlp_bias', /mlp_bias: true is not supported/);
-    expectRefused(() => parse({ ...QWEN2_0_5B, use_sliding_window: true }), 'use_sliding_window', /not supported/);
+    // Qwen2's window is read as transformers 5 reads it (golden-architectures.test.ts): from max_window_layers (24 of 24 here) on.
+    expect(parse({ ...QWEN2_0_5B, use_sliding_window: true }).slidingWindow).toBeNull();
+    expect(parse({ ...QWEN2_0_5B, use_sliding_window: true, max_window_layers: 20 }).slidingLayers)
+      .toEqual(Array.from({ length: 24 }, (_, i) => i >= 20));
     expectRefused(() => parse({ ...MISTRAL_7B_V01, sliding_window: 0 }), 'sliding_window');
   });
 });

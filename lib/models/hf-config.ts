@@ -49,13 +49,13 @@ export interface ModelConfig {
   /** eos_token_id as a list (empty when absent). */
   eosTokenIds: number[];
   ropeScaling: Llama3RopeScaling | null;
-  /** Mistral's sliding_window (keys attended per query); null: full attention. */
+  /** Mistral's, Gemma 2's, Qwen2/3's sliding_window (keys attended per query); null: full attention. */
   slidingWindow: number | null;
   /** Qwen3: q and k are RMS-normalised per head (q_norm, k_norm over head_dim) before the rotary. */
   qkNorm?: boolean;
   /** SmolLM3's no_rope_layers: per layer, false where the layer applies no rotary (absent: every layer does). */
   ropeLayers?: boolean[];
-  /** Per layer: true where slidingWindow applies (Gemma 2's layer_types); absent: every layer when slidingWindow is set. */
+  /** Per layer: true where slidingWindow applies (Gemma 2's, Qwen2/3's layer_types); absent: every layer when slidingWindow is set. */
   slidingLayers?: boolean[];
   /** Gemma 2's decoder: the differences from Llama's. */
   gemma?: GemmaOptions;
@@ -158,10 +158,11 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
   let slidingLayers: boolean[] | undefined;
   if (type === 'gemma2') {
     slidingWindow = c.get('sliding_window') === undefined ? null : c.int('sliding_window', undefined, CONFIG_LIMITS.max_position_embeddings);
-    slidingLayers = parseLayerTypes(c, numLayers);
+    slidingLayers = parseLayerTypes(c, numLayers, (i) => (i + 1) % 2 === 1);
     if (slidingWindow === null) slidingLayers = undefined;
   }
-  if (type !== 'llama' && type !== 'mistral' && type !== 'gemma2' && c.bool('use_sliding_window', false)) {
+  if (type === 'qwen2' || type === 'qwen3') ({ slidingWindow, slidingLayers } = parseQwenWindow(c, numLayers));
+  if (type !== 'llama' && type !== 'mistral' && type !== 'gemma2' && type !== 'qwen2' && type !== 'qwen3' && c.bool('use_sliding_window', false)) {
     throw c.fail('use_sliding_window', 'use_sliding_window: true (sliding-window attention on some layers) is not supported');
   }
 
@@ -192,14 +193,32 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
   };
 }
 
-/** Gemma 2's layer_types ("sliding_attention" / "full_attention"), by default sliding on even layers. */
-function parseLayerTypes(c: Fields, numLayers: number): boolean[] {
+/** layer_types ("sliding_attention" / "full_attention") as booleans per layer; absent: `byDefault(i)` (Gemma 2: the even layers). */
+function parseLayerTypes(c: Fields, numLayers: number, byDefault: (layer: number) => boolean): boolean[] {
   const list = c.get('layer_types');
-  if (list === undefined) return Array.from({ length: numLayers }, (_, i) => (i + 1) % 2 === 1);
+  if (list === undefined) return Array.from({ length: numLayers }, (_, i) => byDefault(i));
   if (!Array.isArray(list) || list.length !== numLayers || !list.every((x) => x === 'sliding_attention' || x === 'full_attention')) {
     throw c.fail('layer_types', `layer_types must give "sliding_attention" or "full_attention" for each of the ${numLayers} layers, got ${JSON.stringify(list)?.slice(0, 200)}`);
   }
   return list.map((x) => x === 'sliding_attention');
+}
+
+/**
+ * Qwen2's and Qwen3's window, as transformers 5 reads their configs: sliding_window counts only
+ * with use_sliding_window; layer_types says which layers slide, and without it the layers from
+ * max_window_layers (default 28) on do. A layer_types that slides with no window is refused
+ * (transformers fails on it). Every layer sliding is Mistral's case (no slidingLayers); none, no window.
+ */
+function parseQwenWindow(c: Fields, numLayers: number): { slidingWindow: number | null; slidingLayers?: boolean[] } {
+  const window = c.bool('use_sliding_window', false) && c.get('sliding_window') !== undefined
+    ? c.int('sliding_window', undefined, CONFIG_LIMITS.max_position_embeddings) : null;
+  const from = c.num('max_window_layers', 28, { min: 0, integer: true });
+  const layers = parseLayerTypes(c, numLayers, (i) => window !== null && i >= from);
+  if (window === null && layers.some(Boolean)) {
+    throw c.fail('layer_types', 'layer_types has "sliding_attention" layers but no window (use_sliding_window is false or sliding_window is null)');
+  }
+  if (window === null || !layers.some(Boolean)) return { slidingWindow: null };
+  return layers.every(Boolean) ? { slidingWindow: window } : { slidingWindow: window, slidingLayers: layers };
 }
 
 function parseGemma(c: Fields, hiddenSize: number): GemmaOptions {
