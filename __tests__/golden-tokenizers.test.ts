@@ -1,7 +1,7 @@
 // Golden outputs of Python tokenizers and transformers' AutoTokenizer (see
 // __tests__/fixtures/golden/README.md) for three tokenizer.json files trained by the tokenizers
 // library: byte-level BPE (Llama 3 style), SentencePiece-style BPE with byte fallback (Metaspace,
-// and the legacy Prepend + Replace normalizer), WordPiece.
+// and the legacy Prepend + Replace normalizer), WordPiece, WordLevel (with a Whitespace pre-tokenizer).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createTextStream, encodePrompts, renderChatTemplate, tokenizerFromJson, Tokenizer } from '../lib';
@@ -35,7 +35,7 @@ function streamPieces(tok: Tokenizer, ids: number[]): string[] {
   return pieces;
 }
 
-describe.each(['byte-level-bpe', 'sentencepiece-bpe', 'sentencepiece-legacy', 'wordpiece'])('the %s tokenizer against transformers 5', (name) => {
+describe.each(['byte-level-bpe', 'sentencepiece-bpe', 'sentencepiece-legacy', 'wordpiece', 'word-level'])('the %s tokenizer against transformers 5', (name) => {
   const golden: Golden = read(name, 'golden.json');
   let tok: Tokenizer;
   beforeAll(async () => {
@@ -100,6 +100,49 @@ describe('decode clean-up follows transformers 5', () => {
     const pieces = streamPieces(wp, wpIds);
     expect(pieces.join('')).toBe(wp.decode(wpIds));
     expect(pieces[0]).toBe('hello'); // " " waits: a "," may follow and clean-up would remove it
+  });
+});
+
+describe('a WordLevel tokenizer encodes unknown words as tokenizers does', () => {
+  interface Variant {
+    model: Record<string, unknown>;
+    load_error?: string;
+    known?: { text: string; ids: number[] };
+    unknown?: { text: string; error: string };
+  }
+  const golden = read('word-level', 'golden.json') as Golden & { variants: Record<string, Variant> };
+  const json = read('word-level', 'tokenizer.json') as { model: Record<string, unknown> };
+  const unknownWords = golden.cases.filter((c) => c.ids_without_special_tokens.includes(0)); // [UNK] is id 0
+  const withModel = (model: Record<string, unknown>) => ({ ...json, model: { ...model, vocab: json.model.vocab } });
+
+  test('without tokenizer_config.json (where the unk_token used to come from) unknown words get the model\'s unk id, not NaN', () => {
+    expect(json.model.type).toBe('WordLevel');
+    expect(unknownWords.length).toBeGreaterThan(3);
+    const bare = tokenizerFromJson(json);
+    for (const c of golden.cases) expect(bare.encode(c.text)).toEqual(c.ids);
+  });
+
+  test('the model\'s unk_token wins over tokenizer_config.json\'s, as in tokenizers', () => {
+    const tok = tokenizerFromJson(json, { unk_token: '[EOS]' });
+    for (const c of unknownWords) expect(tok.encode(c.text)).toEqual(c.ids);
+  });
+
+  test.each(['unk_token missing', 'unk_token null'])('%s: refused at load, as tokenizers refuses the file', (name) => {
+    const v = golden.variants[name]!;
+    expect(v.load_error).toMatch(/unk_token|expected a string/);
+    expect(() => tokenizerFromJson(withModel(v.model))).toThrow(expect.objectContaining({
+      name: 'EntropixError', code: 'INVALID_ARGUMENT', argument: 'tokenizer', message: expect.stringMatching(/WordLevel model needs a unk_token/),
+    }));
+  });
+
+  test('unk_token not in the vocabulary: known words encode, an unknown one is refused by name (tokenizers: an error too)', () => {
+    const v = golden.variants['unk_token not in the vocabulary']!;
+    expect(v.unknown!.error).toMatch(/Missing \[UNK\] token/);
+    const tok = tokenizerFromJson(withModel(v.model));
+    expect(tok.encode(v.known!.text)).toEqual(v.known!.ids);
+    expect(() => tok.encode(v.unknown!.text)).toThrow(expect.objectContaining({
+      name: 'EntropixError', code: 'INVALID_ARGUMENT', argument: 'text', message: expect.stringMatching(/"zebra" is not in the tokenizer's vocabulary, and its unk_token "\[NOPE\]" is not either/),
+    }));
   });
 });
 

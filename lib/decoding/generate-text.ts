@@ -29,8 +29,8 @@ export interface TextStep {
   step: GenerateStep;
 }
 
-/** Encodes prompts, checking them against the tokenizer and the model (any LanguageModel); throws EntropixError. */
-export function encodePrompts(model: LanguageModel, tokenizer: Tokenizer, prompt: unknown, options: EncodeOptions = {}): number[][] {
+/** Encodes prompts, checking them against the tokenizer and the model's config (vocabSize, maxPositions); throws EntropixError. */
+export function encodePrompts(model: Pick<LanguageModel, 'config'>, tokenizer: Tokenizer, prompt: unknown, options: EncodeOptions = {}): number[][] {
   requireModelConfig(model);
   const prompts = typeof prompt === 'string' ? [prompt] : prompt;
   if (!Array.isArray(prompts) || prompts.length === 0) {
@@ -69,6 +69,9 @@ export async function* generateText(
     throw new EntropixError('INVALID_ARGUMENT', 'options must be an object with maxNewTokens', 'options');
   }
   requireNumber(options.maxNewTokens, 'options.maxNewTokens', { min: 1, integer: true });
+  if (typeof model !== 'object' || model === null || typeof (model as LanguageModel).forward !== 'function') {
+    throw new EntropixError('INVALID_ARGUMENT', `model must be a LanguageModel (with a forward), got ${describe(model)}`, 'model');
+  }
   const ids = encodePrompts(model, tokenizer, prompt, { addSpecialTokens: options.addSpecialTokens });
   const overflow = options?.contextOverflow ?? 'stop';
   if (overflow !== 'stop' && overflow !== 'slide') {
@@ -122,10 +125,7 @@ export async function* generateText(
 
 /** The model's context and vocabulary are read before generate() would check them: check them here first. */
 function requireModelConfig(model: unknown): void {
-  if (typeof model !== 'object' || model === null || typeof (model as LanguageModel).forward !== 'function') {
-    throw new EntropixError('INVALID_ARGUMENT', `model must be a LanguageModel (with a forward), got ${describe(model)}`, 'model');
-  }
-  const config: unknown = (model as LanguageModel).config;
+  const config: unknown = typeof model === 'object' && model !== null ? (model as LanguageModel).config : undefined;
   if (typeof config !== 'object' || config === null) {
     throw new EntropixError('INVALID_ARGUMENT', 'model.config must be an object with vocabSize and maxPositions', 'model.config');
   }

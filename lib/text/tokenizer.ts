@@ -3,6 +3,7 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { EntropixError } from '../core/errors';
 import { checkTokenizerJson } from './guards';
+import { referenceCompatible } from './tokenizer-compat';
 import { requireTokenIds } from './token-ids';
 
 export interface EncodeOptions {
@@ -87,8 +88,9 @@ export function tokenizerFromJson(tokenizerJson: object, tokenizerConfig: object
   checkTokenizerJson(tokenizerJson); // before the vocabulary is built: bounded ids, no exponential regex
   let hf: HfTokenizer;
   const cleanUp = cleansUpSpaces(tokenizerJson, tokenizerConfig);
+  const compatible = referenceCompatible(tokenizerJson, tokenizerConfig);
   try {
-    hf = new HfTokenizer(tokenizerJson, { ...tokenizerConfig, clean_up_tokenization_spaces: cleanUp });
+    hf = new HfTokenizer(compatible.json, { ...compatible.config, clean_up_tokenization_spaces: cleanUp });
   } catch (e) {
     throw new EntropixError('INVALID_ARGUMENT', `tokenizer.json is not a tokenizer this library reads: ${(e as Error).message}`, 'tokenizer');
   }
@@ -98,8 +100,19 @@ export function tokenizerFromJson(tokenizerJson: object, tokenizerConfig: object
   const eos = new Set(eosTokenIds);
   const eosName = tokenName((tokenizerConfig as { eos_token?: unknown }).eos_token);
   if (eosName !== null && vocab.has(eosName)) eos.add(vocab.get(eosName)!);
+  const unkToken = (tokenizerJson as { model?: { unk_token?: unknown } }).model?.unk_token;
   return {
-    encode: (text, options) => hf.encode(text, { add_special_tokens: options?.addSpecialTokens ?? true }).ids.map(Number),
+    encode: (text, options) => {
+      const { ids, tokens } = hf.encode(text, { add_special_tokens: options?.addSpecialTokens ?? true });
+      const out = ids.map(Number);
+      // A piece with no id (outside the vocabulary, and no unk token in it either) is refused, as Hugging Face's tokenizers does.
+      const bad = out.findIndex((id) => !Number.isInteger(id));
+      if (bad >= 0) {
+        throw new EntropixError('INVALID_ARGUMENT', `text: ${JSON.stringify(tokens[bad])} is not in the tokenizer's vocabulary, and its unk_token ${
+          typeof unkToken === 'string' ? `${JSON.stringify(unkToken)} is not either` : 'is not set'}`, 'text');
+      }
+      return out;
+    },
     decode: (ids) => (requireTokenIds(ids, 'ids', vocabSize).length === 0 ? '' : hf.decode(ids, { skip_special_tokens: true })),
     vocabSize,
     eosTokenIds: [...eos].sort((a, b) => a - b),
