@@ -1,6 +1,6 @@
 // Golden outputs of transformers (see __tests__/fixtures/golden/README.md): tiny random checkpoints
-// written by save_pretrained, with the logits and greedy tokens transformers computed for a
-// left-padded batch. The native model and the converted graph must reproduce both.
+// written by save_pretrained, with the logits, last-layer attention and greedy tokens transformers computed for a
+// left-padded batch. The native model and the converted graph must reproduce them.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,7 +20,7 @@ describe('golden transformers outputs on wasm', () => {
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  test.each(CASES)('%s: loadHfCheckpoint matches the logits and greedy tokens', async (name) => {
+  test.each(CASES)('%s: loadHfCheckpoint matches the logits, attention and greedy tokens', async (name) => {
     const g = golden(name);
     const model = await loadHfCheckpoint(path.join(MODELS, name));
     try {
@@ -31,7 +31,7 @@ describe('golden transformers outputs on wasm', () => {
     }
   });
 
-  test.each(CASES)('%s: convertHfCheckpoint + loadModel matches the logits and greedy tokens', async (name) => {
+  test.each(CASES)('%s: convertHfCheckpoint + loadModel matches the logits, attention and greedy tokens', async (name) => {
     const g = golden(name);
     const out = path.join(root, name);
     await convertHfCheckpoint(path.join(MODELS, name), out);
