@@ -99,10 +99,11 @@ test('a Hugging Face checkpoint without entropix.json: --write creates one from 
   const hf = path.join(tmp, 'hf');
   await writeCheckpoint(hf, arrays); // vocabulary 37, context 64, eos ids [2, 3]
   const vocab = Object.fromEntries([...Array.from({ length: 36 }, (_, i) => [`w${i}`, i]), ['[UNK]', 36]]);
-  fs.writeFileSync(path.join(hf, 'tokenizer.json'), JSON.stringify({
+  const writeTokenizer = (model: object) => fs.writeFileSync(path.join(hf, 'tokenizer.json'), JSON.stringify({
     version: '1.0', added_tokens: [], normalizer: null, pre_tokenizer: { type: 'Whitespace' }, post_processor: null, decoder: null,
-    model: { type: 'WordLevel', vocab, unk_token: '[UNK]' },
+    model: { type: 'WordLevel', vocab, unk_token: '[UNK]', ...model },
   }));
+  writeTokenizer({});
   const corpus = path.join(tmp, 'words.txt');
   fs.writeFileSync(corpus, Array.from({ length: 90 }, (_, i) => `w${(i * 7) % 36}`).join(' '));
   const r = entropix(['calibrate', hf, '--corpus', corpus, '--window', '30', '--write']);
@@ -114,11 +115,17 @@ test('a Hugging Face checkpoint without entropix.json: --write creates one from 
   expect(written.eosTokenIds).toEqual([2, 3]);
   // A random model is unsure everywhere: entropies near log2(37) = 5.2 bits.
   expect(printed.lowEntropy).toBeGreaterThan(3);
-  // A word the vocabulary lacks (this tokenizer gives no id for it) is refused in one line.
+  // A word the vocabulary lacks is [UNK]; when the unk token is missing from the vocabulary too
+  // (tokenizers refuses the word), or the tokenizer gives an id past the model's, calibrate refuses in one line.
   fs.writeFileSync(corpus, 'w1 w2 unknown w3');
-  const bad = entropix(['calibrate', hf, '--corpus', corpus]);
-  expect(bad.status).toBe(1);
-  expect(bad.stderr).toMatch(/^entropix: error: --corpus \S+words\.txt: the tokenizer gives NaN for token 2, not an id of the model's 37-token vocabulary\n$/);
+  writeTokenizer({ unk_token: '[NOPE]' });
+  const unknown = entropix(['calibrate', hf, '--corpus', corpus]);
+  expect([unknown.status, unknown.stdout]).toEqual([1, '']);
+  expect(unknown.stderr).toMatch(/^entropix: error: --corpus \S+words\.txt: text: "unknown" is not in the tokenizer's vocabulary, and its unk_token "\[NOPE\]" is not either\n$/);
+  writeTokenizer({ vocab: { ...vocab, unknown: 40 } });
+  const past = entropix(['calibrate', hf, '--corpus', corpus]);
+  expect(past.status).toBe(1);
+  expect(past.stderr).toMatch(/^entropix: error: --corpus \S+words\.txt: the tokenizer gives 40 for token 2, not an id of the model's 37-token vocabulary\n$/);
 }, 30_000);
 
 describe('refusals: one line on stderr, nothing on stdout, nothing written', () => {

@@ -162,7 +162,13 @@ export async function runCalibrate(a: CalibrateArgs): Promise<number> {
   }
   const tokenizer = await loadTokenizer(a.model);
   // The text as it is: no BOS or other special token is added (write them into the text where they belong).
-  const ids = tokenizer.encode(text, { addSpecialTokens: false });
+  let ids: number[];
+  try {
+    ids = tokenizer.encode(text, { addSpecialTokens: false });
+  } catch (e) {
+    if (e instanceof EntropixError) throw refuse('corpus', `--corpus ${a.corpus}: ${e.message}`); // a word the tokenizer has no id for
+    throw e;
+  }
   if (ids.length < 2) throw refuse('corpus', `--corpus ${a.corpus} has ${ids.length} token; calibration needs at least 2`);
 
   await useBackend(a.backend);
