@@ -204,14 +204,15 @@ function parseLayerTypes(c: Fields, numLayers: number, byDefault: (layer: number
 }
 
 /**
- * Qwen2's and Qwen3's window, as transformers 5 reads their configs: sliding_window counts only
- * with use_sliding_window; layer_types says which layers slide, and without it the layers from
+ * Qwen2's and Qwen3's window, as transformers 5 reads their configs: sliding_window (default 4096)
+ * counts only with use_sliding_window; layer_types says which layers slide, and without it the layers from
  * max_window_layers (default 28) on do. A layer_types that slides with no window is refused
  * (transformers fails on it). Every layer sliding is Mistral's case (no slidingLayers); none, no window.
  */
 function parseQwenWindow(c: Fields, numLayers: number): { slidingWindow: number | null; slidingLayers?: boolean[] } {
-  const window = c.bool('use_sliding_window', false) && c.get('sliding_window') !== undefined
-    ? c.int('sliding_window', undefined, CONFIG_LIMITS.max_position_embeddings) : null;
+  // sliding_window: null is none; absent, the config class's 4096.
+  const window = c.bool('use_sliding_window', false) && c.raw.sliding_window !== null
+    ? c.int('sliding_window', 4096, CONFIG_LIMITS.max_position_embeddings) : null;
   const from = c.num('max_window_layers', 28, { min: 0, integer: true });
   const layers = parseLayerTypes(c, numLayers, (i) => window !== null && i >= from);
   if (window === null && layers.some(Boolean)) {
