@@ -158,7 +158,7 @@ describe('config.json of the added architectures', () => {
     const all = parseHfConfig({ ...old, max_window_layers: 0 }, 'test');
     expect([all.slidingWindow, all.slidingLayers]).toEqual([5, undefined]);
     // sliding_window absent: Qwen2Config's 4096.
-    const noSize = { ...old };
+    const noSize: Record<string, unknown> = { ...old };
     delete noSize.sliding_window;
     expect(parseHfConfig(noSize, 'test').slidingWindow).toBe(4096);
     // The default max_window_layers (28) slides none of 3 layers; use_sliding_window false or no window: full attention.
