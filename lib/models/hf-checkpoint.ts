@@ -54,7 +54,7 @@ class NativeLlama extends LlamaModel {
   }
 
   protected release(): void {
-    const { embed, layers, finalNorm, lmHead } = this.weights;
-    tf.dispose([...(embed ? [embed] : []), finalNorm, lmHead, ...layers.flatMap((l) => Object.values(l) as Tensor[])]);
+    const { layers, ...top } = this.weights;
+    tf.dispose([...(Object.values(top) as (Tensor | undefined)[]).filter((t) => t !== undefined), ...layers.flatMap((l) => Object.values(l) as Tensor[])]);
   }
 }
