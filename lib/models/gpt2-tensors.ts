@@ -38,3 +38,14 @@ export function gpt2WeightSpecs(c: Shape): LlamaWeightSpec[] {
   specs.push({ name: 'lm_head.weight', shape: [d, v], layer: null, key: 'lmHead', parts: [{ source: head, sourceShape: [v, d] }], transpose: true });
   return specs;
 }
+
+/**
+ * The specs reading the tensors under the names the checkpoint has: GPT-2 files saved from the base
+ * model (openai-community/gpt2, distilgpt2) name them without 'transformer.' ('h.0.ln_1.weight',
+ * 'wte.weight'), as transformers' base_model_prefix allows. Other specs are returned as they are.
+ */
+export function withCheckpointNames(specs: LlamaWeightSpec[], has: (name: string) => boolean): LlamaWeightSpec[] {
+  if (has('transformer.wte.weight') || !has('wte.weight')) return specs;
+  const rename = (source: string) => source.replace(/^transformer\./, '');
+  return specs.map((s) => ({ ...s, parts: s.parts.map((p) => ({ ...p, source: rename(p.source) })) }));
+}

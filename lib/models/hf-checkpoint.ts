@@ -10,6 +10,7 @@ import { LlamaCache, llamaForward, LlamaWeights } from './llama';
 import { LlamaModel } from './llama-model';
 import { assembleWeights, fuseWeight, llamaWeightSpecs, withoutTiedEmbedding } from './llama-tensors';
 import { SafetensorsCheckpoint } from './safetensors';
+import { withCheckpointNames } from './gpt2-tensors';
 import { directoryDefaults } from './generation-defaults';
 
 /** Reads one tensor, checking its shape first; the result is float32 whatever the file's dtype. */
@@ -26,7 +27,7 @@ async function readCheckedTensor(ckpt: SafetensorsCheckpoint, name: string, shap
 export async function loadHfCheckpoint(dir: string): Promise<CausalLM> {
   const config = await readHfConfig(dir);
   const ckpt = await SafetensorsCheckpoint.open(dir);
-  const specs = withoutTiedEmbedding(llamaWeightSpecs(config), config.tieWordEmbeddings);
+  const specs = withoutTiedEmbedding(withCheckpointNames(llamaWeightSpecs(config), (name) => ckpt.has(name)), config.tieWordEmbeddings);
   const made = new Map<string, Tensor>();
   try {
     for (const spec of specs) {

@@ -149,8 +149,13 @@ export function withoutTiedEmbedding(specs: LlamaWeightSpec[], tied: boolean): L
 
 /** Every tensor a Llama-family checkpoint must hold for `c`, in reading order. */
 export function llamaTensorSpecs(c: Shape): LlamaTensorSpec[] {
+  return sourceTensors(llamaWeightSpecs(c));
+}
+
+/** The checkpoint tensors `specs` read, each once, in reading order. */
+export function sourceTensors(specs: readonly LlamaWeightSpec[]): LlamaTensorSpec[] {
   const seen = new Map<string, number[]>();
-  for (const spec of llamaWeightSpecs(c)) {
+  for (const spec of specs) {
     for (const part of spec.parts) if (!seen.has(part.source)) seen.set(part.source, part.sourceShape);
   }
   return [...seen].map(([name, shape]) => ({ name, shape }));
