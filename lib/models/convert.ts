@@ -1,4 +1,4 @@
-// convertHfCheckpoint: a Hugging Face Llama-family directory (config.json + safetensors) to a
+// convertHfCheckpoint: a Hugging Face Llama-family or GPT-2 directory (config.json + safetensors) to a
 // TF.js graph model directory that loadModel reads. Node only.
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';

@@ -1,4 +1,4 @@
-// loadHfCheckpoint: a Hugging Face Llama-family directory (config.json + safetensors) as a native
+// loadHfCheckpoint: a Hugging Face Llama-family or GPT-2 directory (config.json + safetensors) as a native
 // tf-ops CausalLM — the reference for the converted graph, and a fallback for users. Node only.
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
