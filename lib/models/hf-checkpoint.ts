@@ -1,4 +1,4 @@
-// loadHfCheckpoint: a Hugging Face Llama-family directory (config.json + safetensors) as a native
+// loadHfCheckpoint: a Hugging Face Llama-family or GPT-2 directory (config.json + safetensors) as a native
 // tf-ops CausalLM — the reference for the converted graph, and a fallback for users. Node only.
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
@@ -10,6 +10,7 @@ import { LlamaCache, llamaForward, LlamaWeights } from './llama';
 import { LlamaModel } from './llama-model';
 import { assembleWeights, fuseWeight, llamaWeightSpecs, withoutTiedEmbedding } from './llama-tensors';
 import { SafetensorsCheckpoint } from './safetensors';
+import { withCheckpointNames } from './gpt2-tensors';
 import { directoryDefaults } from './generation-defaults';
 
 /** Reads one tensor, checking its shape first; the result is float32 whatever the file's dtype. */
@@ -26,7 +27,7 @@ async function readCheckedTensor(ckpt: SafetensorsCheckpoint, name: string, shap
 export async function loadHfCheckpoint(dir: string): Promise<CausalLM> {
   const config = await readHfConfig(dir);
   const ckpt = await SafetensorsCheckpoint.open(dir);
-  const specs = withoutTiedEmbedding(llamaWeightSpecs(config), config.tieWordEmbeddings);
+  const specs = withoutTiedEmbedding(withCheckpointNames(llamaWeightSpecs(config), (name) => ckpt.has(name)), config.tieWordEmbeddings);
   const made = new Map<string, Tensor>();
   try {
     for (const spec of specs) {
@@ -54,7 +55,7 @@ class NativeLlama extends LlamaModel {
   }
 
   protected release(): void {
-    const { embed, layers, finalNorm, lmHead } = this.weights;
-    tf.dispose([...(embed ? [embed] : []), finalNorm, lmHead, ...layers.flatMap((l) => Object.values(l) as Tensor[])]);
+    const { layers, ...top } = this.weights;
+    tf.dispose([...(Object.values(top) as (Tensor | undefined)[]).filter((t) => t !== undefined), ...layers.flatMap((l) => Object.values(l) as Tensor[])]);
   }
 }

@@ -1,11 +1,11 @@
-// Hugging Face config.json for the Llama family (Llama, Mistral, Qwen2, Qwen3, SmolLM3): the architecture
+// Hugging Face config.json for the Llama family (Llama, Mistral, Qwen2, Qwen3, SmolLM3, Gemma 2) and GPT-2: the architecture
 // hyperparameters a converted model needs, validated up front so that a checkpoint we cannot run
 // correctly is refused by name instead of producing wrong tokens later. Defaults are
 // transformers' own for each config class. Browser-safe: hf-config-file.ts reads the file in Node.
 import { EntropixError } from '../core/errors';
 import { describe, isObject, requireNumber, NumberRule } from '../core/validate';
 
-export type HfModelType = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'smollm3' | 'gemma2';
+export type HfModelType = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'smollm3' | 'gemma2' | 'gpt2';
 
 /** The architecture each supported model_type must declare. */
 export const HF_ARCHITECTURES: Readonly<Record<HfModelType, string>> = {
@@ -15,6 +15,7 @@ export const HF_ARCHITECTURES: Readonly<Record<HfModelType, string>> = {
   qwen3: 'Qwen3ForCausalLM',
   smollm3: 'SmolLM3ForCausalLM',
   gemma2: 'Gemma2ForCausalLM',
+  gpt2: 'GPT2LMHeadModel',
 };
 
 /** Llama 3.1's frequency-dependent RoPE scaling (rope_type "llama3"). */
@@ -39,6 +40,7 @@ export interface ModelConfig {
   intermediateSize: number;
   maxPositions: number;
   ropeTheta: number;
+  /** The norms' epsilon (GPT-2: layer_norm_epsilon of its LayerNorms). */
   rmsNormEps: number;
   tieWordEmbeddings: boolean;
   /** q/k/v projections have biases (always for qwen2; llama's attention_bias). */
@@ -59,6 +61,20 @@ export interface ModelConfig {
   slidingLayers?: boolean[];
   /** Gemma 2's decoder: the differences from Llama's. */
   gemma?: GemmaOptions;
+  /** GPT-2's decoder: the differences from Llama's. */
+  gpt2?: Gpt2Options;
+}
+
+/**
+ * GPT-2: LayerNorms with bias (eps layer_norm_epsilon), learned absolute positions (wpe) instead
+ * of rotary, a plain MLP (c_fc → gelu_new → c_proj, with biases), Conv1D weights stored [in, out].
+ */
+export interface Gpt2Options {
+  /**
+   * Per layer, what q·k is multiplied by: head_dim^−½ (1 without scale_attn_weights), divided by
+   * layer index + 1 with scale_attn_by_inverse_layer_idx.
+   */
+  attentionScales: number[];
 }
 
 export interface GemmaOptions {
@@ -75,6 +91,8 @@ const REQUIRED = [
   'model_type', 'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
   'intermediate_size', 'max_position_embeddings',
 ] as const;
+/** GPT2Config's own names for the sizes. */
+const GPT2_REQUIRED = ['model_type', 'vocab_size', 'n_embd', 'n_layer', 'n_head', 'n_positions'] as const;
 
 /**
  * Upper bounds on counts and sizes: about 4× the largest real models (vocabulary 262k, 126
@@ -100,7 +118,7 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
     throw new EntropixError('INVALID_ARGUMENT', `${source}: config must be a JSON object, got ${describe(json)}`, source);
   }
   const c = new Fields(json, source);
-  const missing = REQUIRED.filter((k) => c.get(k) === undefined);
+  const missing = (c.get('model_type') === 'gpt2' ? GPT2_REQUIRED : REQUIRED).filter((k) => c.get(k) === undefined);
   if (missing.length > 0) throw c.fail(missing[0]!, `missing required field${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
 
   const modelType = c.get('model_type');
@@ -109,6 +127,7 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
   }
   const type = modelType as HfModelType;
   const architecture = parseArchitecture(c, type);
+  if (type === 'gpt2') return parseGpt2(c, architecture);
 
   if (type === 'gemma2') {
     // Gemma 2 reads hidden_activation; the tanh-approximated GELU is the one its checkpoints use.
@@ -190,6 +209,52 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
     ...(type === 'smollm3' ? { ropeLayers: parseNoRopeLayers(c, numLayers) } : {}),
     ...(slidingLayers ? { slidingLayers } : {}),
     ...(type === 'gemma2' ? { gemma: parseGemma(c, hiddenSize) } : {}),
+  };
+}
+
+/**
+ * GPT2Config (its own names: n_embd, n_layer, n_head, n_inner, n_positions): every head a kv head,
+ * q/k/v and c_proj with biases, the head tied to wte unless tie_word_embeddings is false.
+ */
+function parseGpt2(c: Fields, architecture: string): ModelConfig {
+  const act = c.get('activation_function') ?? 'gelu_new';
+  // gelu_new and gelu_pytorch_tanh are one function: GELU's tanh approximation.
+  if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') {
+    throw c.fail('activation_function', `activation_function must be "gelu_new" (or "gelu_pytorch_tanh"), got ${describe(act)}`);
+  }
+  if (c.bool('add_cross_attention', false)) throw c.fail('add_cross_attention', 'add_cross_attention: true is not supported');
+  const vocabSize = c.int('vocab_size', undefined, CONFIG_LIMITS.vocab_size);
+  const hiddenSize = c.int('n_embd', undefined, CONFIG_LIMITS.hidden_size);
+  const numLayers = c.int('n_layer', undefined, CONFIG_LIMITS.num_hidden_layers);
+  const numHeads = c.int('n_head', undefined, CONFIG_LIMITS.num_attention_heads);
+  if (hiddenSize % numHeads !== 0) throw c.fail('n_head', `n_embd (${hiddenSize}) must be a multiple of n_head (${numHeads})`);
+  const headDim = hiddenSize / numHeads;
+  if (headDim > CONFIG_LIMITS.head_dim) throw c.fail('n_head', `n_embd / n_head (${headDim}) exceeds ${CONFIG_LIMITS.head_dim}`);
+  // reorder_and_upcast_attn only reorders and upcasts to float32 what is float32 here already.
+  c.bool('reorder_and_upcast_attn', false);
+  const base = c.bool('scale_attn_weights', true) ? 1 / Math.sqrt(headDim) : 1;
+  const byLayer = c.bool('scale_attn_by_inverse_layer_idx', false);
+  return {
+    architecture,
+    modelType: 'gpt2',
+    vocabSize,
+    hiddenSize,
+    numLayers,
+    numHeads,
+    numKvHeads: numHeads,
+    headDim,
+    intermediateSize: c.int('n_inner', 4 * hiddenSize, CONFIG_LIMITS.intermediate_size),
+    maxPositions: c.int('n_positions', undefined, CONFIG_LIMITS.max_position_embeddings),
+    ropeTheta: 10000, // unused: GPT-2 has no rotary
+    rmsNormEps: c.num('layer_norm_epsilon', 1e-5, { min: 0, minExclusive: true }),
+    tieWordEmbeddings: c.bool('tie_word_embeddings', true),
+    attentionBias: true,
+    attentionOutputBias: true,
+    bosTokenId: c.get('bos_token_id') === undefined ? null : c.tokenId('bos_token_id', c.get('bos_token_id'), vocabSize),
+    eosTokenIds: parseEos(c, vocabSize),
+    ropeScaling: null,
+    slidingWindow: null,
+    gpt2: { attentionScales: Array.from({ length: numLayers }, (_, i) => (byLayer ? base / (i + 1) : base)) },
   };
 }
 

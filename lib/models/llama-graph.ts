@@ -2,7 +2,8 @@
 // run over GraphBuilder (whose ops mirror tf's), so the native model and the graph share one
 // definition. Format 2 (model.json userDefinedMetadata.entropixGraphFormat):
 //
-// Inputs:  input_ids int32 [B, T]; rope float32 [B, T, hd, hd] (rotaryMatrices);
+// Inputs:  input_ids int32 [B, T]; rope float32 [B, T, hd, hd] (rotaryMatrices), or for GPT-2
+//          position_ids int32 [B, T] (each new token's position, real tokens counted);
 //          attention_bias float32 [B, 1, g·T, S] (S = P + T, g = Hq / Hkv copies);
 //          attention_bias_sliding, the same within the window (only when some layers slide: Gemma 2);
 //          past_key_{i}, past_value_{i} float32 [B, Hkv, P, hd] per layer (P may be 0).
@@ -51,6 +52,7 @@ function graphOps(g: GraphBuilder): LlamaOps<GraphTensor, GraphTensor> {
     matMul: (a, b) => g.matMul(a, b),
     batchMatMul: (a, b, transposeB = false) => g.batchMatMul(a, b, { adjY: transposeB }),
     add: (a, b) => g.add(a, b),
+    sub: (a, b) => g.sub(a, b),
     mul: (a, b) => g.mul(a, b),
     square: (x) => g.square(x),
     rsqrt: (x) => g.rsqrt(x),
@@ -91,7 +93,10 @@ export function buildLlamaGraph(
     (spec) => g.constant(spec.name, weight(spec), spec.shape, 'float32', { storeAs: dtype }));
 
   const ids = g.placeholder('input_ids', 'int32', [-1, -1]);
-  const rope = g.placeholder('rope', 'float32', [-1, -1, hd, hd]);
+  // GPT-2 adds learned position embeddings where the others rotate q and k.
+  const positional = config.gpt2
+    ? { positions: g.placeholder('position_ids', 'int32', [-1, -1]) }
+    : { rope: g.placeholder('rope', 'float32', [-1, -1, hd, hd]) };
   const bias = g.placeholder('attention_bias', 'float32', [-1, 1, -1, -1]);
   const slidingBias = config.slidingLayers ? g.placeholder('attention_bias_sliding', 'float32', [-1, 1, -1, -1]) : null;
   const keys: GraphTensor[] = [];
@@ -107,7 +112,7 @@ export function buildLlamaGraph(
     return { B: dim(idsShape, 0), T: dim(idsShape, 1), S: dim(g.shape(bias), 3) };
   });
   const out = decoderForward(graphOps(g), config, weights, {
-    ids, rope, bias, ...(slidingBias ? { slidingBias } : {}), past: { keys, values }, batch: B, steps: T, total: S,
+    ids, ...positional, bias, ...(slidingBias ? { slidingBias } : {}), past: { keys, values }, batch: B, steps: T, total: S,
   });
   g.output('logits', out.logits);
   g.output('attention_scores', out.attentionScores);

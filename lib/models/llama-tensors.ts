@@ -11,8 +11,9 @@
 //   - Qwen3's q_norm and k_norm as one [Hq + Hkv, hd] weight (`self_attn.qk_norm.weight`, a row per
 //     head), so one norm covers the stacked q and k heads;
 //   - Gemma 2's norms stored as 1 + w (the factor they scale by).
-// Other weights keep their Hugging Face names and shapes.
+// Other weights keep their Hugging Face names and shapes. GPT-2's table is gpt2-tensors.ts.
 import type { ModelConfig } from './hf-config';
+import { gpt2WeightSpecs } from './gpt2-tensors';
 
 /** A checkpoint tensor: its Hugging Face name and the shape the config implies. */
 export interface LlamaTensorSpec {
@@ -28,8 +29,8 @@ export interface WeightPart {
 }
 
 export type LayerWeightKey = 'inputNorm' | 'qkv' | 'qkvBias' | 'qkNorm' | 'o' | 'oBias' | 'attnOutNorm' | 'postNorm' | 'gateUp' | 'down'
-  | 'mlpOutNorm';
-export type ModelWeightKey = 'embed' | 'finalNorm' | 'lmHead';
+  | 'mlpOutNorm' | 'inputNormBias' | 'postNormBias' | 'gateUpBias' | 'downBias';
+export type ModelWeightKey = 'embed' | 'finalNorm' | 'lmHead' | 'positionEmbed' | 'finalNormBias';
 
 /**
  * A weight the forward runs on: its name (in model.json), shape, place in LlamaWeights, and its
@@ -58,9 +59,14 @@ export interface LlamaLayerWeights<T> {
   /** Gemma 2: post_attention_layernorm on the attention's output (postNorm is then pre_feedforward_layernorm). */
   attnOutNorm?: T; // [D]
   postNorm: T; // [D]
-  gateUp: T; // [D, 2·I]
+  gateUp: T; // [D, 2·I]; GPT-2: c_fc, [D, I] (no gate)
   down: T; // [I, D]
   mlpOutNorm?: T; // [D] Gemma 2's post_feedforward_layernorm
+  /** GPT-2: the LayerNorms' biases, c_fc's and the MLP's c_proj's. */
+  inputNormBias?: T; // [D]
+  postNormBias?: T; // [D]
+  gateUpBias?: T; // [I]
+  downBias?: T; // [D]
 }
 
 export interface LlamaWeights<T> {
@@ -69,13 +75,21 @@ export interface LlamaWeights<T> {
   layers: LlamaLayerWeights<T>[];
   finalNorm: T; // [D]
   lmHead: T; // [D, V]
+  /** GPT-2: the learned position embeddings (wpe), [n_positions, D], and ln_f's bias. */
+  positionEmbed?: T;
+  finalNormBias?: T; // [D]
 }
 
 type Shape = Pick<ModelConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'
-  | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'attentionOutputBias' | 'qkNorm' | 'gemma'>;
+  | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'attentionOutputBias' | 'qkNorm' | 'gemma'>
+  & Partial<Pick<ModelConfig, 'gpt2' | 'maxPositions'>>;
 
 /** The weights of the forward for `c`, in order. */
 export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
+  if (c.gpt2) {
+    if (c.maxPositions === undefined) throw new Error('llamaWeightSpecs: GPT-2 needs maxPositions (the rows of wpe)');
+    return gpt2WeightSpecs({ ...c, maxPositions: c.maxPositions });
+  }
   const { vocabSize: v, hiddenSize: d, numHeads: hq, numKvHeads: hkv, headDim: hd, intermediateSize: inter } = c;
   const qkvOut = (hq + 2 * hkv) * hd;
   const specs: LlamaWeightSpec[] = [];
@@ -135,8 +149,13 @@ export function withoutTiedEmbedding(specs: LlamaWeightSpec[], tied: boolean): L
 
 /** Every tensor a Llama-family checkpoint must hold for `c`, in reading order. */
 export function llamaTensorSpecs(c: Shape): LlamaTensorSpec[] {
+  return sourceTensors(llamaWeightSpecs(c));
+}
+
+/** The checkpoint tensors `specs` read, each once, in reading order. */
+export function sourceTensors(specs: readonly LlamaWeightSpec[]): LlamaTensorSpec[] {
   const seen = new Map<string, number[]>();
-  for (const spec of llamaWeightSpecs(c)) {
+  for (const spec of specs) {
     for (const part of spec.parts) if (!seen.has(part.source)) seen.set(part.source, part.sourceShape);
   }
   return [...seen].map(([name, shape]) => ({ name, shape }));
@@ -219,7 +238,10 @@ export function assembleWeights<T>(specs: readonly LlamaWeightSpec[], numLayers:
     if (spec.layer === null) top[spec.key as ModelWeightKey] = value(spec);
     else (layers[spec.layer] as Record<string, T>)[spec.key] = value(spec);
   }
-  return { embed: top.embed, finalNorm: top.finalNorm!, lmHead: top.lmHead!, layers: layers as LlamaLayerWeights<T>[] };
+  return {
+    embed: top.embed, finalNorm: top.finalNorm!, lmHead: top.lmHead!, layers: layers as LlamaLayerWeights<T>[],
+    ...(top.positionEmbed ? { positionEmbed: top.positionEmbed } : {}), ...(top.finalNormBias ? { finalNormBias: top.finalNormBias } : {}),
+  };
 }
 
 /**
