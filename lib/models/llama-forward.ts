@@ -17,11 +17,13 @@ import type { GemmaOptions } from './hf-config';
 
 /**
  * The ops the decoder needs, as tf names them. `D` is a size known only at run time (a graph's
- * B, T, S); eager ops know every size, so theirs is number.
+ * B, T, S); eager ops know every size, so theirs is number. `M` is a weight matrix (the
+ * projections and lm_head): a tensor, or on wasm a matrix the ops keep outside TF.js
+ * (lib/wasm/packed-matrices.ts); only matMul and embedColumns take one.
  */
-export interface LlamaOps<T, D = number> {
-  /** [N, in] · [in, out]. */
-  matMul(a: T, b: T): T;
+export interface LlamaOps<T, D = number, M = T> {
+  /** [N, in] · [in, out], `b` a weight matrix. */
+  matMul(a: T, b: M): T;
   /** Batched a·b (or a·bᵀ) over the leading dims. */
   batchMatMul(a: T, b: T, transposeB?: boolean): T;
   add(a: T, b: T): T;
@@ -44,7 +46,7 @@ export interface LlamaOps<T, D = number> {
   /** Rows of `table` [V, D] at int32 `ids` [B, T] → [B, T, D]. */
   embed(table: T, ids: T): T;
   /** Columns of `table` [D, V] at int32 `ids` [B, T] → [B·T, D] (a tied head's lookup). */
-  embedColumns?(table: T, ids: T): T;
+  embedColumns?(table: M, ids: T): T;
   /** The last index along `axis` of a rank-`rank` tensor, that axis dropped. */
   takeLast(x: T, axis: number, rank: number): T;
 }
@@ -88,8 +90,8 @@ export interface DecoderOutputs<T> {
 }
 
 /** One forward pass of the decoder. */
-export function decoderForward<T, D>(
-  ops: LlamaOps<T, D>, shape: DecoderShape, w: LlamaWeights<T>, inp: DecoderInputs<T, D>,
+export function decoderForward<T, D, M = T>(
+  ops: LlamaOps<T, D, M>, shape: DecoderShape, w: LlamaWeights<T, M>, inp: DecoderInputs<T, D>,
   options: { allPositions?: boolean } = {},
 ): DecoderOutputs<T> {
   const { numHeads: hq, numKvHeads: hkv, headDim: hd, hiddenSize: d, intermediateSize: inter } = shape;
@@ -104,7 +106,7 @@ export function decoderForward<T, D>(
   const geluTanh = (x: T) => ops.mul(ops.mul(x, ops.scalar(0.5)), ops.add(ops.scalar(1), ops.tanh(ops.mul(
     ops.add(x, ops.mul(ops.mul(ops.square(x), x), ops.scalar(0.044715))), ops.scalar(Math.sqrt(2 / Math.PI))))));
   const rmsNorm = (x: T, weight: T) => ops.mul(ops.mul(x, ops.rsqrt(ops.add(ops.meanLast(ops.square(x)), eps))), weight);
-  const linear = (x: T, weight: T, bias?: T) => {
+  const linear = (x: T, weight: M, bias?: T) => {
     const y = ops.matMul(x, weight);
     return bias ? ops.add(y, bias) : y;
   };

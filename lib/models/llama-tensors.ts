@@ -48,27 +48,28 @@ export interface LlamaWeightSpec {
   offset?: number;
 }
 
-export interface LlamaLayerWeights<T> {
+/** `M` is the type of a weight matrix (the ops' matMul operand), T of the other weights. */
+export interface LlamaLayerWeights<T, M = T> {
   inputNorm: T; // [D]
-  qkv: T; // [D, (Hq + 2·Hkv)·hd]
+  qkv: M; // [D, (Hq + 2·Hkv)·hd]
   qkvBias?: T; // [(Hq + 2·Hkv)·hd] (Qwen2)
   qkNorm?: T; // [Hq + Hkv, hd]: q_norm per query head, then k_norm per kv head (Qwen3)
-  o: T; // [Hq·hd, D]
+  o: M; // [Hq·hd, D]
   oBias?: T; // [D] (llama's attention_bias)
   /** Gemma 2: post_attention_layernorm on the attention's output (postNorm is then pre_feedforward_layernorm). */
   attnOutNorm?: T; // [D]
   postNorm: T; // [D]
-  gateUp: T; // [D, 2·I]
-  down: T; // [I, D]
+  gateUp: M; // [D, 2·I]
+  down: M; // [I, D]
   mlpOutNorm?: T; // [D] Gemma 2's post_feedforward_layernorm
 }
 
-export interface LlamaWeights<T> {
+export interface LlamaWeights<T, M = T> {
   /** [V, D]; absent when the head is tied and the lookup gathers lmHead's columns (one copy, not two). */
   embed?: T;
-  layers: LlamaLayerWeights<T>[];
+  layers: LlamaLayerWeights<T, M>[];
   finalNorm: T; // [D]
-  lmHead: T; // [D, V]
+  lmHead: M; // [D, V]
 }
 
 type Shape = Pick<ModelConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'
@@ -210,16 +211,19 @@ export function unfuseWeight(spec: LlamaWeightSpec, data: Float32Array): Map<str
   return out;
 }
 
-/** LlamaWeights from one value per spec. */
-export function assembleWeights<T>(specs: readonly LlamaWeightSpec[], numLayers: number,
-  value: (spec: LlamaWeightSpec) => T): LlamaWeights<T> {
-  const top: Partial<Record<ModelWeightKey, T>> = {};
-  const layers = Array.from({ length: numLayers }, () => ({}) as Partial<LlamaLayerWeights<T>>);
+/** LlamaWeights from one value per spec (an M where spec.transpose: the matrices). */
+export function assembleWeights<T, M = T>(specs: readonly LlamaWeightSpec[], numLayers: number,
+  value: (spec: LlamaWeightSpec) => T | M): LlamaWeights<T, M> {
+  const top: Partial<Record<ModelWeightKey, T | M>> = {};
+  const layers = Array.from({ length: numLayers }, () => ({}) as Partial<LlamaLayerWeights<T, M>>);
   for (const spec of specs) {
     if (spec.layer === null) top[spec.key as ModelWeightKey] = value(spec);
-    else (layers[spec.layer] as Record<string, T>)[spec.key] = value(spec);
+    else (layers[spec.layer] as Record<string, T | M>)[spec.key] = value(spec);
   }
-  return { embed: top.embed, finalNorm: top.finalNorm!, lmHead: top.lmHead!, layers: layers as LlamaLayerWeights<T>[] };
+  return {
+    embed: top.embed as T | undefined, finalNorm: top.finalNorm as T, lmHead: top.lmHead as M,
+    layers: layers as LlamaLayerWeights<T, M>[],
+  };
 }
 
 /**

@@ -9,9 +9,13 @@ import { splitAlong } from '../core/split';
 import type { ModelConfig } from './hf-config';
 import { decoderForward, LlamaOps } from './llama-forward';
 import type { LlamaWeights as Weights } from './llama-tensors';
+import { PackedMatrices, PackedMatrix } from '../wasm/packed-matrices';
 
 /** The forward's weights as tensors (llama-tensors.ts has the layout). */
 export type LlamaWeights = Weights<Tensor>;
+
+/** A weight matrix of the native model: a tensor, or on wasm a packed matrix. */
+export type WeightMatrix = Tensor | PackedMatrix;
 
 /** The shape parameters the maths needs (a subset of ModelConfig). */
 export type LlamaShape = Pick<ModelConfig,
@@ -206,19 +210,30 @@ export const tfOps: LlamaOps<Tensor> = {
   },
 };
 
+/** The eager ops with the weight matrices in `packed` (the wasm backend): their products run there. */
+export function packedOps(packed: PackedMatrices): LlamaOps<Tensor, number, WeightMatrix> {
+  return {
+    ...tfOps,
+    matMul: (a, b) => (b instanceof PackedMatrix ? packed.matMul(a, b) : tfOps.matMul(a, b)),
+    embedColumns: (table, ids) => (table instanceof PackedMatrix ? packed.columns(table, ids) : tfOps.embedColumns!(table, ids)),
+  };
+}
+
 /**
- * One forward pass on eager ops. inputIds int32 [B, T]; cache from an earlier call (or null);
- * attentionMask [B, S] with S = cache length + T, 1 for a real token (left padding: 0s first).
- * The caller has validated the arguments; call inside a tidy except for the returned tensors.
+ * One forward pass on eager ops (`ops`: tfOps unless the matrices are packed, packedOps).
+ * inputIds int32 [B, T]; cache from an earlier call (or null); attentionMask [B, S] with S =
+ * cache length + T, 1 for a real token (left padding: 0s first). The caller has validated the
+ * arguments; call inside a tidy except for the returned tensors.
  */
-export function llamaForward(
-  shape: LlamaShape, w: LlamaWeights, owner: object,
+export function llamaForward<M = Tensor>(
+  shape: LlamaShape, w: Weights<Tensor, M>, owner: object,
   inputIds: Tensor2D, cache: LlamaCache | null, attentionMask: Tensor2D | null,
+  ops: LlamaOps<Tensor, number, M> = tfOps as unknown as LlamaOps<Tensor, number, M>,
 ): LlamaOutput {
   const [batch, steps] = inputIds.shape;
   const past = cache?.length ?? 0;
   const { ids, idsOk, rope, bias, slidingBias } = stepInputs(shape, past, inputIds, attentionMask);
-  const out = decoderForward(tfOps, shape, w, {
+  const out = decoderForward(ops, shape, w, {
     ids, rope, bias, ...(slidingBias ? { slidingBias } : {}), past: cache, batch, steps, total: past + steps,
   });
   return {
