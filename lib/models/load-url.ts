@@ -9,6 +9,7 @@ import { announcedLength, baseUrl, fetchJson, get, readBody, refuseUrl, UrlLoadO
 import type { CausalLM } from './causal-lm';
 import { checkEntropixJson } from './entropix-json';
 import { checkConvertedArtifacts, convertedLlama } from './graph-model';
+import { packGraphMatrices } from './graph-matrices';
 import type { NodeDefJson } from '../graphdef/json';
 import { parseHfConfig } from './hf-config';
 import { checkGroupSize, checkModelJson, graphModelFromArtifacts } from './model-json';
@@ -72,7 +73,15 @@ export async function loadModelFromUrl(url: string | URL, options: UrlLoadOption
     const artifacts = tf.io.getModelArtifactsForJSONSync(modelJson, groups.flatMap((g) => g.weights), weightData.flat());
     const format = checkConvertedArtifacts(artifacts, config, jsonUrl.href, 'url');
     const nodes = (artifacts.modelTopology as { node: NodeDefJson[] }).node;
-    return convertedLlama(config, defaults, graphModelFromArtifacts(artifacts, jsonUrl.href, 'url'), nodes, format);
+    const matrices = packGraphMatrices(artifacts, nodes);
+    let model;
+    try {
+      model = graphModelFromArtifacts(artifacts, jsonUrl.href, 'url');
+    } catch (e) {
+      matrices?.packed.dispose();
+      throw e;
+    }
+    return convertedLlama(config, defaults, model, nodes, format, matrices);
   } catch (e) {
     controller.abort();
     if (options.signal?.aborted && !(e instanceof EntropixError && e.code === 'ABORTED')) {
