@@ -12,19 +12,21 @@ function parse(text: string): Sexp[] {
     .replace(/\(;[\s\S]*?;\)/g, ' ')
     .replace(/;;[^\n]*/g, ' ')
     .match(/"(?:[^"\\]|\\.)*"|\(|\)|[^\s()]+/g) ?? [];
-  let at = 0;
-  const list = (): Sexp[] => {
-    const out: Sexp[] = [];
-    while (at < tokens.length) {
-      const t = tokens[at++]!;
-      if (t === ')') return out;
-      out.push(t === '(' ? list() : t);
+  const stack: Sexp[][] = [[]];
+  for (const t of tokens) {
+    if (t === '(') {
+      const list: Sexp[] = [];
+      stack[stack.length - 1]!.push(list);
+      stack.push(list);
+    } else if (t === ')') {
+      if (stack.length === 1) throw new Error('wat: unbalanced parentheses');
+      stack.pop();
+    } else {
+      stack[stack.length - 1]!.push(t);
     }
-    return out;
-  };
-  const top = list();
-  if (at !== tokens.length) throw new Error('wat: unbalanced parentheses');
-  return top;
+  }
+  if (stack.length !== 1) throw new Error('wat: unbalanced parentheses');
+  return stack[0]!;
 }
 
 const uleb = (n: number): number[] => {

@@ -84,6 +84,7 @@ export class PackedMatrices {
   }
 
   private ensure(bytes: number): void {
+    this.f32();
     const have = this.memory!.buffer.byteLength;
     if (bytes > MAX_PACKED_BYTES) throw new EntropixError('INVALID_ARGUMENT', 'a matrix product past 4 GiB of wasm memory', 'weights');
     if (bytes > have) this.memory!.grow(Math.ceil((bytes - have) / PAGE));
@@ -137,6 +138,7 @@ export class PackedMatrices {
   /** x [M, k] · W → [M, n], as tf.matMul(x, W) (float32; sums in another order). */
   matMul(x: Tensor, w: PackedMatrix): Tensor2D {
     if (w.owner !== this) throw new EntropixError('INVALID_ARGUMENT', 'the matrix belongs to another model', 'weights');
+    this.f32(); // refuses a disposed one
     if (x.rank !== 2 || x.shape[1] !== w.k) {
       throw new EntropixError('INVALID_SHAPE', `matMul: [${x.shape}] · [${w.k}, ${w.n}]`, 'x');
     }
