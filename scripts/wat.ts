@@ -68,7 +68,8 @@ const PLAIN: Record<string, number[]> = {
   'f32x4.splat': [0xfd, ...uleb(19)], 'i32x4.splat': [0xfd, ...uleb(17)],
   'v128.and': [0xfd, ...uleb(78)], 'v128.or': [0xfd, ...uleb(80)],
   'i32x4.shl': [0xfd, ...uleb(171)], 'i32x4.shr_u': [0xfd, ...uleb(173)],
-  'i32x4.add': [0xfd, ...uleb(174)], 'i32x4.extend_low_i16x8_u': [0xfd, ...uleb(169)],
+  'i32x4.add': [0xfd, ...uleb(174)], 'i32x4.extend_low_i16x8_s': [0xfd, ...uleb(167)],
+  'i32x4.extend_high_i16x8_s': [0xfd, ...uleb(168)], 'i32x4.extend_low_i16x8_u': [0xfd, ...uleb(169)],
   'i32x4.extend_high_i16x8_u': [0xfd, ...uleb(170)],
   'f32x4.add': [0xfd, ...uleb(228)], 'f32x4.sub': [0xfd, ...uleb(229)], 'f32x4.mul': [0xfd, ...uleb(230)],
   return: [0x0f], drop: [0x1a],
@@ -91,7 +92,7 @@ interface Func {
 }
 
 /** Assembles `text` (the subset above) into a WebAssembly binary. */
-export function assembleWat(text: string): Uint8Array {
+export function assembleWat(text: string): Uint8Array<ArrayBuffer> {
   const top = parse(text);
   const mod = top[0];
   if (top.length !== 1 || !Array.isArray(mod) || mod[0] !== 'module') throw new Error('wat: expected one (module ...)');
