@@ -10,6 +10,12 @@ import { NodeDefJson, weightEntryBytes } from '../graphdef/json';
 import { f16BytesToFloat32 } from './half';
 import { MAX_PACKED_BYTES, PackedMatrices, PackedMatrix, packedBytes, usePackedMatrices } from '../wasm/packed-matrices';
 
+/**
+ * The bytes [at, at + n) of a model's weights laid end to end in manifest order: a view valid
+ * until the next call.
+ */
+export type WeightReader = (at: number, n: number) => Promise<Uint8Array>;
+
 export interface GraphMatrices {
   packed: PackedMatrices;
   /** By Const node name. */
@@ -51,17 +57,25 @@ function matrixConsts(nodes: readonly NodeDefJson[], axisOf: (name: string) => n
   return new Set([...ok].filter(([, v]) => v).map(([k]) => k));
 }
 
+/** A WeightReader over weights already in memory (the shards a URL gave). */
+export function bufferReader(data: tf.io.WeightData): WeightReader {
+  const buffers = Array.isArray(data) ? data : [data];
+  return (at, n) => Promise.resolve(bytesAt(buffers, at, n));
+}
+
+const CHUNK_BYTES = 4 * 1024 * 1024; // read at a time: the reader's buffer stays this small
+
 /**
- * Moves the weight matrices of `artifacts` (checked, not yet loaded) into PackedMatrices, leaving
- * the other weights in `artifacts` for TF.js. Returns null (artifacts untouched) off wasm, under
- * ENTROPIX_WASM_MATMUL=tfjs or ENTROPIX_GRAPH_EXECUTOR=tfjs, or when the executor cannot run the graph.
+ * Moves the weight matrices of `artifacts` (checked, not yet loaded) into PackedMatrices, reading
+ * the weights through `read` a few MB at a time, and sets artifacts.weightData to the other
+ * weights, for TF.js. Returns null (artifacts untouched) off wasm, under ENTROPIX_WASM_MATMUL=tfjs
+ * or ENTROPIX_GRAPH_EXECUTOR=tfjs, or when the executor cannot run the graph.
  */
-export function packGraphMatrices(artifacts: tf.io.ModelArtifacts, nodes: readonly NodeDefJson[]): GraphMatrices | null {
+export async function packGraphMatrices(artifacts: tf.io.ModelArtifacts, nodes: readonly NodeDefJson[],
+  read: WeightReader): Promise<GraphMatrices | null> {
   const env = typeof process !== 'undefined' ? process.env : undefined;
   if (!usePackedMatrices() || env?.ENTROPIX_GRAPH_EXECUTOR === 'tfjs' || !executorRuns(nodes)) return null;
   const specs = artifacts.weightSpecs ?? [];
-  const data = artifacts.weightData;
-  const buffers = data === undefined ? [] : Array.isArray(data) ? data : [data];
   const offsets = new Map<string, number>();
   let total = 0;
   for (const e of specs) {
@@ -69,12 +83,13 @@ export function packGraphMatrices(artifacts: tf.io.ModelArtifacts, nodes: readon
     total += entryBytes(e);
   }
   const byName = new Map(specs.map((e) => [e.name, e]));
-  const axisOf = (name: string) => {
-    const e = byName.get(name);
-    if (!e || e.dtype !== 'int32' || e.shape.length !== 0 || e.quantization) return null;
-    return new DataView(bytesAt(buffers, offsets.get(name)!, 4).slice().buffer).getInt32(0, true);
-  };
-  const names = matrixConsts(nodes, axisOf);
+  const axes = new Map<string, number>(); // int32 scalar consts: GatherV2's axis
+  for (const e of specs) {
+    if (e.dtype === 'int32' && e.shape.length === 0 && !e.quantization) {
+      axes.set(e.name, new DataView((await read(offsets.get(e.name)!, 4)).slice().buffer).getInt32(0, true));
+    }
+  }
+  const names = matrixConsts(nodes, (name) => (byName.has(name) ? axes.get(name) ?? null : null));
   const chosen = specs.filter((e) => names.has(e.name) && e.dtype === 'float32' && e.shape.length === 2
     && (!e.quantization || e.quantization.dtype === 'float16'));
   if (chosen.length === 0) return null;
@@ -82,22 +97,37 @@ export function packGraphMatrices(artifacts: tf.io.ModelArtifacts, nodes: readon
   if (bytes > MAX_PACKED_BYTES) return null;
 
   const packed = new PackedMatrices(bytes);
-  const matrices = new Map<string, PackedMatrix>();
-  for (const e of chosen) {
-    const raw = bytesAt(buffers, offsets.get(e.name)!, entryBytes(e));
-    const values = e.quantization ? f16BytesToFloat32(raw)
-      : raw.byteOffset % 4 === 0 ? new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4) : new Float32Array(raw.slice().buffer);
-    matrices.set(e.name, packed.packRows(values, e.shape[0]!, e.shape[1]!));
+  try {
+    const matrices = new Map<string, PackedMatrix>();
+    for (const e of chosen) {
+      const [k, n] = e.shape as [number, number];
+      const rowBytes = n * (e.quantization ? 2 : 4);
+      const step = Math.max(1, Math.floor(CHUNK_BYTES / rowBytes));
+      const m = packed.allocate(k, n);
+      for (let row = 0; row < k; row += step) {
+        const rows = Math.min(step, k - row);
+        const raw = await read(offsets.get(e.name)! + row * rowBytes, rows * rowBytes);
+        packed.writeRows(m, row, e.quantization ? f16BytesToFloat32(raw)
+          : raw.byteOffset % 4 === 0 ? new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4) : new Float32Array(raw.slice().buffer));
+      }
+      matrices.set(e.name, m);
+    }
+    // The rest, in manifest order, as one buffer for TF.js.
+    const rest = specs.filter((e) => !matrices.has(e.name));
+    const restData = new Uint8Array(rest.reduce((a, e) => a + entryBytes(e), 0));
+    let at = 0;
+    for (const e of rest) {
+      for (let done = 0; done < entryBytes(e); done += CHUNK_BYTES) {
+        const n = Math.min(CHUNK_BYTES, entryBytes(e) - done);
+        restData.set(await read(offsets.get(e.name)! + done, n), at + done);
+      }
+      at += entryBytes(e);
+    }
+    artifacts.weightSpecs = rest;
+    artifacts.weightData = restData.buffer;
+    return { packed, byName: matrices };
+  } catch (e) {
+    packed.dispose();
+    throw e;
   }
-  // The rest, in manifest order, as one buffer for TF.js.
-  const rest = specs.filter((e) => !matrices.has(e.name));
-  const restData = new Uint8Array(rest.reduce((a, e) => a + entryBytes(e), 0));
-  let at = 0;
-  for (const e of rest) {
-    restData.set(bytesAt(buffers, offsets.get(e.name)!, entryBytes(e)), at);
-    at += entryBytes(e);
-  }
-  artifacts.weightSpecs = rest;
-  artifacts.weightData = restData.buffer;
-  return { packed, byName: matrices };
 }

@@ -6,6 +6,7 @@ import { directoryDefaults } from './generation-defaults';
 import { loadGraphModelAndNodes } from './graph-loader';
 import { checkConvertedArtifacts, convertedLlama } from './graph-model';
 import { GraphMatrices, packGraphMatrices } from './graph-matrices';
+import { usePackedMatrices } from '../wasm/packed-matrices';
 import { readHfConfig } from './hf-config-file';
 import type { NodeDefJson } from '../graphdef/json';
 
@@ -18,8 +19,10 @@ export async function loadModel(dir: string): Promise<CausalLM> {
   try {
     const { model, nodes } = await loadGraphModelAndNodes(dir, (artifacts) => {
       format = checkConvertedArtifacts(artifacts, config, nodePath.join(dir, 'model.json'), 'dir');
-      matrices = packGraphMatrices(artifacts, (artifacts.modelTopology as { node: NodeDefJson[] }).node);
-    });
+    }, usePackedMatrices() ? async (artifacts, read) => {
+      matrices = await packGraphMatrices(artifacts, (artifacts.modelTopology as { node: NodeDefJson[] }).node, read);
+      return matrices !== null;
+    } : undefined);
     return convertedLlama(config, defaults, model, nodes, format, matrices);
   } catch (e) {
     (matrices as GraphMatrices | null)?.packed.dispose(); // convertedLlama disposes what it took over; twice is harmless

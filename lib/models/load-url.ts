@@ -9,7 +9,7 @@ import { announcedLength, baseUrl, fetchJson, get, readBody, refuseUrl, UrlLoadO
 import type { CausalLM } from './causal-lm';
 import { checkEntropixJson } from './entropix-json';
 import { checkConvertedArtifacts, convertedLlama } from './graph-model';
-import { packGraphMatrices } from './graph-matrices';
+import { bufferReader, packGraphMatrices } from './graph-matrices';
 import type { NodeDefJson } from '../graphdef/json';
 import { parseHfConfig } from './hf-config';
 import { checkGroupSize, checkModelJson, graphModelFromArtifacts } from './model-json';
@@ -73,7 +73,7 @@ export async function loadModelFromUrl(url: string | URL, options: UrlLoadOption
     const artifacts = tf.io.getModelArtifactsForJSONSync(modelJson, groups.flatMap((g) => g.weights), weightData.flat());
     const format = checkConvertedArtifacts(artifacts, config, jsonUrl.href, 'url');
     const nodes = (artifacts.modelTopology as { node: NodeDefJson[] }).node;
-    const matrices = packGraphMatrices(artifacts, nodes);
+    const matrices = await packGraphMatrices(artifacts, nodes, bufferReader(artifacts.weightData!));
     let model;
     try {
       model = graphModelFromArtifacts(artifacts, jsonUrl.href, 'url');

@@ -120,19 +120,33 @@ export class PackedMatrices {
 
   /** Packs W [k, n] given row-major (the [in, out] layout of a converted graph's weights). */
   packRows(w: Float32Array, k: number, n: number): PackedMatrix {
-    const { m, f32 } = this.place(k, n);
-    const kp = m.kp;
-    const base = m.at / 4;
+    const m = this.allocate(k, n);
+    this.writeRows(m, 0, w);
+    return m;
+  }
+
+  /** Room for W [k, n], zeros until writeRows fills it. */
+  allocate(k: number, n: number): PackedMatrix {
+    return this.place(k, n).m;
+  }
+
+  /** Rows [row0, row0 + rows.length / n) of W, row-major, into their places in the panels. */
+  writeRows(m: PackedMatrix, row0: number, rows: Float32Array): void {
+    const f32 = this.f32();
+    const { n, kp } = m;
+    const count = rows.length / n;
+    if (m.owner !== this || !Number.isInteger(count) || row0 < 0 || row0 + count > m.k) {
+      throw new EntropixError('INVALID_ARGUMENT', `writeRows: ${rows.length} values at row ${row0} of [${m.k}, ${n}]`, 'rows');
+    }
     for (let p = 0; p * PANEL < n; p++) {
       const width = Math.min(PANEL, n - p * PANEL);
-      const dst = base + p * kp * PANEL;
-      for (let i = 0; i < k; i++) {
+      const dst = m.at / 4 + p * kp * PANEL + row0 * PANEL;
+      for (let i = 0; i < count; i++) {
         const src = i * n + p * PANEL;
-        if (width === PANEL) f32.set(w.subarray(src, src + PANEL), dst + i * PANEL);
-        else for (let j = 0; j < width; j++) f32[dst + i * PANEL + j] = w[src + j]!;
+        if (width === PANEL) f32.set(rows.subarray(src, src + PANEL), dst + i * PANEL);
+        else for (let j = 0; j < width; j++) f32[dst + i * PANEL + j] = rows[src + j]!;
       }
     }
-    return m;
   }
 
   /** x [M, k] · W → [M, n], as tf.matMul(x, W) (float32; sums in another order). */
