@@ -12,7 +12,7 @@
 // as one matrix (x·rope = x·cos + rotate_half(x)·sin), applied to q and k of all heads by one
 // batched matmul; `bias` [B, 1, g·T, S] is the additive causal + padding mask, repeated for the
 // g = Hq/Hkv query heads that share a kv head.
-import type { LlamaWeights } from './llama-tensors';
+import type { LlamaLayerWeights, LlamaWeights } from './llama-tensors';
 import type { GemmaOptions } from './hf-config';
 
 /**
@@ -49,6 +49,11 @@ export interface LlamaOps<T, D = number, M = T> {
   embedColumns?(table: M, ids: T): T;
   /** The last index along `axis` of a rank-`rank` tensor, that axis dropped. */
   takeLast(x: T, axis: number, rank: number): T;
+  /**
+   * Runs one layer; eager ops free what it made but did not return (tf.tidy), so a prefill holds
+   * one layer's intermediates at a time, not all of them. Absent: the layer just runs.
+   */
+  scope?(layer: () => T[]): T[];
 }
 
 /** The sizes the decoder needs. */
@@ -119,7 +124,8 @@ export function decoderForward<T, D, M = T>(
   const keys: T[] = [];
   const values: T[] = [];
   let scores: T | null = null;
-  w.layers.forEach((layer, i) => {
+  // One layer: what it returns is all that outlives it (the residual, its cache, the scores).
+  const layerStep = (layer: LlamaLayerWeights<T, M>, i: number): T[] => {
     const x = rmsNorm(h, layer.inputNorm);
     const qkv = ops.reshape(linear(x, layer.qkv, layer.qkvBias), [B, T, hq + 2 * hkv, hd]);
     const [qkRaw, vNew] = ops.split(qkv, [hq + hkv, hkv], 2) as [T, T];
@@ -153,7 +159,9 @@ export function decoderForward<T, D, M = T>(
     const act = gemma ? geluTanh(gate) : ops.mul(gate, ops.sigmoid(gate));
     const mlpOut = ops.matMul(ops.mul(act, up), layer.down);
     h = ops.add(h, layer.mlpOutNorm ? rmsNorm(mlpOut, layer.mlpOutNorm) : mlpOut);
-  });
+    return [h, k, v, ...(scores ? [scores] : [])];
+  };
+  w.layers.forEach((layer, i) => (ops.scope ? ops.scope(() => layerStep(layer, i)) : layerStep(layer, i)));
   const last = options.allPositions ? h : ops.takeLast(ops.reshape(h, [B, T, d]), 1, 3);
   const logits = softcap(ops.matMul(rmsNorm(last, w.finalNorm), w.lmHead), gemma?.finalSoftcap);
   return { logits, attentionScores: scores!, keys, values };

@@ -210,17 +210,20 @@ export const tfOps: LlamaOps<Tensor> = {
   },
 };
 
-/** The eager ops with the weight matrices in `packed` (the wasm backend): their products run there. */
+/** The eager ops for inference: tfOps, each layer in a tidy (training's gradients keep tfOps). */
+export const inferenceOps: LlamaOps<Tensor> = { ...tfOps, scope: (layer) => tf.tidy(layer) };
+
+/** The inference ops with the weight matrices in `packed` (the wasm backend): their products run there. */
 export function packedOps(packed: PackedMatrices): LlamaOps<Tensor, number, WeightMatrix> {
   return {
-    ...tfOps,
+    ...inferenceOps,
     matMul: (a, b) => (b instanceof PackedMatrix ? packed.matMul(a, b) : tfOps.matMul(a, b)),
     embedColumns: (table, ids) => (table instanceof PackedMatrix ? packed.columns(table, ids) : tfOps.embedColumns!(table, ids)),
   };
 }
 
 /**
- * One forward pass on eager ops (`ops`: tfOps unless the matrices are packed, packedOps).
+ * One forward pass on eager ops (`ops`: inferenceOps unless the matrices are packed, packedOps).
  * inputIds int32 [B, T]; cache from an earlier call (or null); attentionMask [B, S] with S =
  * cache length + T, 1 for a real token (left padding: 0s first). The caller has validated the
  * arguments; call inside a tidy except for the returned tensors.
@@ -228,7 +231,7 @@ export function packedOps(packed: PackedMatrices): LlamaOps<Tensor, number, Weig
 export function llamaForward<M = Tensor>(
   shape: LlamaShape, w: Weights<Tensor, M>, owner: object,
   inputIds: Tensor2D, cache: LlamaCache | null, attentionMask: Tensor2D | null,
-  ops: LlamaOps<Tensor, number, M> = tfOps as unknown as LlamaOps<Tensor, number, M>,
+  ops: LlamaOps<Tensor, number, M> = inferenceOps as unknown as LlamaOps<Tensor, number, M>,
 ): LlamaOutput {
   const [batch, steps] = inputIds.shape;
   const past = cache?.length ?? 0;
