@@ -168,3 +168,36 @@ describe('config.json of the added architectures', () => {
     refused({ ...json, use_sliding_window: true }, 'use_sliding_window', /not supported/);
   });
 });
+
+// Gemma 3 (q/k norms, two rope bases, linear scaling on the global layers) and Phi-3 (fused qkv_proj
+// and gate_up_proj, a window on every layer), each also from bf16 shards.
+const GEMMA3_PHI3 = ['gemma3', 'gemma3-bf16-sharded', 'phi3', 'phi3-bf16-sharded'] as const;
+
+describe('Gemma 3 and Phi-3: golden transformers outputs on wasm', () => {
+  let root: string;
+  beforeAll(async () => {
+    await useBackend('wasm');
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-golden-g3p3-'));
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  test.each(GEMMA3_PHI3)('%s: loadHfCheckpoint and convertHfCheckpoint + loadModel match logits, attention and greedy tokens', async (name) => {
+    const g = golden(name);
+    const native = await loadHfCheckpoint(path.join(MODELS, name));
+    try {
+      await checkSteps(native, g, `${name} native`);
+      await checkGreedy(native, g);
+    } finally {
+      native.dispose();
+    }
+    const out = path.join(root, name);
+    await convertHfCheckpoint(path.join(MODELS, name), out);
+    const converted = await loadModel(out);
+    try {
+      await checkSteps(converted, g, `${name} converted`);
+      await checkGreedy(converted, g);
+    } finally {
+      converted.dispose();
+    }
+  });
+});

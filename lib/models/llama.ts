@@ -16,8 +16,8 @@ export type LlamaWeights = Weights<Tensor>;
 /** The shape parameters the maths needs (a subset of ModelConfig). */
 export type LlamaShape = Pick<ModelConfig,
   'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'intermediateSize'
-  | 'maxPositions' | 'ropeTheta' | 'rmsNormEps' | 'ropeLayers' | 'slidingLayers' | 'gemma'> & {
-  /** Llama 3.1's frequency-dependent RoPE scaling, or null. */
+  | 'maxPositions' | 'ropeTheta' | 'rmsNormEps' | 'ropeLayers' | 'slidingLayers' | 'gemma' | 'ropeLocalTheta'> & {
+  /** Llama 3.1's frequency-dependent RoPE scaling (Gemma 3: linear, on its global layers), or null. */
   ropeScaling?: RopeScaling | null;
   /** Mistral's sliding window: each query sees itself and the window − 1 keys before it. */
   slidingWindow?: number | null;
@@ -28,21 +28,27 @@ export function forwardShape(config: ModelConfig): LlamaShape {
   return { ...config };
 }
 
-export interface RopeScaling {
+export interface Llama3Scaling {
+  type?: 'llama3';
   factor: number;
   lowFreqFactor: number;
   highFreqFactor: number;
   originalMaxPositions: number;
 }
 
+/** Llama 3.1's scaling, or linear scaling (every frequency / factor). */
+export type RopeScaling = Llama3Scaling | { type: 'linear'; factor: number };
+
 /**
  * RoPE inverse frequencies theta^(−2i/hd), i < hd/2, with Llama 3.1's scaling when given: long
  * wavelengths are divided by `factor`, short ones kept, and the band between blended smoothly.
+ * Linear scaling divides them all.
  */
 export function ropeInverseFrequencies(headDim: number, theta: number, scaling?: RopeScaling | null): Float32Array {
   return Float32Array.from({ length: headDim / 2 }, (_, i) => {
     const freq = 1 / theta ** ((2 * i) / headDim);
     if (!scaling) return freq;
+    if (scaling.type === 'linear') return freq / scaling.factor;
     const { factor, lowFreqFactor, highFreqFactor, originalMaxPositions } = scaling;
     const wavelength = (2 * Math.PI) / freq;
     if (wavelength < originalMaxPositions / highFreqFactor) return freq;
@@ -114,7 +120,7 @@ export function rotaryMatrices(cos: Tensor4D, sin: Tensor4D): Tensor4D {
 }
 
 type StepShape = Pick<LlamaShape, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'vocabSize' | 'numHeads' | 'numKvHeads' | 'slidingWindow'
-  | 'slidingLayers'>;
+  | 'slidingLayers' | 'ropeLocalTheta'>;
 
 /** What both input layouts share: checked ids, positions, cos/sin and the [B, 1, T, S] mask. */
 function stepCommon(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null) {
@@ -130,6 +136,8 @@ function stepCommon(shape: StepShape, past: number, inputIds: Tensor2D, attentio
   const positionsAll = tf.relu(tf.sub(tf.cumsum(mask, 1), 1)) as Tensor2D; // [B, S]
   const positions = tf.slice(positionsAll, [0, past], [-1, steps]) as Tensor2D;
   const { cos, sin } = rotaryAngles(positions, shape.headDim, shape.ropeTheta, shape.ropeScaling);
+  // Gemma 3's sliding layers rotate with their own base, unscaled.
+  const local = shape.ropeLocalTheta !== undefined ? rotaryAngles(positions, shape.headDim, shape.ropeLocalTheta) : null;
   // A key is visible when it is real and not in the future.
   const queryAt = tf.reshape(tf.range(past, total, 1, 'float32'), [1, 1, steps, 1]);
   const keyAt = tf.reshape(tf.range(0, total, 1, 'float32'), [1, 1, 1, total]);
@@ -143,7 +151,7 @@ function stepCommon(shape: StepShape, past: number, inputIds: Tensor2D, attentio
   // With slidingLayers only those layers read the banded mask; without, every layer does.
   const bias = biasOf(shape.slidingLayers ? causal : banded);
   const slidingBias = shape.slidingLayers ? biasOf(banded) : null;
-  return { ids, idsOk, positions, cos, sin, bias, slidingBias };
+  return { ids, idsOk, positions, cos, sin, bias, slidingBias, local };
 }
 
 export interface StepInputs {
@@ -156,6 +164,8 @@ export interface StepInputs {
   bias: Tensor4D; // [B, 1, g·T, S] additive attention mask (0 visible, −1e9 hidden), g = Hq / Hkv copies
   /** The same within the sliding window, when only some layers slide (Gemma 2). */
   slidingBias?: Tensor4D;
+  /** Gemma 3: the rotary of the sliding layers (rope_local_base_freq), [B, T, hd, hd]. */
+  ropeSliding?: Tensor4D;
 }
 
 /**
@@ -167,11 +177,12 @@ export interface StepInputs {
  * Call inside a tidy except for the returned tensors.
  */
 export function stepInputs(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null): StepInputs {
-  const { ids, idsOk, positions, cos, sin, bias, slidingBias } = stepCommon(shape, past, inputIds, attentionMask);
+  const { ids, idsOk, positions, cos, sin, bias, slidingBias, local } = stepCommon(shape, past, inputIds, attentionMask);
   const groups = shape.numHeads / shape.numKvHeads;
   const repeat = (b: Tensor4D) => (groups > 1 ? tf.concat(new Array<Tensor4D>(groups).fill(b), 2) : b) as Tensor4D;
   return {
     ids, idsOk, positions, rope: rotaryMatrices(cos, sin), bias: repeat(bias), ...(slidingBias ? { slidingBias: repeat(slidingBias) } : {}),
+    ...(local ? { ropeSliding: rotaryMatrices(local.cos, local.sin) } : {}),
   };
 }
 
@@ -217,9 +228,9 @@ export function llamaForward(
 ): LlamaOutput {
   const [batch, steps] = inputIds.shape;
   const past = cache?.length ?? 0;
-  const { ids, idsOk, rope, bias, slidingBias } = stepInputs(shape, past, inputIds, attentionMask);
+  const { ids, idsOk, rope, bias, slidingBias, ropeSliding } = stepInputs(shape, past, inputIds, attentionMask);
   const out = decoderForward(tfOps, shape, w, {
-    ids, rope, bias, ...(slidingBias ? { slidingBias } : {}), past: cache, batch, steps, total: past + steps,
+    ids, rope, bias, ...(slidingBias ? { slidingBias } : {}), ...(ropeSliding ? { ropeSliding } : {}), past: cache, batch, steps, total: past + steps,
   });
   return {
     logits: tf.mul(out.logits, idsOk) as Tensor2D,
