@@ -113,15 +113,15 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
     throw new EntropixError('INVALID_ARGUMENT', `${source}: config must be a JSON object, got ${describe(json)}`, source);
   }
   const c = new Fields(json, source);
-  const missing = REQUIRED.filter((k) => c.get(k) === undefined);
-  if (missing.length > 0) throw c.fail(missing[0]!, `missing required field${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
-
   const modelType = c.get('model_type');
   if (modelType === 'gemma3' || (Array.isArray(c.get('architectures')) && (c.get('architectures') as unknown[])[0] === 'Gemma3ForConditionalGeneration')) {
-    // The multimodal Gemma 3 (4B and up): its text decoder sits under text_config, with a vision tower beside it.
+    // The multimodal Gemma 3 (4B and up), before the fields it keeps under text_config are missed.
     throw c.fail(modelType === 'gemma3' ? 'model_type' : 'architectures', 'Gemma3ForConditionalGeneration (model_type "gemma3", text and vision) '
       + 'is not supported: only the text-only Gemma3ForCausalLM (model_type "gemma3_text", e.g. gemma-3-1b and gemma-3-270m)');
   }
+  const missing = REQUIRED.filter((k) => c.get(k) === undefined);
+  if (missing.length > 0) throw c.fail(missing[0]!, `missing required field${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+
   if (typeof modelType !== 'string' || !Object.prototype.hasOwnProperty.call(HF_ARCHITECTURES, modelType)) {
     throw c.fail('model_type', `model_type ${describe(modelType)} is not supported (supported: ${Object.keys(HF_ARCHITECTURES).join(', ')})`);
   }
