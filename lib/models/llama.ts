@@ -162,7 +162,7 @@ export interface StepInputs {
   positions: Tensor2D; // [B, T] float32: the position of each new token
   rope: Tensor4D; // [B, T, hd, hd]: rotaryMatrices
   bias: Tensor4D; // [B, 1, g·T, S] additive attention mask (0 visible, −1e9 hidden), g = Hq / Hkv copies
-  /** The same within the sliding window, when only some layers slide (Gemma 2). */
+  /** The same within the sliding window, when only some layers slide (Gemma 2 and 3). */
   slidingBias?: Tensor4D;
   /** Gemma 3: the rotary of the sliding layers (rope_local_base_freq), [B, T, hd, hd]. */
   ropeSliding?: Tensor4D;
