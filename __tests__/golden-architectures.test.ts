@@ -170,9 +170,10 @@ describe('config.json of the added architectures', () => {
   });
 });
 
-// Gemma 3 (q/k norms, two rope bases, linear scaling on the global layers) and Phi-3 (fused qkv_proj
-// and gate_up_proj, a window on every layer), each also from bf16 shards.
-const GEMMA3_PHI3 = ['gemma3', 'gemma3-bf16-sharded', 'phi3', 'phi3-bf16-sharded'] as const;
+// Gemma 3 (q/k norms, two rope bases, linear scaling on the global layers; also the multimodal
+// Gemma3ForConditionalGeneration on text) and Phi-3 (fused qkv_proj and gate_up_proj, a window on
+// every layer), each also from bf16 shards.
+const GEMMA3_PHI3 = ['gemma3', 'gemma3-bf16-sharded', 'gemma3-multimodal', 'phi3', 'phi3-bf16-sharded'] as const;
 
 describe('Gemma 3 and Phi-3: golden transformers outputs on wasm', () => {
   let root: string;
@@ -264,10 +265,34 @@ describe('config.json of Gemma 3 and Phi-3', () => {
     refused({ ...GEMMA3_1B, layer_types: ['sliding_attention'] }, 'layer_types', /each of the 26 layers/);
     refused({ ...GEMMA3_1B, use_bidirectional_attention: true }, 'use_bidirectional_attention', /not supported/);
     refused({ ...GEMMA3_1B, hidden_activation: 'gelu' }, 'hidden_activation', /gelu_pytorch_tanh/);
-    // The multimodal Gemma 3 (4B and up) is refused, by model_type or by architecture.
-    refused({ model_type: 'gemma3', architectures: ['Gemma3ForConditionalGeneration'], text_config: GEMMA3_1B, vision_config: {} },
-      'model_type', /Gemma3ForConditionalGeneration .* is not supported: only the text-only Gemma3ForCausalLM \(model_type "gemma3_text"/);
-    refused({ ...GEMMA3_1B, architectures: ['Gemma3ForConditionalGeneration'] }, 'architectures', /Gemma3ForConditionalGeneration/);
+  });
+
+  // gemma-3-4b-it's config.json less vision_config (transformers 4.50): text_config gives six
+  // fields, Gemma3TextConfig's defaults the rest.
+  const GEMMA3_4B = {
+    architectures: ['Gemma3ForConditionalGeneration'], boi_token_index: 255999, eoi_token_index: 256000, eos_token_id: [1, 106],
+    image_token_index: 262144, initializer_range: 0.02, mm_tokens_per_image: 256, model_type: 'gemma3',
+    text_config: {
+      hidden_size: 2560, intermediate_size: 10240, model_type: 'gemma3_text', num_hidden_layers: 34,
+      rope_scaling: { factor: 8.0, rope_type: 'linear' }, sliding_window: 1024,
+    },
+  };
+
+  test('gemma3 (multimodal): the text decoder of text_config, read from under language_model., with Gemma3TextConfig\'s defaults', () => {
+    const c = parseHfConfig(GEMMA3_4B, 'gemma-3-4b');
+    expect([c.architecture, c.modelType, c.weightPrefix, c.vocabSize, c.hiddenSize, c.numLayers, c.numHeads, c.numKvHeads, c.headDim])
+      .toEqual(['Gemma3ForConditionalGeneration', 'gemma3_text', 'language_model.', 262208, 2560, 34, 8, 4, 256]);
+    expect([c.maxPositions, c.slidingWindow, c.ropeTheta, c.ropeScaling, c.ropeLocalTheta, c.tieWordEmbeddings])
+      .toEqual([131072, 1024, 1e6, { type: 'linear', factor: 8 }, 1e4, true]);
+    expect(c.eosTokenIds).toEqual([1, 106]);
+    expect(c.slidingLayers!.flatMap((s, i) => (s ? [] : [i]))).toEqual([5, 11, 17, 23, 29]);
+    const fixture = parseHfConfig(read('gemma3-multimodal'), 'test');
+    expect([fixture.slidingLayers, fixture.ropeScaling, fixture.tieWordEmbeddings]).toEqual([[true, false], { type: 'linear', factor: 2 }, true]);
+    // Errors inside text_config name the field there.
+    refused({ ...GEMMA3_4B, text_config: { ...GEMMA3_4B.text_config, hidden_activation: 'relu' } }, 'text_config.hidden_activation', /gelu_pytorch_tanh/);
+    refused({ ...GEMMA3_4B, text_config: { ...GEMMA3_4B.text_config, model_type: 'gemma2' } }, 'text_config', /"gemma3_text"/);
+    refused({ ...GEMMA3_4B, text_config: undefined }, 'text_config', /must be an object/);
+    refused({ ...GEMMA3_4B, architectures: ['Gemma3ForCausalLM'] }, 'architectures', /Gemma3ForConditionalGeneration/);
   });
 
   // Phi-3-mini-4k-instruct's config.json (transformers 4.40) less auto_map: a window of 2047 on every layer.

@@ -62,6 +62,8 @@ export interface ModelConfig {
   ropeLocalTheta?: number;
   /** Phi-3: the checkpoint holds q/k/v as one qkv_proj and gate/up as one gate_up_proj, in the forward's order. */
   fusedProjections?: boolean;
+  /** Prefixed to every checkpoint tensor name: Gemma3ForConditionalGeneration's text decoder is under "language_model.". */
+  weightPrefix?: string;
   /** Mistral's sliding_window (keys attended per query); null: full attention. */
   slidingWindow: number | null;
   /** Qwen3: q and k are RMS-normalised per head (q_norm, k_norm over head_dim) before the rotary. */
@@ -114,11 +116,8 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
   }
   const c = new Fields(json, source);
   const modelType = c.get('model_type');
-  if (modelType === 'gemma3' || (Array.isArray(c.get('architectures')) && (c.get('architectures') as unknown[])[0] === 'Gemma3ForConditionalGeneration')) {
-    // The multimodal Gemma 3 (4B and up), before the fields it keeps under text_config are missed.
-    throw c.fail(modelType === 'gemma3' ? 'model_type' : 'architectures', 'Gemma3ForConditionalGeneration (model_type "gemma3", text and vision) '
-      + 'is not supported: only the text-only Gemma3ForCausalLM (model_type "gemma3_text", e.g. gemma-3-1b and gemma-3-270m)');
-  }
+  // The multimodal Gemma 3 (4B and up) keeps its decoder's fields under text_config.
+  if (modelType === 'gemma3') return parseGemma3Multimodal(c);
   const missing = REQUIRED.filter((k) => c.get(k) === undefined);
   if (missing.length > 0) throw c.fail(missing[0]!, `missing required field${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
 
@@ -254,6 +253,50 @@ function parseGemma(c: Fields, hiddenSize: number, type: 'gemma2' | 'gemma3_text
     attentionSoftcap: gemma2 ? attentionCap : null,
     finalSoftcap: cap('final_logit_softcapping', gemma2 ? 30 : null),
   };
+}
+
+/**
+ * Gemma3TextConfig's defaults for the fields REQUIRED lists: a Gemma3ForConditionalGeneration's
+ * text_config may leave them out (gemma-3-4b-it's writes six fields), and transformers fills them in.
+ */
+const GEMMA3_TEXT_DEFAULTS = {
+  vocab_size: 262_208, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8,
+  num_key_value_heads: 4, max_position_embeddings: 131_072,
+} as const;
+
+/**
+ * Gemma3ForConditionalGeneration (model_type "gemma3") run on text: its text_config is a Gemma 3
+ * text decoder whose tensors are named language_model.model.* and language_model.lm_head.weight;
+ * the vision tower and projector are not read (an image token then reads its own embedding row,
+ * as transformers does for an image token without an image). The head is tied by the top-level
+ * tie_word_embeddings (default true), as transformers ties it; text_config's is not read. A
+ * top-level eos_token_id wins over text_config's.
+ */
+function parseGemma3Multimodal(c: Fields): ModelConfig {
+  const archs = c.get('architectures');
+  const expected = 'Gemma3ForConditionalGeneration';
+  if (archs !== undefined && !(Array.isArray(archs) && archs.length > 0 && archs[0] === expected)) {
+    throw c.fail('architectures', `architectures must be ["${expected}"] for model_type "gemma3", got ${JSON.stringify(archs)?.slice(0, 200)}`);
+  }
+  const text = c.get('text_config');
+  if (!isObject(text)) throw c.fail('text_config', `text_config must be an object (the text decoder's config), got ${describe(text)}`);
+  if (text.model_type !== undefined && text.model_type !== null && text.model_type !== 'gemma3_text') {
+    throw c.fail('text_config', `text_config.model_type must be "gemma3_text", got ${describe(text.model_type)}`);
+  }
+  const given = Object.fromEntries(Object.entries(text).filter(([, v]) => v !== null));
+  let inner: ModelConfig;
+  try {
+    inner = parseHfConfig({
+      ...GEMMA3_TEXT_DEFAULTS, ...given, model_type: 'gemma3_text', architectures: ['Gemma3ForCausalLM'],
+      tie_word_embeddings: c.bool('tie_word_embeddings', true),
+      // gemma-3-4b-it gives its eos ids ([1, 106]) at the top level only.
+      ...(c.get('eos_token_id') !== undefined ? { eos_token_id: c.get('eos_token_id') } : {}),
+    }, `${c.source} (text_config)`);
+  } catch (e) {
+    if (!(e instanceof EntropixError)) throw e;
+    throw new EntropixError(e.code, e.message, e.argument === undefined ? 'text_config' : `text_config.${e.argument}`);
+  }
+  return { ...inner, architecture: expected, weightPrefix: 'language_model.' };
 }
 
 /** Gemma 3's sliding_window_pattern (transformers 5 also writes it as _sliding_window_pattern): every n-th layer is global. */

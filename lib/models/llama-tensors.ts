@@ -11,7 +11,8 @@
 //   - Qwen3's q_norm and k_norm as one [Hq + Hkv, hd] weight (`self_attn.qk_norm.weight`, a row per
 //     head), so one norm covers the stacked q and k heads;
 //   - Gemma 2's and 3's norms (Gemma 3's q/k norms too) stored as 1 + w (the factor they scale by);
-//   - Phi-3's checkpoints hold qkv_proj and gate_up_proj fused already, in this order: one part each.
+//   - Phi-3's checkpoints hold qkv_proj and gate_up_proj fused already, in this order: one part each;
+//   - Gemma3ForConditionalGeneration's text decoder is read from under "language_model.".
 // Other weights keep their Hugging Face names and shapes.
 import type { ModelConfig } from './hf-config';
 
@@ -73,7 +74,7 @@ export interface LlamaWeights<T> {
 }
 
 type Shape = Pick<ModelConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'
-  | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'attentionOutputBias' | 'qkNorm' | 'gemma' | 'fusedProjections'>;
+  | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'attentionOutputBias' | 'qkNorm' | 'gemma' | 'fusedProjections' | 'weightPrefix'>;
 
 /** The weights of the forward for `c`, in order. */
 export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
@@ -82,7 +83,8 @@ export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
   const specs: LlamaWeightSpec[] = [];
   const add = (name: string, shape: number[], layer: number | null, key: LlamaWeightSpec['key'],
     parts: [string, number[]][], transpose = false) => {
-    specs.push({ name, shape, layer, key, parts: parts.map(([source, sourceShape]) => ({ source, sourceShape })), transpose });
+    const prefix = c.weightPrefix ?? ''; // the checkpoint's names; model.json keeps the unprefixed ones
+    specs.push({ name, shape, layer, key, parts: parts.map(([source, sourceShape]) => ({ source: prefix + source, sourceShape })), transpose });
   };
   const gemma = c.gemma !== undefined;
   const norm = (name: string, layer: number | null, key: LlamaWeightSpec['key']) => {
