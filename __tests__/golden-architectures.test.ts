@@ -245,9 +245,7 @@ describe('config.json of Gemma 3 and Phi-3', () => {
     const d = parseHfConfig(bare, 'test');
     expect([d.ropeTheta, d.ropeLocalTheta, d.headDim, d.slidingWindow, d.gemma!.attentionSoftcap, d.gemma!.finalSoftcap]).toEqual([1e6, 1e4, 256, 4096, null, null]);
     expect(d.slidingLayers!.flatMap((s, i) => (s ? [] : [i]))).toEqual([5, 11, 17, 23]);
-    // sliding_window null: no band, but the sliding layers keep their own base.
-    const unbanded = parseHfConfig({ ...GEMMA3_1B, sliding_window: null }, 'test');
-    expect([unbanded.slidingWindow, unbanded.slidingLayers![0], unbanded.ropeLocalTheta]).toEqual([32768, true, 1e4]);
+    refused({ ...GEMMA3_1B, sliding_window: null }, 'sliding_window', /null is not supported/);
   });
 
   test('gemma3: attn_logit_softcapping is checked and ignored (transformers\' Gemma3Attention never applies it); the final cap applies', () => {
@@ -285,6 +283,7 @@ describe('config.json of Gemma 3 and Phi-3', () => {
     expect([c.maxPositions, c.slidingWindow, c.ropeTheta, c.ropeScaling, c.ropeLocalTheta, c.tieWordEmbeddings])
       .toEqual([131072, 1024, 1e6, { type: 'linear', factor: 8 }, 1e4, true]);
     expect(c.eosTokenIds).toEqual([1, 106]);
+    refused({ ...GEMMA3_4B, text_config: { ...GEMMA3_4B.text_config, sliding_window: null } }, 'text_config.sliding_window', /null is not supported/);
     expect(c.slidingLayers!.flatMap((s, i) => (s ? [] : [i]))).toEqual([5, 11, 17, 23, 29]);
     const fixture = parseHfConfig(read('gemma3-multimodal'), 'test');
     expect([fixture.slidingLayers, fixture.ropeScaling, fixture.tieWordEmbeddings]).toEqual([[true, false], { type: 'linear', factor: 2 }, true]);

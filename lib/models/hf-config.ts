@@ -182,11 +182,11 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
     if (slidingWindow === null) slidingLayers = undefined;
   }
   if (type === 'gemma3_text') {
-    // Gemma3TextConfig's sliding_window defaults to 4096; null means no band, but the sliding layers
-    // keep their own rope base: a window of every position bands nothing and keeps them apart.
-    slidingWindow = Object.prototype.hasOwnProperty.call(c.raw, 'sliding_window') && c.get('sliding_window') === undefined
-      ? c.int('max_position_embeddings', undefined, CONFIG_LIMITS.max_position_embeddings)
-      : c.int('sliding_window', 4096, CONFIG_LIMITS.max_position_embeddings);
+    // Gemma3TextConfig's sliding_window defaults to 4096; null is refused (transformers' cache cannot take it either).
+    if (Object.prototype.hasOwnProperty.call(c.raw, 'sliding_window') && c.get('sliding_window') === undefined) {
+      throw c.fail('sliding_window', 'sliding_window: null is not supported for Gemma 3 (its sliding layers need a window)');
+    }
+    slidingWindow = c.int('sliding_window', 4096, CONFIG_LIMITS.max_position_embeddings);
     slidingLayers = parseLayerTypes(c, numLayers, gemma3Pattern(c));
   }
   if (type !== 'llama' && type !== 'mistral' && type !== 'phi3' && !gemma && c.bool('use_sliding_window', false)) {
@@ -283,11 +283,10 @@ function parseGemma3Multimodal(c: Fields): ModelConfig {
   if (text.model_type !== undefined && text.model_type !== null && text.model_type !== 'gemma3_text') {
     throw c.fail('text_config', `text_config.model_type must be "gemma3_text", got ${describe(text.model_type)}`);
   }
-  const given = Object.fromEntries(Object.entries(text).filter(([, v]) => v !== null));
   let inner: ModelConfig;
   try {
     inner = parseHfConfig({
-      ...GEMMA3_TEXT_DEFAULTS, ...given, model_type: 'gemma3_text', architectures: ['Gemma3ForCausalLM'],
+      ...GEMMA3_TEXT_DEFAULTS, ...text, model_type: 'gemma3_text', architectures: ['Gemma3ForCausalLM'],
       tie_word_embeddings: c.bool('tie_word_embeddings', true),
       // gemma-3-4b-it gives its eos ids ([1, 106]) at the top level only.
       ...(c.get('eos_token_id') !== undefined ? { eos_token_id: c.get('eos_token_id') } : {}),
