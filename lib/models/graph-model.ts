@@ -91,6 +91,7 @@ class ConvertedLlama extends LlamaModel {
       idsOk = s.idsOk;
       feeds = { input_ids: s.ids, rope: s.rope, attention_bias: s.bias };
       if (s.slidingBias) feeds.attention_bias_sliding = s.slidingBias;
+      if (s.ropeSliding) feeds.rope_sliding = s.ropeSliding;
     }
     const empty = previous ? null : tf.zeros([batch, hkv, 0, hd]);
     for (let i = 0; i < numLayers; i++) {

@@ -1,4 +1,4 @@
-// The Llama-family decoder (Llama 2/3, SmolLM, TinyLlama, Mistral, Qwen2/3, SmolLM3, Gemma 2) and GPT-2, written once over a
+// The Llama-family decoder (Llama 2/3, SmolLM, TinyLlama, Mistral, Qwen2/3, SmolLM3, Gemma 2/3, Phi-3) and GPT-2, written once over a
 // small ops interface: eager tf ops run it for the native model and for training
 // (lib/models/llama.ts), GraphBuilder emits it as the converted graph (lib/models/llama-graph.ts).
 // Hugging Face conventions throughout (RMSNorm, rotary embeddings in the rotate-half layout,
@@ -8,6 +8,7 @@
 // sandwich norms, GeGLU, scaled embeddings, query scale and soft-capping; GPT-2's LayerNorms with
 // bias, learned positions (an embedding added, no rotary), plain GELU MLP with biases and per-layer
 // attention scale.
+// Gemma 3 adds Qwen3's q/k norms and a second rotary (its own base) for the sliding layers. Phi-3 is Llama on fused weights.
 //
 // What depends on the call's B, T and cache length comes in precomputed (stepInputs in llama.ts),
 // so that the graph has no shape arithmetic: `rope` [B, T, hd, hd] is each position's rotation
@@ -79,6 +80,8 @@ export interface DecoderInputs<T, D> {
   bias: T; // [B, 1, g·T, S]
   /** The same within the sliding window, for the layers slidingLayers marks. */
   slidingBias?: T;
+  /** Gemma 3: the rotary of the layers slidingLayers marks (their own base); absent, they use `rope`. */
+  ropeSliding?: T;
   /** Keys and values per layer before this call, [B, Hkv, P, hd], or null for none. */
   past: { keys: readonly T[]; values: readonly T[] } | null;
   batch: number | D;
@@ -145,8 +148,9 @@ export function decoderForward<T, D>(
     const qk = layer.qkNorm ? rmsNorm(qkRaw, layer.qkNorm) : qkRaw;
     // Rotary on q and k of every head at once: [B, T, H, hd] · [B, T, hd, hd].
     const useRope = !gpt2 && (shape.ropeLayers?.[i] ?? true);
-    if (useRope && !inp.rope) throw new Error('decoderForward: rotary layers need inp.rope');
-    const rotated = ops.transpose(useRope ? ops.batchMatMul(qk, inp.rope!) : qk, [0, 2, 1, 3]); // [B, Hq + Hkv, T, hd]
+    const rope = shape.slidingLayers?.[i] && inp.ropeSliding ? inp.ropeSliding : inp.rope;
+    if (useRope && !rope) throw new Error('decoderForward: rotary layers need inp.rope');
+    const rotated = ops.transpose(useRope ? ops.batchMatMul(qk, rope!) : qk, [0, 2, 1, 3]); // [B, Hq + Hkv, T, hd]
     const [q, kNew] = ops.split(rotated, [hq, hkv], 1) as [T, T];
     const vHeads = ops.transpose(vNew, [0, 2, 1, 3]);
     const k = inp.past ? ops.concat([inp.past.keys[i]!, kNew], 2) : kNew;
