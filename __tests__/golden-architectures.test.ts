@@ -3,13 +3,10 @@
 // probabilities and greedy tokens for a left-padded batch. Native and converted models must
 // reproduce all three, through the cache.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, useBackend, generate } from '../lib';
-import { checkGreedy, checkSteps, golden, MODELS } from './helpers/golden';
+import { describeGoldenModels, golden, MODELS } from './helpers/golden';
 import type { KVCache } from '../lib/models/causal-lm';
-import { convertHfCheckpoint } from '../lib/models/convert';
-import { loadModel } from '../lib/models/load-dir';
 import { loadHfCheckpoint } from '../lib/models/hf-checkpoint';
 import { parseHfConfig } from '../lib/models/hf-config';
 import { EntropixError } from '../lib/core/errors';
@@ -20,38 +17,7 @@ import { checkGraphContract } from '../lib/models/graph-contract';
 
 const CASES = ['qwen3', 'smollm3', 'mistral-window', 'gemma2'] as const;
 
-describe('more architectures: golden transformers outputs on wasm', () => {
-  let root: string;
-  beforeAll(async () => {
-    await useBackend('wasm');
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-golden-arch-'));
-  });
-  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-
-  test.each(CASES)('%s: loadHfCheckpoint matches logits, attention and greedy tokens', async (name) => {
-    const g = golden(name);
-    const model = await loadHfCheckpoint(path.join(MODELS, name));
-    try {
-      await checkSteps(model, g, `${name} native`);
-      await checkGreedy(model, g);
-    } finally {
-      model.dispose();
-    }
-  });
-
-  test.each(CASES)('%s: convertHfCheckpoint + loadModel matches logits, attention and greedy tokens', async (name) => {
-    const g = golden(name);
-    const out = path.join(root, name);
-    await convertHfCheckpoint(path.join(MODELS, name), out);
-    const model = await loadModel(out);
-    try {
-      await checkSteps(model, g, `${name} converted`);
-      await checkGreedy(model, g);
-    } finally {
-      model.dispose();
-    }
-  });
-});
+describeGoldenModels('more architectures: golden transformers outputs on wasm', CASES);
 
 describe('sliding window: the attention metrics count only the keys the last layer attended to', () => {
   beforeAll(() => useBackend('wasm'));
@@ -175,34 +141,7 @@ describe('config.json of the added architectures', () => {
 // every layer), each also from bf16 shards.
 const GEMMA3_PHI3 = ['gemma3', 'gemma3-bf16-sharded', 'gemma3-multimodal', 'phi3', 'phi3-bf16-sharded'] as const;
 
-describe('Gemma 3 and Phi-3: golden transformers outputs on wasm', () => {
-  let root: string;
-  beforeAll(async () => {
-    await useBackend('wasm');
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-golden-g3p3-'));
-  });
-  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-
-  test.each(GEMMA3_PHI3)('%s: loadHfCheckpoint and convertHfCheckpoint + loadModel match logits, attention and greedy tokens', async (name) => {
-    const g = golden(name);
-    const native = await loadHfCheckpoint(path.join(MODELS, name));
-    try {
-      await checkSteps(native, g, `${name} native`);
-      await checkGreedy(native, g);
-    } finally {
-      native.dispose();
-    }
-    const out = path.join(root, name);
-    await convertHfCheckpoint(path.join(MODELS, name), out);
-    const converted = await loadModel(out);
-    try {
-      await checkSteps(converted, g, `${name} converted`);
-      await checkGreedy(converted, g);
-    } finally {
-      converted.dispose();
-    }
-  });
-});
+describeGoldenModels('Gemma 3 and Phi-3: golden transformers outputs on wasm', GEMMA3_PHI3);
 
 describe('config.json of Gemma 3 and Phi-3', () => {
   const read = (name: string) => JSON.parse(fs.readFileSync(path.join(MODELS, name, 'config.json'), 'utf8')) as Record<string, unknown>;
