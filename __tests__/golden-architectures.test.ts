@@ -88,15 +88,17 @@ describe('the graph of a model that slides some layers', () => {
   });
 });
 
+// A fixture's config.json, and a config refused with a typed error naming the field.
+const read = (name: string) => JSON.parse(fs.readFileSync(path.join(MODELS, name, 'config.json'), 'utf8')) as Record<string, unknown>;
+const refused = (json: unknown, argument: string, message: RegExp) => {
+  let err: unknown;
+  try { parseHfConfig(json, 'test'); } catch (e) { err = e; }
+  expect(err).toBeInstanceOf(EntropixError);
+  expect((err as EntropixError).argument).toBe(argument);
+  expect((err as Error).message).toMatch(message);
+};
+
 describe('config.json of the added architectures', () => {
-  const read = (name: string) => JSON.parse(fs.readFileSync(path.join(MODELS, name, 'config.json'), 'utf8')) as Record<string, unknown>;
-  const refused = (json: unknown, argument: string, message: RegExp) => {
-    let err: unknown;
-    try { parseHfConfig(json, 'test'); } catch (e) { err = e; }
-    expect(err).toBeInstanceOf(EntropixError);
-    expect((err as EntropixError).argument).toBe(argument);
-    expect((err as Error).message).toMatch(message);
-  };
 
   test('qwen3: q/k norms, head_dim as Qwen3Config defaults it (128, not hidden / heads)', () => {
     const c = parseHfConfig(read('qwen3'), 'qwen3');
@@ -144,14 +146,6 @@ const GEMMA3_PHI3 = ['gemma3', 'gemma3-bf16-sharded', 'gemma3-multimodal', 'phi3
 describeGoldenModels('Gemma 3 and Phi-3: golden transformers outputs on wasm', GEMMA3_PHI3);
 
 describe('config.json of Gemma 3 and Phi-3', () => {
-  const read = (name: string) => JSON.parse(fs.readFileSync(path.join(MODELS, name, 'config.json'), 'utf8')) as Record<string, unknown>;
-  const refused = (json: unknown, argument: string, message: RegExp) => {
-    let err: unknown;
-    try { parseHfConfig(json, 'test'); } catch (e) { err = e; }
-    expect(err).toBeInstanceOf(EntropixError);
-    expect((err as EntropixError).argument).toBe(argument);
-    expect((err as Error).message).toMatch(message);
-  };
   // gemma-3-1b's config.json is written this way (transformers 4.50): the two bases and the
   // pattern as top-level fields. transformers 5.18's Gemma3TextConfig reads it as the same model:
   // layers 5, 11, 17, 23 global (base 1e6), the others slide (base 1e4), no soft-caps.
