@@ -199,6 +199,7 @@ function draw({ inputs, backend, attrs }: Args): TensorInfo {
  * k)), and only the samples it draws, and none for an argmax row. For tables whose top-k is never
  * off (no full-vocabulary mass needed).
  */
+const drawBuffers = { noise: new Float32Array(0), scratch: new Float32Array(0) };
 function decideDraw({ inputs, backend, attrs }: Args): TensorInfo[] {
   const heap = backend as WasmHeap;
   const { metrics, values, indices, lastTokens } = inputs as Record<string, TensorInfo>;
@@ -215,8 +216,9 @@ function decideDraw({ inputs, backend, attrs }: Args): TensorInfo[] {
   const seed = a.seed as Seed;
   const sampleCount = a.samples as number;
   const clarifyingId = a.clarifyingId as number;
-  const noise = new Float32Array(sampleCount * k);
-  const scratch = new Float32Array(2 * k);
+  if (drawBuffers.noise.length < sampleCount * k) drawBuffers.noise = new Float32Array(sampleCount * k);
+  if (drawBuffers.scratch.length < 2 * k) drawBuffers.scratch = new Float32Array(2 * k);
+  const { noise, scratch } = drawBuffers;
   const tensors = { temperature: true, topK: true, topP: true, minP: true };
   for (let b = 0; b < batch; b++) {
     const d = decideRow(table, mv, b * 7);

@@ -58,6 +58,7 @@ let scratch = new Float32Array(0);
 let keys = new Float64Array(0);
 let gatheredV = new Float32Array(0);
 let gatheredI = new Int32Array(0);
+let keptBlocks = new Int32Array(0);
 const grow = (n: number, have: number): number => Math.max(n, 2 * have);
 function scratchOf(n: number): Float32Array {
   if (scratch.length < n) scratch = new Float32Array(grow(n, scratch.length));
@@ -185,14 +186,16 @@ export function selectTopByBlocks(
   const count = stream(blockMax, blockOffset, blocks, k);
   const threshold = count > k ? compact(count, k) : minGathered(count);
   let kept = 0;
-  for (let j = 0; j < blocks; j++) if (blockMax[blockOffset + j]! >= threshold) kept++;
+  if (keptBlocks.length < blocks) keptBlocks = new Int32Array(blocks);
+  for (let j = 0; j < blocks; j++) if (blockMax[blockOffset + j]! >= threshold) keptBlocks[kept++] = j;
   gatheredOf(kept * g);
+  // Fold row by fold row, so that the reads move forward through memory.
   let c = 0;
-  for (let j = 0; j < blocks; j++) {
-    if (!(blockMax[blockOffset + j]! >= threshold)) continue;
-    for (let r = 0, i = j; r < g; r++, i += blocks) {
-      const v = x[offset + i]!;
-      if (v >= threshold) { gatheredV[c] = v; gatheredI[c++] = i; }
+  for (let r = 0, base = offset; r < g; r++, base += blocks) {
+    for (let q = 0; q < kept; q++) {
+      const i = base + keptBlocks[q]!;
+      const v = x[i]!;
+      if (v >= threshold) { gatheredV[c] = v; gatheredI[c++] = i - offset; }
     }
   }
   sortGathered(x, offset, c, k, values, indices, out);
