@@ -169,6 +169,35 @@ export function selectTop(
 }
 
 /**
+ * The k-th largest of the block maxima m[offset … offset + blocks). With at least k groups of
+ * GROUP consecutive maxima, the k-th largest group maximum t0 is a lower bound (k groups hold k
+ * distinct maxima ≥ t0), so only the maxima ≥ t0 (a few more than k) go to the quickselect.
+ */
+const GROUP = 16;
+function kthBlockMax(m: Float32Array, offset: number, blocks: number, k: number): number {
+  const groups = Math.floor(blocks / GROUP);
+  if (groups < k) {
+    const count = stream(m, offset, blocks, k);
+    return count > k ? compact(count, k) : minGathered(count);
+  }
+  const tops = scratchOf(groups);
+  for (let q = 0, i = offset; q < groups; q++) {
+    let best = m[i++]!;
+    for (let r = 1; r < GROUP; r++, i++) { const v = m[i]!; if (v > best) best = v; }
+    tops[q] = best;
+  }
+  const bound = kthLargest(tops, groups, k);
+  let count = 0;
+  for (let j = offset, end = offset + blocks; j < end; j++) if (m[j]! >= bound) count++;
+  gatheredOf(count);
+  let c = 0;
+  for (let j = offset, end = offset + blocks; j < end; j++) { const v = m[j]!; if (v >= bound) gatheredV[c++] = v; }
+  const copy = scratchOf(count);
+  copy.set(gatheredV.subarray(0, count));
+  return kthLargest(copy, count, k);
+}
+
+/**
  * selectTop through block maxima, for a row of n = g·m entries folded as [g, m] (block j holds
  * entries j, j + m, …, j + (g−1)·m; m = blocks ≥ k) with blockMax[j] its maximum (one SIMD
  * max-pool on the backend). The k-th largest block maximum t is a lower bound of the k-th
@@ -182,9 +211,7 @@ export function selectTopByBlocks(
   k = Math.min(k, n);
   if (blocks < k) { selectTop(x, offset, n, k, values, indices, out); return; }
   const g = n / blocks;
-  // The k-th largest block maximum, by the streaming pass over the maxima.
-  const count = stream(blockMax, blockOffset, blocks, k);
-  const threshold = count > k ? compact(count, k) : minGathered(count);
+  const threshold = kthBlockMax(blockMax, blockOffset, blocks, k);
   let kept = 0;
   if (keptBlocks.length < blocks) keptBlocks = new Int32Array(blocks);
   for (let j = 0; j < blocks; j++) if (blockMax[blockOffset + j]! >= threshold) keptBlocks[kept++] = j;
