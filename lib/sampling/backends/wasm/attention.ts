@@ -12,6 +12,18 @@ const LN2 = Math.LN2;
 export type AttentionColumns = [number, number, number, number];
 
 let bits = new Float64Array(0);
+
+/**
+ * log Σ e^s of one head from its softmax: s_t − log p_t at any key whose p_t is a normal float32
+ * (the first such key; p at the maximum is ≥ 1/T), so that no pass looks for the maximum.
+ */
+function logSumExp(s: Float32Array, p: Float32Array, o: number, keys: number): number {
+  for (let t = 0; t < keys; t++) {
+    const q = p[o + t]!;
+    if (q > 1e-30) return s[o + t]! - Math.log(q);
+  }
+  return s[o]! - Math.log(p[o]!); // unreachable for a head with a real key
+}
 let mean = new Float64Array(0);
 
 /**
@@ -46,8 +58,6 @@ export function attentionRow(
   for (let h = 0; h < heads; h++) {
     const o = offset + h * keys;
     const end = o + keys - odd;
-    let max = s[o]!;
-    let pMax = p[o]!;
     let ps0 = 0;
     let ps1 = 0;
     let st0 = 0;
@@ -60,8 +70,6 @@ export function attentionRow(
       const v1 = s[i + 1]!;
       const q0 = p[i]!;
       const q1 = p[i + 1]!;
-      if (v0 > max) { max = v0; pMax = q0; }
-      if (v1 > max) { max = v1; pMax = q1; }
       ps0 += q0 * v0;
       ps1 += q1 * v1;
       if (v0 > REAL_THRESHOLD && v1 > REAL_THRESHOLD) {
@@ -78,14 +86,13 @@ export function attentionRow(
     if (odd) {
       const v = s[end]!;
       const q = p[end]!;
-      if (v > max) { max = v; pMax = q; }
       ps0 += q * v;
       if (v > REAL_THRESHOLD) { real++; st0 += Math.abs(v); sp0 += Math.abs(q - mean[keys - 1]!); }
     }
     realPairs += real;
     strength += st0 + st1;
     spread += sp0 + sp1;
-    bits[h] = real > 0 ? (max - Math.log(pMax) - (ps0 + ps1)) / LN2 : 0;
+    bits[h] = real > 0 ? (logSumExp(s, p, o, keys) - (ps0 + ps1)) / LN2 : 0;
   }
   let sumBits = 0;
   for (let h = 0; h < heads; h++) sumBits += bits[h]!;
