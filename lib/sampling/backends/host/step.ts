@@ -56,8 +56,9 @@ export function selectTop(
   let root = hv[0]!;
   for (let i = k; i < n; i++) {
     const v = x[offset + i]!;
-    // A later index never beats an equal root, and NaN fails the compare (NaN → MASKED ≤ root).
-    if (v > root) {
+    // A later index never beats an equal root, and NaN fails the compare (NaN → MASKED ≤ root);
+    // +Inf passes it against a root at FLOAT32_MAX, so the sanitized value decides.
+    if (v > root && sanitize(v) > root) {
       siftDown(0, sanitize(v), i);
       root = hv[0]!;
     }
