@@ -5,6 +5,7 @@
 import { tf, useBackend, EntropixSampler, sampleTokens, computeMetrics } from '../lib';
 import type { BackendName, SampleResult, SamplerConfig, SamplingParams } from '../lib';
 import { samplingStrategy } from '../lib/sampling/backends/strategy';
+import { NO_LIMITS, TENSORFLOW_LIMITS } from '../lib/sampling/backends/host/strategy';
 import { countReads, expectRefused } from './helpers/tensors';
 import { METRICS, generic, rng, normal } from './helpers/paths';
 import { onBackend, TENSORFLOW } from './helpers/backends';
@@ -257,5 +258,34 @@ describe.each(BACKENDS)('the host strategy on %s', (backend) => {
     refusedUnread(() => sampleTokens(x, {}, 1, { candidateCap: 0 }), 'INVALID_ARGUMENT', 'options.candidateCap');
     refusedUnread(() => computeMetrics(x, wrongBatch), 'INVALID_SHAPE', 'attentionScores');
     tf.dispose([x, s, m, last, temperature, intLogits, wrongBatch, wrongMask, wrongParam]);
+  });
+
+  test('past the backend\'s limits the step takes the generic path (no read); cpu has none', () => {
+    const limits = backend === 'cpu' ? NO_LIMITS : TENSORFLOW_LIMITS;
+    expect(limits).toEqual(backend === 'cpu'
+      ? { stepLogits: Infinity, stepScores: Infinity, topKLogits: Infinity }
+      : { stepLogits: 2 ** 17, stepScores: 2 ** 17, topKLogits: 2 ** 20 });
+    if (backend === 'cpu') return;
+    const sampler = new EntropixSampler();
+    const wide = tf.randomNormal([2, 2 ** 16 + 1], 0, 3, 'float32', 4) as tf.Tensor2D; // just past stepLogits
+    const manyKeys = tf.randomNormal([1, 32, 2 ** 12 + 1], 0, 1, 'float32', 5); // just past stepScores
+    const narrow = tf.randomNormal([1, 1000], 0, 3, 'float32', 6) as tf.Tensor2D;
+    const huge = tf.randomNormal([2, 2 ** 19 + 1], 0, 3, 'float32', 7) as tf.Tensor2D; // past topKLogits
+    const fewKeys = tf.slice(manyKeys, [0, 0, 0], [-1, -1, 2 ** 12]); // stepScores exactly
+    const runs: [string, number, () => tf.TensorContainer][] = [
+      ['sample, B·V over', 0, () => sampler.sample(wide, null, { seed: 1 })],
+      ['computeMetrics, B·V over', 0, () => computeMetrics(wide)],
+      ['sample, B·H·T over', 0, () => sampler.sample(narrow, manyKeys, { seed: 1 })],
+      ['sample, within', 2, () => sampler.sample(narrow, fewKeys, { seed: 1 })],
+      ['sampleTokens, top-p over the vocabulary, B·V over', 0, () => sampleTokens(wide, { topP: 0.9 }, 1)],
+      ['sampleTokens, top-k, B·V within', 1, () => sampleTokens(wide, { topK: 20 }, 1)],
+      ['sampleTokens, top-k, B·V over', 0, () => sampleTokens(huge, { topK: 20 }, 1)],
+    ];
+    for (const [name, reads, run] of runs) {
+      let out: tf.TensorContainer = [];
+      expect({ name, reads: countReads(() => { out = run(); }) }).toEqual({ name, reads });
+      tf.dispose(out);
+    }
+    tf.dispose([wide, manyKeys, fewKeys, narrow, huge]);
   });
 });

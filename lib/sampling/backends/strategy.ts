@@ -41,7 +41,7 @@ import { PLAIN_TUNING, WASM_TUNING } from './tuning';
 import { genericStrategy } from './generic';
 import { wasmStrategy } from './wasm/strategy';
 import { webgpuStrategy } from './webgpu/strategy';
-import { hostStrategy } from './host/strategy';
+import { hostStrategy, TENSORFLOW_LIMITS } from './host/strategy';
 
 export type StrategyName = 'generic' | 'wasm' | 'webgpu' | 'host';
 
@@ -91,16 +91,19 @@ tf.env().registerFlag(GENERIC_FLAG, () => {
 /** Makes a backend's fused strategy from the generic one (which it falls back to for what it does not fuse). */
 export type StrategyFactory = (generic: SamplingStrategy) => SamplingStrategy;
 
+/** tfjs-node-gpu on a GPU: its tensors are not in host memory. */
+const onGpu = (): boolean => (tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice === true;
+
 /**
- * The fused strategies, by backend name; the others (webgl) run the generic one. cpu and
- * tensorflow take the host step at every shape: it measured faster than the generic step at
- * B = 1 and 8, V = 32000 to 128256 (benchmarks/README.md, "The host strategy").
+ * The fused strategies, by backend name; the others (webgl) run the generic one. cpu takes the
+ * host step at every shape, tensorflow on the CPU up to TENSORFLOW_LIMITS (from the numbers in
+ * benchmarks/README.md, "The host strategy"), tensorflow on a GPU the generic one.
  */
 const FUSED: Partial<Record<string, StrategyFactory>> = {
   wasm: wasmStrategy,
   webgpu: webgpuStrategy,
-  cpu: hostStrategy,
-  tensorflow: hostStrategy,
+  cpu: (generic) => hostStrategy(generic),
+  tensorflow: (generic) => (onGpu() ? generic : hostStrategy(generic, TENSORFLOW_LIMITS)),
 };
 
 const cache = new Map<string, SamplingStrategy>();

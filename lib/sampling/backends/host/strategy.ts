@@ -22,13 +22,41 @@ const f = Math.fround;
 const MASKED32 = f(MASKED);
 const F32 = { minT: f(1e-6), maxT: f(1e6), minPFactor: f(1 - 1e-6), minTopP: f(1e-7) };
 
-export function hostStrategy(generic: SamplingStrategy): SamplingStrategy {
+/**
+ * The largest step the host runs, in entries it reads (larger ones take the generic path, which
+ * returns the same results): logits B·V and attention scores B·H·T (last query row) for
+ * computeMetrics, EntropixSampler.sample and a sampleTokens that needs top-p's mass over the
+ * whole vocabulary (top-k off: one pass of exp); logits B·V for a sampleTokens with top-k set
+ * (a compare per logit, no exp).
+ */
+export interface HostLimits { stepLogits: number; stepScores: number; topKLogits: number }
+
+/** cpu: every shape (its tf ops are JS loops too, one pass each; the host step measured 8–70× faster). */
+export const NO_LIMITS: HostLimits = Object.freeze({ stepLogits: Infinity, stepScores: Infinity, topKLogits: Infinity });
+
+/**
+ * tensorflow: libtensorflow's kernels are SIMD and use every core, so past these sizes its ~150
+ * ops catch up with one JS thread (benchmarks/README.md, "The host strategy": the host step is
+ * faster at B = 1 up to V = 128256 with 32 × 4096 scores, level with the generic one from B = 2
+ * at V = 128256; sampleTokens with top-k faster up to B·V = 10^6).
+ */
+export const TENSORFLOW_LIMITS: HostLimits = Object.freeze({ stepLogits: 2 ** 17, stepScores: 2 ** 17, topKLogits: 2 ** 20 });
+
+const scoreEntries = (scores: Tensor | null): number =>
+  scores ? scores.shape[0]! * scores.shape[1]! * scores.shape[scores.rank - 1]! : 0;
+
+export function hostStrategy(generic: SamplingStrategy, limits: HostLimits = NO_LIMITS): SamplingStrategy {
+  const stepFits = (logits: Tensor2D, scores: Tensor | null) =>
+    logits.size <= limits.stepLogits && scoreEntries(scores) <= limits.stepScores;
   return {
     ...generic,
     name: 'host',
-    computeMetrics: (logits, scores, keyMask) => hostComputeMetrics(logits, scores, keyMask),
-    sampleTokens: (logits, params, seed, k) => hostSampleTokens(logits, params, seed, k),
-    sampleStep: (step) => hostSampleStep(step),
+    computeMetrics: (logits, scores, keyMask) => (stepFits(logits, scores) ? hostComputeMetrics(logits, scores, keyMask) : null),
+    sampleTokens: (logits, params, seed, k) => {
+      const topKOnly = typeof params.topK === 'number' && params.topK > 0;
+      return logits.size <= (topKOnly ? limits.topKLogits : limits.stepLogits) ? hostSampleTokens(logits, params, seed, k) : null;
+    },
+    sampleStep: (step) => (stepFits(step.logits, step.scores) ? hostSampleStep(step) : null),
   };
 }
 
