@@ -25,8 +25,9 @@
 // its pieces are the generic ones) and 'host' (cpu and tensorflow, backends/host/strategy.ts:
 // whole steps in plain JS after one read of each input tensor). The host strategy is the one
 // exception to "never read back": on cpu a read is the tensor's own array and on tensorflow one
-// copy out of libtensorflow, while the generic step is ~150 tf ops that cost 10–20× (cpu) and
-// ~2–3× (tensorflow) the whole JS step there (benchmarks/README.md, "The host strategy"). The
+// copy out of libtensorflow, while the generic step is ~150 tf ops that cost 10–45× (cpu) and
+// 1.2–3× (tensorflow, small steps; larger ones stay generic) the whole JS step there
+// (benchmarks/README.md, "The host strategy"). The
 // tf.env() flag ENTROPIX_GENERIC_SAMPLING (or the environment variable of that name in Node, or
 // ?tfjsflags=ENTROPIX_GENERIC_SAMPLING:true in a browser) forces the generic path everywhere.
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
