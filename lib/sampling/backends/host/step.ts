@@ -56,8 +56,9 @@ export function selectTop(
   let root = hv[0]!;
   for (let i = k; i < n; i++) {
     const v = x[offset + i]!;
-    // A later index never beats an equal root, and NaN fails the compare (NaN → MASKED ≤ root).
-    if (v > root) {
+    // A later index never beats an equal root, and NaN fails the compare (NaN → MASKED ≤ root);
+    // +Inf passes it against a root at FLOAT32_MAX, so the sanitized value decides.
+    if (v > root && sanitize(v) > root) {
       siftDown(0, sanitize(v), i);
       root = hv[0]!;
     }
@@ -248,13 +249,15 @@ export function attentionMetrics(
 /** softmax over each head of sanitized s [H, T] (float64 exp; the host path's own). */
 function headSoftmax(s: Float32Array, offset: number, heads: number, keys: number): Float32Array {
   const p = new Float32Array(heads * keys);
+  const e = new Float64Array(keys); // each exp taken once (the same values as taking it twice)
   for (let h = 0; h < heads; h++) {
     const o = offset + h * keys;
     let max = -Infinity;
     for (let t = 0; t < keys; t++) if (s[o + t]! > max) max = s[o + t]!;
     let z = 0;
-    for (let t = 0; t < keys; t++) z += Math.exp(s[o + t]! - max);
-    for (let t = 0; t < keys; t++) p[h * keys + t] = Math.exp(s[o + t]! - max) / z;
+    const q = h * keys;
+    for (let t = 0; t < keys; t++) { const v = Math.exp(s[o + t]! - max); e[t] = v; z += v; }
+    for (let t = 0; t < keys; t++) p[q + t] = e[t]! / z;
   }
   return p;
 }
