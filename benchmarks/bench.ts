@@ -1,7 +1,7 @@
 // One benchmark across backends: the sampler, decode and model benchmarks on every backend found
 // here, each job in its own child process, then one JSON, a Markdown report and SVG charts.
 //
-//   npm run bench -- [--quick] [--backends cpu,wasm,tensorflow,webgpu-software,webgpu]
+//   npm run bench -- [--quick] [--backends cpu,wasm,tensorflow,webgpu-software,webgpu] [--no-peer] [--no-export]
 //   npm run bench -- --report results/<name>.json   (rewrites its Markdown and charts)
 //
 // Backends: cpu, wasm, tensorflow (after `npm run setup:tensorflow`), webgpu on a software adapter
@@ -9,8 +9,12 @@
 // a backend that does not start is recorded as skipped with the reason. Jobs per backend: sampler
 // (benchmarks/sampler.ts: one step on the device against the same step on the host), decode
 // (benchmarks/decode.ts: greedy vs Entropix tokens/s in the same run, bundled and SmolLM2-135M-
-// shaped model, one row and a batch), prefill (a long prompt through the SmolLM2-shaped graph) and
-// model (benchmarks/model.ts: converted graph vs native model, and its peers where installed).
+// shaped model, one row and a batch), prefill (a long prompt through the SmolLM2-shaped graph),
+// graph (the converted SmolLM2-shaped graph under the peer's protocol, wasm and tensorflow) and
+// model (benchmarks/model.ts: converted graph vs native model; full run only). Then the peer:
+// onnxruntime-node at 1 and 2 intra-op threads on the ONNX export of the same float32 weights
+// (benchmarks/peer/prepare.ts makes it once when Python can; --no-peer, --no-export).
+// It prints the plan (sizes, estimated time) first, then a progress line per job.
 // Writes results/<date>-<machine>[-quick].json, .md and <same>-*.svg.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +23,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeReport } from './report/write';
 import type { BenchJson } from './report/write';
+import type { PeerSetup } from './peer/prepare';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,6 +31,8 @@ const { values: args } = parseArgs({
     backends: { type: 'string', default: 'cpu,wasm,tensorflow,webgpu-software,webgpu' },
     child: { type: 'string' }, // internal: run one backend's jobs (JSON spec) and write their results
     report: { type: 'string' }, // only rewrite the Markdown and charts of a results JSON
+    'no-peer': { type: 'boolean', default: false }, // leave onnxruntime-node out
+    'no-export': { type: 'boolean', default: false }, // use an ONNX export that is there, never make one
   },
 });
 const quick = !!args.quick;
@@ -40,26 +47,89 @@ export const TARGETS: Record<string, { backend: string; env: Record<string, stri
   webgpu: { backend: 'webgpu', env: { ENTROPIX_WEBGPU_SOFTWARE: undefined, ENTROPIX_WEBGPU_FLAGS: undefined } },
 };
 
-type JobKind = 'sampler' | 'decode' | 'prefill' | 'model';
+type JobKind = 'sampler' | 'decode' | 'prefill' | 'graph' | 'model' | 'peer';
 export interface Job {
   kind: JobKind; target: string; label: string;
   model?: string; modelName?: string; batch?: number; tokens?: number; rounds?: number; promptLength?: number;
+  iters?: number; steps?: number; threads?: number[]; budgetS?: number;
+  /** The job's sizes in words, as the plan prints them. */
+  sizes: string;
+  /** Seconds this job is expected to take: the last committed run of the same plan, else a default. */
+  estimateS?: number;
 }
 
-/** The plan: per backend, what runs (quick: fewer shapes, tokens and rounds). */
-function plan(targets: string[], smollmDir: string): Job[] {
+/** The pseudo-target the peer runs under: onnxruntime-node, after the backends it is compared with. */
+export const PEER = 'onnxruntime';
+const PEER_SIZES = { quick: { promptLength: 64, steps: 8, rounds: 2 }, full: { promptLength: 128, steps: 32, rounds: 3 } };
+
+/**
+ * The plan: per backend, what runs and how big (quick: fewer shapes, tokens and rounds). cpu and
+ * webgpu on llvmpipe run the SmolLM2-shaped model about 10–50× slower than wasm, so they get
+ * fewer tokens, a short prompt and a smaller model budget: enough for a median with a spread.
+ */
+function plan(targets: string[], smollmDir: string, peer: boolean): Job[] {
   const jobs: Job[] = [];
+  const q = quick;
   for (const target of targets) {
     const slow = target === 'cpu' || target === 'webgpu-software';
-    jobs.push({ kind: 'sampler', target, label: 'sampler' });
-    jobs.push({ kind: 'decode', target, label: 'decode bundled B=1', modelName: 'bundled', batch: 1, tokens: quick ? 32 : 96, rounds: quick ? 3 : 5 });
-    if (quick && slow) continue; // the SmolLM2-shaped model on cpu and llvmpipe takes minutes: full run only
-    jobs.push({ kind: 'decode', target, label: 'decode SmolLM2 B=1', model: smollmDir, modelName: 'smollm', batch: 1, tokens: quick ? 6 : slow ? 8 : 32, rounds: quick || slow ? 3 : 5 });
-    jobs.push({ kind: 'decode', target, label: 'decode SmolLM2 B=4', model: smollmDir, modelName: 'smollm', batch: 4, tokens: quick || slow ? 4 : 16, rounds: 3 });
-    jobs.push({ kind: 'prefill', target, label: 'prefill SmolLM2', model: smollmDir, modelName: 'smollm', promptLength: quick ? 128 : slow ? 256 : 512, rounds: 3 });
-    if (!quick) jobs.push({ kind: 'model', target, label: 'model (bench:model)' });
+    const iters = q ? 5 : slow ? 10 : 30;
+    jobs.push({ kind: 'sampler', target, label: 'sampler', iters,
+      sizes: `B ${q ? '1' : '1, 8'}; V ${q ? '32000, 128256' : '32000, 49152, 128256'}; ${iters} iterations` });
+    const add = (j: Omit<Job, 'sizes'>) => jobs.push({ ...j, sizes: j.kind === 'prefill' ? `${j.promptLength} tokens × ${j.rounds} rounds`
+      : `${j.tokens} tokens × ${j.rounds} rounds × greedy, entropix` });
+    add({ kind: 'decode', target, label: 'decode bundled B=1', modelName: 'bundled', batch: 1, tokens: q ? 32 : 96, rounds: q ? 3 : 5 });
+    if (q && slow) continue; // the SmolLM2-shaped model on cpu and llvmpipe takes minutes: full run only
+    const smollm = { model: smollmDir, modelName: 'smollm' };
+    add({ kind: 'decode', target, label: 'decode SmolLM2 B=1', ...smollm, batch: 1, tokens: q ? 6 : slow ? 6 : 32, rounds: q || slow ? 3 : 5 });
+    add({ kind: 'decode', target, label: 'decode SmolLM2 B=4', ...smollm, batch: 4, tokens: q || slow ? 4 : 16, rounds: 3 });
+    add({ kind: 'prefill', target, label: 'prefill SmolLM2', ...smollm, promptLength: q ? 128 : slow ? 128 : 512, rounds: slow ? 2 : 3 });
+    if (peer && (target === 'wasm' || target === 'tensorflow')) {
+      const p = q ? PEER_SIZES.quick : PEER_SIZES.full;
+      jobs.push({ kind: 'graph', target, label: 'graph SmolLM2 (peer protocol)', ...smollm, ...p,
+        sizes: `prompt ${p.promptLength}, ${p.steps} greedy steps × ${p.rounds} rounds` });
+    }
+    if (!q) {
+      const budgetS = slow ? 60 : 120;
+      jobs.push({ kind: 'model', target, label: 'model (bench:model)', budgetS,
+        sizes: `--shapes smollm --dtype F32 --budget ${budgetS} --no-peer, and the bundled model` });
+    }
+  }
+  if (peer) {
+    const p = q ? PEER_SIZES.quick : PEER_SIZES.full;
+    const job: Job = { kind: 'peer', target: PEER, label: 'onnxruntime-node (peer)', ...p, threads: [1, 2],
+      sizes: `intra-op threads 1 and 2, each: prompt ${p.promptLength}, ${p.steps} greedy steps × ${p.rounds} rounds` };
+    // right after the last backend it is compared with, so that the load is alike
+    const last = Math.max(...['wasm', 'tensorflow'].map((t) => jobs.map((j) => j.target).lastIndexOf(t)));
+    if (last >= 0) jobs.splice(last + 1, 0, job);
   }
   return jobs;
+}
+
+/** Default estimates (s) where no committed run has the job: this 2-core machine, loaded. */
+function defaultEstimate(job: Job): number {
+  const slow = job.target === 'cpu' || job.target === 'webgpu-software';
+  const perKind: Record<JobKind, [number, number]> = { // [quick, full] on wasm/tensorflow; ×4 on cpu and llvmpipe
+    sampler: [5, 35], decode: [15, 30], prefill: [15, 50], graph: [20, 40], model: [0, 200], peer: [40, 80],
+  };
+  return perKind[job.kind][quick ? 0 : 1] * (slow ? 4 : 1);
+}
+
+/** Estimates from the newest committed bench JSON of the same mode that ran the same job with the same sizes. */
+function estimate(jobs: Job[], dir: string): string | undefined {
+  let source: string | undefined;
+  const past = new Map<string, number>();
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^\d{4}-\d{2}-\d{2}-.*\.json$/.test(f)).sort() : [];
+  for (const f of files) {
+    try {
+      const j = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { quick?: boolean; jobs?: (Job & { seconds: number; error?: string; skipped?: string })[] };
+      if (j.quick !== quick) continue;
+      for (const x of j.jobs ?? []) {
+        if (x.sizes && x.seconds > 0 && !x.error && !x.skipped) { past.set(`${x.target}|${x.label}|${x.sizes}`, x.seconds); source = f; }
+      }
+    } catch { /* not a bench JSON */ }
+  }
+  for (const job of jobs) job.estimateS = past.get(`${job.target}|${job.label}|${job.sizes}`) ?? defaultEstimate(job);
+  return source;
 }
 
 // ---- the child: one job ----
@@ -98,8 +168,18 @@ async function prefill(job: Job): Promise<object> {
 async function runJob(job: Job, backend: string): Promise<object> {
   if (job.kind === 'sampler') {
     const { runSampler } = await import('./sampler');
-    const { results } = await runSampler({ backends: [backend], quick });
+    const { results } = await runSampler({ backends: [backend], quick, iters: String(job.iters) });
     return results[0]!;
+  }
+  if (job.kind === 'graph') {
+    const { loadModel } = await import('../lib/node');
+    const { graphRun } = await import('./peer/graph-run');
+    const model = await loadModel(job.model!);
+    try {
+      return { promptLength: job.promptLength, steps: job.steps, runs: await graphRun(model, job.promptLength!, job.steps!, job.rounds!) };
+    } finally {
+      model.dispose();
+    }
   }
   if (job.kind === 'decode') {
     const { runDecode, BUNDLED_MODEL } = await import('./decode');
@@ -151,13 +231,16 @@ function machineSlug(): string {
 const fmtS = (ms: number): string => `${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}`;
 
 /** Runs a command with its output in the log; a progress line shows the job, its time and its last line. */
-function runLogged(cmd: string[], env: NodeJS.ProcessEnv, log: string[], status: (job: number) => string, started: number): Promise<number> {
+function runLogged(cmd: string[], env: NodeJS.ProcessEnv, log: string[], status: (job: number) => string, started: number):
+  Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(cmd[0]!, cmd.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const t0 = Date.now();
     let last = '';
     let job = 0;
     let jobStarted = Date.now();
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
     const take = (chunk: Buffer) => {
       const text = chunk.toString();
       log.push(text);
@@ -179,7 +262,7 @@ function runLogged(cmd: string[], env: NodeJS.ProcessEnv, log: string[], status:
     child.on('close', (code) => {
       clearInterval(timer);
       if (tty) process.stdout.write('\r\x1b[K');
-      resolve(code ?? 1);
+      resolve({ code: code ?? 1, stdout });
     });
   });
 }
@@ -199,35 +282,72 @@ async function main(): Promise<void> {
   const targets = args.backends!.split(',').map((b) => b.trim()).filter(Boolean);
   for (const t of targets) if (!TARGETS[t]) throw new Error(`--backends: unknown ${t}; known: ${Object.keys(TARGETS).join(', ')}`);
   const started = Date.now();
+  const loadAverageAtStart = loadavg();
   const work = mkdtempSync(join(tmpdir(), 'entropix-bench-'));
   const cleanup = () => rmSync(work, { recursive: true, force: true });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { cleanup(); process.exit(130); });
   const log: string[] = [];
   const tsx = [process.execPath, join(__dirname, '..', 'node_modules', 'tsx', 'dist', 'cli.mjs')];
+  const resultsDir = process.env.ENTROPIX_BENCH_RESULTS_DIR ?? join(__dirname, 'results'); // as record.ts
+  const { SMOLLM, SMOLLM_CHECKPOINT, writeSmolLmShaped } = await import('./report/smollm');
+  const { preparePeer } = await import('./peer/prepare');
   try {
     const smollmDir = join(work, 'smollm');
-    console.log(`entropix bench${quick ? ' --quick' : ''}: ${targets.join(', ')}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-    console.log('Writing and converting a random SmolLM2-135M-shaped checkpoint…');
-    const hfDir = join(work, 'smollm-hf');
-    mkdirSync(hfDir);
-    const { writeSmolLmShaped } = await import('./report/smollm');
-    await writeSmolLmShaped(hfDir, smollmDir);
-    rmSync(hfDir, { recursive: true, force: true });
+    const peerWanted = !args['no-peer'] && targets.some((t) => t === 'wasm' || t === 'tensorflow');
+    const jobs = plan(targets, smollmDir, peerWanted);
+    const source = estimate(jobs, resultsDir);
+    const stages = [...new Set(jobs.map((j) => j.target))];
+    const needCheckpoint = !existsSync(join(SMOLLM_CHECKPOINT, 'model.safetensors'));
+    const setupS = (needCheckpoint ? 70 : 0) + 30 + 8 * stages.length; // checkpoint, conversion, each child's start
+    const estimatedS = setupS + jobs.reduce((a, j) => a + j.estimateS!, 0);
+    console.log(`entropix bench${quick ? ' --quick' : ''}: ${targets.join(', ')}${peerWanted ? ` + ${PEER}` : ''}; `
+      + `load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores`);
+    console.log(`Plan: ${jobs.length} jobs, estimated ${fmtS(estimatedS * 1000)} in all (${source ? `the jobs' times in results/${source} where the sizes match, else defaults` : 'defaults'}; `
+      + `set-up ${setupS} s); an ONNX export, when one is made, comes on top`);
+    for (const j of jobs) console.log(`  ${j.target.padEnd(16)} ${j.label.padEnd(30)} ${j.sizes.padEnd(74)} ~${fmtS(j.estimateS! * 1000)}`);
 
-    const jobs = plan(targets, smollmDir);
+    console.log(`The random SmolLM2-135M-shaped float32 checkpoint: ${relative(process.cwd(), SMOLLM_CHECKPOINT)}${needCheckpoint ? ' (writing it once)' : ''}; converting it…`);
+    await writeSmolLmShaped(smollmDir);
+    let peerSetup: PeerSetup | undefined;
+    if (peerWanted) {
+      console.log('The peer: onnxruntime-node on the ONNX export of that checkpoint (exporting it when there is none; minutes, once)…');
+      peerSetup = preparePeer(SMOLLM_CHECKPOINT, !args['no-export'], (t) => log.push(`\n===== export\n${t}`));
+      console.log(peerSetup.skipped ? `The peer: skipped (${peerSetup.skipped})`
+        : `The peer: onnxruntime-node ${peerSetup.onnxruntime}, ${peerSetup.meta!.exporter} export (opset ${peerSetup.meta!.opset}, torch ${peerSetup.meta!.torch})`
+          + `${peerSetup.exportSeconds ? `, made now in ${peerSetup.exportSeconds.toFixed(0)} s` : ''}`);
+    }
+
     const results: (Job & { seconds: number; skipped?: string; error?: string; backendInfo?: object; result?: unknown })[] = [];
-    for (const target of targets) {
+    const statusOf = (job: Job) => `[${jobs.indexOf(job) + 1}/${jobs.length}] ${job.target} ${job.label} (est. ${fmtS(job.estimateS! * 1000)}):`;
+    for (const target of stages) {
       const mine = jobs.filter((j) => j.target === target);
-      const offset = jobs.indexOf(mine[0]!);
-      const status = (i: number) => `[${offset + i + 1}/${jobs.length}] ${target} ${mine[i]?.label ?? ''}:`;
+      const t0 = Date.now();
+      if (target === PEER) {
+        const job = mine[0]!;
+        if (!peerSetup?.dir) { results.push({ ...job, seconds: 0, skipped: peerSetup?.skipped ?? '--no-peer' }); continue; }
+        log.push(`\n===== ${PEER}\n`);
+        const runs: object[] = [];
+        let error: string | undefined;
+        for (const threads of job.threads!) {
+          const { code, stdout } = await runLogged([...tsx, join(__dirname, 'peer', 'ort-run.ts'), peerSetup.dir, '--threads', String(threads),
+            '--steps', String(job.steps), '--rounds', String(job.rounds), '--prompt', String(job.promptLength), '--warmup'],
+          process.env, log, () => `${statusOf(job)} ${threads} thread(s)`, started);
+          const last = stdout.trim().split('\n').pop() ?? '';
+          if (code !== 0 || !last.startsWith('{')) { error = `ort-run.ts --threads ${threads} exited with ${code}; see the log`; break; }
+          runs.push(JSON.parse(last) as object);
+        }
+        const seconds = (Date.now() - t0) / 1000;
+        results.push(error ? { ...job, seconds, error } : { ...job, seconds, result: { promptLength: job.promptLength, steps: job.steps, threads: runs } });
+        console.log(`${PEER}: ${error ?? 'done'} (${fmtS(Date.now() - t0)})`);
+        continue;
+      }
       const env = { ...process.env, ...TARGETS[target]!.env };
       for (const [k, v] of Object.entries(TARGETS[target]!.env)) if (v === undefined) delete env[k];
-      const t0 = Date.now();
       log.push(`\n===== ${target}\n`);
       const inChild = mine.filter((j) => j.kind !== 'model');
       const out = join(work, `${target}.json`);
-      const code = await runLogged([...tsx, __filename, ...(quick ? ['--quick'] : []), '--child', JSON.stringify({ jobs: inChild, out })],
-        env, log, status, started);
+      const { code } = await runLogged([...tsx, __filename, ...(quick ? ['--quick'] : []), '--child', JSON.stringify({ jobs: inChild, out })],
+        env, log, (i) => statusOf(inChild[i] ?? inChild[0]!), started);
       type Done = { skipped?: string; error?: string; seconds?: number; backendInfo?: { adapter?: { software?: boolean } }; result?: unknown };
       let done = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) as Done[] : [];
       let skipped = done[0]?.skipped;
@@ -242,15 +362,16 @@ async function main(): Promise<void> {
           : d ? { ...job, seconds: d.seconds ?? 0, ...d } : { ...job, seconds: 0, error: `the child exited with ${code} before this job; see the log` });
       });
       console.log(`${target}: ${skipped ? `skipped (${skipped.slice(0, 120)})`
-        : `${done.filter((d) => !d.error).length}/${inChild.length} jobs done`} (${fmtS(Date.now() - t0)})`);
+        : `${done.filter((d) => !d.error).length}/${inChild.length} jobs done`} (${fmtS(Date.now() - t0)}; total ${fmtS(Date.now() - started)} of est. ${fmtS(estimatedS * 1000)})`);
       const model = mine.find((j) => j.kind === 'model');
       if (model && !skipped) {
-        // bench:model as its own command; its results land in our folder, not in results/.
+        // bench:model as its own command; its results land in our folder, not in results/. The peer runs here, not there.
         const dir = join(work, `model-${target}`);
         mkdirSync(dir);
         const m0 = Date.now();
-        const c = await runLogged([...tsx, join(__dirname, 'model.ts'), '--backends', TARGETS[target]!.backend, '--shapes', 'smollm', '--dtype', 'F32'],
-          { ...env, ENTROPIX_BENCH_RESULTS_DIR: dir }, log, () => status(mine.indexOf(model)), started);
+        const { code: c } = await runLogged([...tsx, join(__dirname, 'model.ts'), '--backends', TARGETS[target]!.backend, '--shapes', 'smollm', '--dtype', 'F32',
+          '--budget', String(model.budgetS), '--no-peer'],
+        { ...env, ENTROPIX_BENCH_RESULTS_DIR: dir }, log, () => statusOf(model), started);
         const file = readdirSync(dir).find((f) => f.endsWith('.json'));
         const seconds = (Date.now() - m0) / 1000;
         if (file) results.push({ ...model, seconds, result: JSON.parse(readFileSync(join(dir, file), 'utf8')) });
@@ -259,24 +380,25 @@ async function main(): Promise<void> {
     }
     const date = new Date().toISOString();
     const stem = `${date.slice(0, 10)}-${machineSlug()}${quick ? '-quick' : ''}`;
-    const dir = process.env.ENTROPIX_BENCH_RESULTS_DIR ?? join(__dirname, 'results'); // as record.ts
-    mkdirSync(dir, { recursive: true });
-    const json = {
-      command: `npm run bench${quick ? ' -- --quick' : ''}`, date, quick,
+    mkdirSync(resultsDir, { recursive: true });
+    const json: BenchJson = {
+      command: `npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, date, quick,
       machine: {
         hostname: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30),
-        loadAverageAtEnd: loadavg(), node: process.version, platform: `${process.platform} ${process.arch}`,
+        loadAverageAtStart, loadAverageAtEnd: loadavg(), node: process.version, platform: `${process.platform} ${process.arch}`,
       },
       tfjs: (JSON.parse(readFileSync(join(__dirname, '..', 'node_modules', '@tensorflow', 'tfjs-core', 'package.json'), 'utf8')) as { version: string }).version,
-      seconds: (Date.now() - started) / 1000,
+      seconds: (Date.now() - started) / 1000, estimatedSeconds: estimatedS,
+      smollm: { shape: SMOLLM, checkpoint: 'benchmarks/peer/out/smollm (report/smollm.ts: seeded N(0, 0.02²), float32)' },
+      peer: peerSetup,
       jobs: results,
     };
-    writeFileSync(join(dir, `${stem}.json`), `${JSON.stringify(json, null, 1)}\n`);
-    writeFileSync(join(work, 'log.txt'), log.join(''));
-    const written = writeReport(json, dir, stem);
+    writeFileSync(join(resultsDir, `${stem}.json`), `${JSON.stringify(json, null, 1)}\n`);
+    const written = writeReport(json, resultsDir, stem);
     const logFile = join(tmpdir(), `entropix-${stem}.log`);
     writeFileSync(logFile, log.join(''));
-    console.log(`Done in ${fmtS(Date.now() - started)}: ${[`${stem}.json`, ...written].map((f) => relative(process.cwd(), join(dir, f))).join(', ')}; children's output: ${logFile}`);
+    console.log(`Done in ${fmtS(Date.now() - started)} (estimated ${fmtS(estimatedS * 1000)}): `
+      + `${[`${stem}.json`, ...written].map((f) => relative(process.cwd(), join(resultsDir, f))).join(', ')}; children's output: ${logFile}`);
   } finally {
     cleanup();
   }
