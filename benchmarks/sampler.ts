@@ -31,8 +31,8 @@ const CASES = ['softmax', 'metrics', 'kernel', 'step', 'generic', 'host'] as con
 type CaseName = (typeof CASES)[number];
 
 /** What runSampler (the entry point benchmarks/bench.ts calls) measures. */
-export interface SamplerOptions { backends: string[]; quick: boolean; iters?: string }
-let args: { quick?: boolean; iters?: string } = {};
+export interface SamplerOptions { backends: string[]; quick: boolean; iters?: string; batches?: number[]; vocabs?: number[] }
+let args: { quick?: boolean; iters?: string; batches?: number[]; vocabs?: number[] } = {};
 
 export interface Plan { batches: number[]; vocabs: number[]; warmup: number; warmupMs: number; iters: number }
 
@@ -42,8 +42,8 @@ function planFor(backend: string): Plan {
   const iters = args.iters !== undefined ? Number(args.iters) : args.quick ? 5 : cpu ? 10 : 30;
   if (!Number.isInteger(iters) || iters < 1) throw new Error(`--iters must be a positive integer, got ${args.iters}`);
   return {
-    batches: args.quick ? [1] : [1, 8],
-    vocabs: args.quick ? [32000, 128256] : [32000, 49152, 128256],
+    batches: args.batches ?? (args.quick ? [1] : [1, 8]),
+    vocabs: args.vocabs ?? (args.quick ? [32000, 128256] : [32000, 49152, 128256]),
     warmup: args.quick || cpu ? 2 : 5,
     warmupMs: args.quick ? 100 : 500, // and at least this long: V8 and the wasm heap settle slowly
     iters,
@@ -233,7 +233,7 @@ function checkTarget(results: BackendResult[]): { ratio: number; minRatio: numbe
 
 /** Benchmarks each backend in turn; prints the tables and the target, returns the results. */
 export async function runSampler(opts: SamplerOptions): Promise<{ results: BackendResult[]; target: ReturnType<typeof checkTarget> }> {
-  args = { quick: opts.quick, iters: opts.iters };
+  args = { quick: opts.quick, iters: opts.iters, batches: opts.batches, vocabs: opts.vocabs };
   const backends = opts.backends;
   console.log(`entropix sampler benchmark: backends ${backends.join(', ')}; attention [B, ${HEADS}, ${KEYS}]; `
     + `logits N(0,1)·${LOGIT_SCALE}; kernel ${JSON.stringify(KERNEL_PARAMS)}`);
