@@ -40,6 +40,7 @@ function bench(peer: boolean): BenchJson {
       { kind: 'graph', target: 'wasm', label: 'graph SmolLM2 (peer protocol)', seconds: 9,
         result: { promptLength: 64, steps: 4, runs: [protocolRun(1000, [100, 100, 120, 80], [1, 2, 3, 4, 5])] } },
       { kind: 'graph', target: 'tensorflow', label: 'graph SmolLM2 (peer protocol)', seconds: 0, error: 'out of memory' },
+      { kind: 'model', target: 'tensorflow', label: 'model (bench:model)', seconds: 0, skipped: 'not started: its estimate (2:30) did not fit the 30-minute limit' },
       peer
         ? { kind: 'peer', target: 'onnxruntime', label: 'onnxruntime-node (peer)', seconds: 20, result: { promptLength: 64, steps: 4, threads: [
           { threads: 1, loadMs: 900, runs: [protocolRun(500, [50, 50, 50, 50], [1, 2, 3, 4, 5])] },
@@ -72,7 +73,8 @@ describe('the bench report (benchmarks/report/write.ts)', () => {
     expect(md).toContain('a loaded machine');
     expect(row(md, 'webgpu-software', 'ran')).toContain('llvmpipe (software), Dawn opengles');
     expect(row(md, 'webgpu')).toContain('skipped: Dawn found no GPU adapter');
-    expect(row(md, 'tensorflow')).toContain('failed: graph SmolLM2 (peer protocol)');
+    expect(row(md, 'tensorflow')).toContain('failed: graph SmolLM2 (peer protocol); over the time limit: model (bench:model)');
+    expect(row(md, 'onnxruntime')).toContain('onnxruntime-node 1.30.0, CPU execution provider');
   });
 
   it('shows the sampler medians with quartiles and the device/host ratio per backend and shape', () => {

@@ -82,7 +82,11 @@ export function writeReport(json: BenchJson, dir: string, stem: string): string[
     const jobs = json.jobs.filter((j) => j.target === t);
     const skip = jobs.find((j) => j.skipped)?.skipped;
     const errors = jobs.filter((j) => j.error).map((j) => j.label);
-    return [t, skip ? `skipped: ${skip.slice(0, 140)}` : errors.length ? `ran; failed: ${errors.join(', ')}` : 'ran', adapterOf(jobs.find((j) => j.backendInfo) ?? jobs[0]!)];
+    const cut = jobs.filter((j) => j.skipped?.startsWith('not started')).map((j) => j.label);
+    const status = skip && !cut.length ? `skipped: ${skip.slice(0, 140)}`
+      : `ran${errors.length ? `; failed: ${errors.join(', ')}` : ''}${cut.length ? `; over the time limit: ${cut.join(', ')}` : ''}`;
+    const what = t === 'onnxruntime' && json.peer?.onnxruntime ? `onnxruntime-node ${json.peer.onnxruntime}, CPU execution provider` : adapterOf(jobs.find((j) => j.backendInfo) ?? jobs[0]!);
+    return [t, status, what];
   })), '');
 
   // ---- sampler ----
@@ -273,7 +277,8 @@ export function writeReport(json: BenchJson, dir: string, stem: string): string[
     `- Long prefill (SmolLM2-shaped, ${Number.isFinite(longest) ? longest : '?'} tokens): `
       + `${best(prefill.filter((j) => (j.result as PrefillResult).promptLength === longest)
         .map((j) => ({ target: j.target, v: (j.result as PrefillResult).medianTokensPerSecond })), 'tok/s')}`
-      + `${prefill.some((j) => (j.result as PrefillResult).promptLength !== longest) ? ' (backends with a shorter prompt in the plan left out)' : ''}.`);
+      + `${prefill.some((j) => (j.result as PrefillResult).promptLength !== longest) ? ' (backends with a shorter prompt in the plan left out)' : ''}; `
+      + 'tfjs-wasm runs on one thread in Node (its threads are off there), libtensorflow on all cores.');
   const o1 = ortOf(1);
   if (o1) {
     md.push(...impls.filter((x) => x.name.startsWith('converted')).map((x) => `- Against onnxruntime-node (1 thread) on the same weights: the ${x.name} `
