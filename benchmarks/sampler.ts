@@ -32,8 +32,8 @@ const CASES = ['softmax', 'metrics', 'kernel', 'step', 'generic', 'host'] as con
 type CaseName = (typeof CASES)[number];
 
 /** What runSampler (the entry point benchmarks/bench.ts calls) measures. */
-export interface SamplerOptions { backends: string[]; quick: boolean; iters?: string; batches?: string; vocabs?: string }
-let args: { quick?: boolean; iters?: string; batches?: string; vocabs?: string } = {};
+export interface SamplerOptions { backends: string[]; quick: boolean; iters?: string; batches?: number[]; vocabs?: number[] }
+let args: { quick?: boolean; iters?: string; batches?: number[]; vocabs?: number[] } = {};
 
 /** A comma-separated list of positive integers (--batches, --vocabs). */
 function sizes(list: string | undefined, name: string): number[] | undefined {
@@ -51,8 +51,8 @@ function planFor(backend: string): Plan {
   const iters = args.iters !== undefined ? Number(args.iters) : args.quick ? 5 : cpu ? 10 : 30;
   if (!Number.isInteger(iters) || iters < 1) throw new Error(`--iters must be a positive integer, got ${args.iters}`);
   return {
-    batches: sizes(args.batches, 'batches') ?? (args.quick ? [1] : [1, 8]),
-    vocabs: sizes(args.vocabs, 'vocabs') ?? (args.quick ? [32000, 128256] : [32000, 49152, 128256]),
+    batches: args.batches ?? (args.quick ? [1] : [1, 8]),
+    vocabs: args.vocabs ?? (args.quick ? [32000, 128256] : [32000, 49152, 128256]),
     warmup: args.quick || cpu ? 2 : 5,
     warmupMs: args.quick ? 100 : 500, // and at least this long: V8 and the wasm heap settle slowly
     iters,
@@ -276,7 +276,7 @@ async function main(): Promise<void> {
   const backends = values.backends!.split(',').map((b) => b.trim()).filter(Boolean);
   const started = Date.now();
   const { results, target } = await runSampler({
-    backends, quick: !!values.quick, iters: values.iters, batches: values.batches, vocabs: values.vocabs,
+    backends, quick: !!values.quick, iters: values.iters, batches: sizes(values.batches, 'batches'), vocabs: sizes(values.vocabs, 'vocabs'),
   });
   const file = writeResults('sampler', backends, !!values.quick, {
     ...SAMPLER_SETTINGS,
