@@ -340,10 +340,12 @@ describe('parseHfConfig refuses', () => {
   });
 
   test('unsupported model types and architectures, naming the field', () => {
-    expectRefused(() => parse({ ...SMOLLM2_135M, model_type: 'gemma' }), 'model_type', /model_type "gemma" is not supported \(supported: llama, mistral, qwen2, qwen3, smollm3, gemma2\)/);
+    expectRefused(() => parse({ ...SMOLLM2_135M, model_type: 'gemma' }), 'model_type', /model_type "gemma" is not supported \(supported: llama, mistral, qwen2, qwen3, smollm3, gemma2, gemma3_text, phi3, gpt2\)/);
     expectRefused(() => parse({ ...SMOLLM2_135M, model_type: 7 }), 'model_type', /model_type 7 is not supported/);
     expectRefused(() => parse({ ...SMOLLM2_135M, model_type: 'toString' }), 'model_type', /not supported/);
-    expectRefused(() => parse({ ...SMOLLM2_135M, architectures: ['GPT2LMHeadModel'] }), 'architectures', /architecture "GPT2LMHeadModel" is not supported/);
+    expectRefused(() => parse({ ...SMOLLM2_135M, architectures: ['GPTNeoXForCausalLM'] }), 'architectures',
+      /architecture "GPTNeoXForCausalLM" is not supported \(supported: .*GPT2LMHeadModel\)/);
+    expectRefused(() => parse({ ...SMOLLM2_135M, architectures: ['GPT2LMHeadModel'] }), 'architectures', /does not match model_type "llama"/);
     expectRefused(() => parse({ ...SMOLLM2_135M, architectures: ['LlamaForSequenceClassification'] }), 'architectures', /not supported/);
     expectRefused(() => parse({ ...SMOLLM2_135M, architectures: ['Qwen2ForCausalLM'] }), 'architectures',
       /architecture "Qwen2ForCausalLM" does not match model_type "llama" \(expected LlamaForCausalLM\)/);

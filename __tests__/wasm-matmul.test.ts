@@ -1,9 +1,13 @@
 // The wasm matmul module (lib/wasm): its assembler against wabt's bytes, its products against
-// tf.matMul, and both models on wasm running their weight matrices in it (no tensor copy).
+// tf.matMul, and both models under weights: 'packed' running their weight matrices in it (no
+// tensor copy); the default stays tf.matMul.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, useBackend } from '../lib';
-import { loadModel } from '../lib/node';
+import type { WeightsOption } from '../lib';
+import { convertHfCheckpoint, loadHfCheckpoint, loadModel } from '../lib/node';
+import { checkSteps, golden, MODELS } from './helpers/golden';
 import { assembleWat } from '../scripts/wat';
 import { GEMV_WASM } from '../benchmarks/peer/gemv';
 import { MATMUL_WASM_HEX } from '../lib/wasm/matmul-wasm';
@@ -87,13 +91,18 @@ describe('PackedMatrices on wasm', () => {
   });
 });
 
-describe('models on wasm keep their matrices outside TF.js', () => {
-  beforeAll(() => useBackend('wasm'));
+describe("weights: 'packed' keeps a model's matrices outside TF.js", () => {
+  let root: string;
+  beforeAll(async () => {
+    await useBackend('wasm');
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-packed-'));
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  test('the bundled converted model (float16 shards): tensors hold only the rest; logits equal the tf.matMul path', async () => {
-    const run = async () => {
+  test('the bundled converted model (float16 shards): tensors hold only the rest; logits equal the default tf.matMul path', async () => {
+    const run = async (options: WeightsOption) => {
       const bytes0 = tf.memory().numBytes;
-      const model = await loadModel(BUNDLED);
+      const model = await loadModel(BUNDLED, options);
       const held = tf.memory().numBytes - bytes0;
       const prompt = tf.tensor2d([[1, 5, 9, 20, 33, 7]], undefined, 'int32');
       const step = tf.tensor2d([[3]], undefined, 'int32');
@@ -106,13 +115,54 @@ describe('models on wasm keep their matrices outside TF.js', () => {
       expect(tf.memory().numBytes).toBe(bytes0);
       return { held, logits };
     };
-    const packed = await run();
-    process.env.ENTROPIX_WASM_MATMUL = 'tfjs';
-    const plain = await run().finally(() => delete process.env.ENTROPIX_WASM_MATMUL);
+    const packed = await run({ weights: 'packed' });
+    const plain = await run({});
     // kjv-tiny's matrices are 12 MB as float32; only the embedding and the norms stay tensors.
     expect(plain.held).toBeGreaterThan(10e6);
     expect(packed.held).toBeLessThan(0.05 * plain.held);
     packed.logits.forEach((l, i) => expectCloseLogits(l, plain.logits[i]!));
+  });
+
+  // GPT-2's Conv1D matrices are [in, out] already (packed by rows) and its head is tied (packed by
+  // columns, the embedding gathered from them): transformers' logits through the cache.
+  test('GPT-2, native and converted: transformers\' logits and attention', async () => {
+    const g = golden('gpt2');
+    const bytes0 = tf.memory().numBytes;
+    process.env.ENTROPIX_WASM_MATMUL = 'packed'; // the process-wide default on wasm, instead of the option
+    const native = await loadHfCheckpoint(path.join(MODELS, 'gpt2')).finally(() => delete process.env.ENTROPIX_WASM_MATMUL);
+    try {
+      // 172 KB of matrices as float32 (wte, tied, among them); wpe, the norms and biases (11 KB) stay tensors.
+      expect(tf.memory().numBytes - bytes0).toBeLessThan(16e3);
+      await checkSteps(native, g, 'gpt2 native packed');
+    } finally {
+      native.dispose();
+    }
+    const out = path.join(root, 'gpt2');
+    await convertHfCheckpoint(path.join(MODELS, 'gpt2'), out);
+    const converted = await loadModel(out, { weights: 'packed' });
+    try {
+      await checkSteps(converted, g, 'gpt2 converted packed');
+    } finally {
+      converted.dispose();
+    }
+  });
+
+  test('the option is checked before anything is read: another value, or packed off wasm', async () => {
+    const refused = (p: Promise<unknown>) => expect(p).rejects.toMatchObject({ name: 'EntropixError', code: 'INVALID_ARGUMENT', argument: 'weights' });
+    await refused(loadModel('/nonexistent', { weights: 'xnnpack' as WeightsOption['weights'] }));
+    await refused(loadHfCheckpoint('/nonexistent', { weights: 'xnnpack' as WeightsOption['weights'] }));
+    await useBackend('cpu');
+    try {
+      await refused(loadModel('/nonexistent', { weights: 'packed' }));
+      await refused(loadModel('http://127.0.0.1:9/m/', { weights: 'packed' }));
+      await refused(loadHfCheckpoint('/nonexistent', { weights: 'packed' }));
+      // ENTROPIX_WASM_MATMUL=packed is the default on wasm only; elsewhere it is ignored.
+      process.env.ENTROPIX_WASM_MATMUL = 'packed';
+      await expect(loadModel('/nonexistent')).rejects.toThrow(/config\.json/);
+    } finally {
+      delete process.env.ENTROPIX_WASM_MATMUL;
+      await useBackend('wasm');
+    }
   });
 });
 

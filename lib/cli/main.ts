@@ -68,7 +68,7 @@ export async function main(argv: string[]): Promise<void> {
         sampler: a.sampler, temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], minP: a['min-p'],
         chat: a.chat, trace: a.trace, plot: a.plot, color: a.color, quiet: a.quiet, verbose: a.verbose as boolean,
       }); })
-      .command('convert <source> <out>', 'convert a Hugging Face Llama-family checkpoint to a TF.js graph model', (y) => y
+      .command('convert <source> <out>', 'convert a Hugging Face Llama-family or GPT-2 checkpoint to a TF.js graph model', (y) => y
         .positional('source', { type: 'string', demandOption: true, describe: 'Hugging Face model directory' })
         .positional('out', { type: 'string', demandOption: true, describe: 'output directory (must not exist or be empty)' })
         .option('dtype', { requiresArg: true, choices: ['float32', 'float16'] as const, default: 'float32' as const })

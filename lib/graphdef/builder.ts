@@ -278,6 +278,7 @@ export class GraphBuilder {
   softmax(x: GraphTensor): GraphTensor { return this.unary('Softmax', x, FLOAT); }
 
   add(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('AddV2', a, b, NUMERIC); }
+  sub(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Sub', a, b, NUMERIC); }
   mul(a: GraphTensor, b: GraphTensor): GraphTensor { return this.binary('Mul', a, b, NUMERIC); }
 
   // ---- linear algebra, reductions ----

@@ -100,6 +100,7 @@ const OPS: Record<string, OpFn> = {
   BatchMatMulV2: ([x, y], a) => [tf.matMul(tensor(x!), tensor(y!), bool(a, 'adj_x'), bool(a, 'adj_y'))],
   Mean: ([x, axes], a) => [tf.mean(tensor(x!), ints(axes!), bool(a, 'keep_dims'))],
   AddV2: binary(tf.add),
+  Sub: binary(tf.sub),
   Mul: binary(tf.mul),
   Neg: unary(tf.neg),
   Square: unary(tf.square),

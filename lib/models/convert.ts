@@ -1,4 +1,4 @@
-// convertHfCheckpoint: a Hugging Face Llama-family directory (config.json + safetensors) to a
+// convertHfCheckpoint: a Hugging Face Llama-family or GPT-2 directory (config.json + safetensors) to a
 // TF.js graph model directory that loadModel reads. Node only.
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
@@ -13,7 +13,8 @@ import { directoryDefaults } from './generation-defaults';
 
 export { naturalClarifyingToken } from './generation-defaults';
 import { buildLlamaGraph, checkGraphDType } from './llama-graph';
-import { fuseWeight, llamaTensorSpecs, llamaWeightSpecs, withoutTiedEmbedding } from './llama-tensors';
+import { fuseWeight, llamaWeightSpecs, sourceTensors, withoutTiedEmbedding } from './llama-tensors';
+import { withCheckpointNames } from './gpt2-tensors';
 import { SafetensorsCheckpoint } from './safetensors';
 
 export interface ConvertOptions {
@@ -73,7 +74,8 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
   const side = await readSideFiles(srcDir);
   const { entropixJson } = await directoryDefaults(srcDir, config, options.onWarning);
   const ckpt = await SafetensorsCheckpoint.open(srcDir);
-  const specs = llamaTensorSpecs(config);
+  const all = withCheckpointNames(llamaWeightSpecs(config), (name) => ckpt.has(name));
+  const specs = sourceTensors(all);
   // Check every name and shape before reading any data.
   for (const { name, shape } of specs) {
     const info = ckpt.tensor(name); // refuses a missing tensor, argument = name
@@ -86,7 +88,7 @@ export async function convertHfCheckpoint(srcDir: string, outDir: string, option
   // copy of the weights is the shards themselves; each weight is then assembled from its
   // checkpoint tensors (fused and transposed as llama-tensors.ts says) and written into the shards
   // at its place, one at a time.
-  const weights = withoutTiedEmbedding(llamaWeightSpecs(config), config.tieWordEmbeddings);
+  const weights = withoutTiedEmbedding(all, config.tieWordEmbeddings);
   const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
   const scratch = new Float32Array(Math.max(...weights.map((w) => sizeOf(w.shape))));
   const built = buildLlamaGraph(config, (spec) => scratch.subarray(0, sizeOf(spec.shape)), dtype,

@@ -33,7 +33,8 @@ function placeholderShape(node: NodeDefJson): number[] | null {
  * Refuses (INVALID_ARGUMENT, argument 'dir', the message names `source`) a graph that is not
  * one the decoder can run with `config`: unknown ops, inputs naming no node, cycles (a node
  * reading itself included), missing inputs or outputs, a layer count, kv heads, head_dim or
- * vocabulary that disagree with config.json. Format 1 graphs take rope_cos/rope_sin, format 2 rope.
+ * vocabulary that disagree with config.json. Format 1 graphs take rope_cos/rope_sin, format 2 rope
+ * (GPT-2's, position_ids).
  */
 export function checkGraphContract(nodes: readonly NodeDefJson[], weights: readonly GraphWeightInfo[],
   config: ModelConfig, format: number, source: string): void {
@@ -76,8 +77,9 @@ export function checkGraphContract(nodes: readonly NodeDefJson[], weights: reado
 
   // The decoder's inputs and outputs, and the layer count they imply.
   const placeholders = new Map(nodes.filter((n) => n.op === 'Placeholder').map((n) => [n.name, n]));
-  const required = ['input_ids', 'attention_bias', ...(format === 1 ? ['rope_cos', 'rope_sin'] : ['rope']),
-    ...(config.slidingLayers ? ['attention_bias_sliding'] : [])];
+  const positional = config.gpt2 ? ['position_ids'] : format === 1 ? ['rope_cos', 'rope_sin'] : ['rope'];
+  const required = ['input_ids', 'attention_bias', ...positional,
+    ...(config.slidingLayers ? ['attention_bias_sliding'] : []), ...(config.ropeLocalTheta !== undefined ? ['rope_sliding'] : [])];
   for (const name of required) if (!placeholders.has(name)) throw refuse(`the graph has no input '${name}'`);
   const layers = [...placeholders.keys()].filter((n) => /^past_key_\d+$/.test(n)).length;
   if (layers !== config.numLayers) {

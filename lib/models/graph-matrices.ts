@@ -1,4 +1,4 @@
-// A converted graph's weight matrices on the wasm backend: taken out of the loaded artifacts into
+// A converted graph's weight matrices under `weights: 'packed'` (wasm; weights-option.ts): taken out of the loaded artifacts into
 // PackedMatrices (lib/wasm/packed-matrices.ts) before TF.js makes tensors of the rest, so each
 // matrix exists once, outside the tfjs-wasm heap (which would hold it twice and never shrink).
 // A matrix here is a rank-2 float32 Const (float16 shards are widened as they are packed) read
@@ -8,7 +8,7 @@ import type { tf } from '../core/tf';
 import { executorRuns } from '../graphdef/executor';
 import { NodeDefJson, weightEntryBytes } from '../graphdef/json';
 import { f16BytesToFloat32 } from './half';
-import { MAX_PACKED_BYTES, PackedMatrices, PackedMatrix, packedBytes, usePackedMatrices } from '../wasm/packed-matrices';
+import { MAX_PACKED_BYTES, PackedMatrices, PackedMatrix, packedBytes } from '../wasm/packed-matrices';
 
 /**
  * The bytes [at, at + n) of a model's weights laid end to end in manifest order: a view valid
@@ -68,13 +68,13 @@ const CHUNK_BYTES = 4 * 1024 * 1024; // read at a time: the reader's buffer stay
 /**
  * Moves the weight matrices of `artifacts` (checked, not yet loaded) into PackedMatrices, reading
  * the weights through `read` a few MB at a time, and sets artifacts.weightData to the other
- * weights, for TF.js. Returns null (artifacts untouched) off wasm, under ENTROPIX_WASM_MATMUL=tfjs
- * or ENTROPIX_GRAPH_EXECUTOR=tfjs, or when the executor cannot run the graph.
+ * weights, for TF.js. Returns null (artifacts untouched: every weight a tensor, tf.matMul) under
+ * ENTROPIX_GRAPH_EXECUTOR=tfjs, when the executor cannot run the graph, or past 4 GiB of matrices.
  */
 export async function packGraphMatrices(artifacts: tf.io.ModelArtifacts, nodes: readonly NodeDefJson[],
   read: WeightReader): Promise<GraphMatrices | null> {
   const env = typeof process !== 'undefined' ? process.env : undefined;
-  if (!usePackedMatrices() || env?.ENTROPIX_GRAPH_EXECUTOR === 'tfjs' || !executorRuns(nodes)) return null;
+  if (env?.ENTROPIX_GRAPH_EXECUTOR === 'tfjs' || !executorRuns(nodes)) return null;
   const specs = artifacts.weightSpecs ?? [];
   const offsets = new Map<string, number>();
   let total = 0;

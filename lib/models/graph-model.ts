@@ -8,7 +8,7 @@ import { EntropixError } from '../core/errors';
 import type { CausalLM, GenerationDefaults } from './causal-lm';
 import { CompiledGraph, compileGraph } from '../graphdef/executor';
 import type { ModelConfig } from './hf-config';
-import { LlamaCache, stepInputs, stepInputsV1 } from './llama';
+import { LlamaCache, stepInputs, stepInputsV1, stepInputsWithoutRope } from './llama';
 import { LlamaModel } from './llama-model';
 import { GRAPH_FORMAT_VERSION } from './llama-tensors';
 import { checkGraphContract } from './graph-contract';
@@ -86,7 +86,11 @@ class ConvertedLlama extends LlamaModel {
     const past = previous?.length ?? 0;
     let idsOk: Tensor2D;
     let feeds: Record<string, Tensor>;
-    if (this.format === 1) {
+    if (this.shape.gpt2) { // position_ids whatever the format says (the contract checked the input)
+      const s = stepInputsWithoutRope(this.shape, past, inputIds, attentionMask);
+      idsOk = s.idsOk;
+      feeds = { input_ids: s.ids, position_ids: tf.cast(s.positions, 'int32'), attention_bias: s.bias };
+    } else if (this.format === 1) {
       const s = stepInputsV1(this.shape, past, inputIds, attentionMask);
       idsOk = s.idsOk;
       feeds = { input_ids: s.ids, rope_cos: s.cos, rope_sin: s.sin, attention_bias: s.bias };
@@ -95,6 +99,7 @@ class ConvertedLlama extends LlamaModel {
       idsOk = s.idsOk;
       feeds = { input_ids: s.ids, rope: s.rope, attention_bias: s.bias };
       if (s.slidingBias) feeds.attention_bias_sliding = s.slidingBias;
+      if (s.ropeSliding) feeds.rope_sliding = s.ropeSliding;
     }
     const empty = previous ? null : tf.zeros([batch, hkv, 0, hd]);
     for (let i = 0; i < numLayers; i++) {

@@ -1,4 +1,4 @@
-// loadHfCheckpoint: a Hugging Face Llama-family directory (config.json + safetensors) as a native
+// loadHfCheckpoint: a Hugging Face Llama-family or GPT-2 directory (config.json + safetensors) as a native
 // tf-ops CausalLM — the reference for the converted graph, and a fallback for users. Node only.
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
@@ -10,8 +10,10 @@ import { LlamaCache, llamaForward, packedOps, WeightMatrix } from './llama';
 import type { LlamaOps } from './llama-forward';
 import { LlamaModel } from './llama-model';
 import { assembleWeights, fuseWeight, LlamaWeights, llamaWeightSpecs, withoutTiedEmbedding } from './llama-tensors';
-import { MAX_PACKED_BYTES, PackedMatrices, PackedMatrix, packedBytes, usePackedMatrices } from '../wasm/packed-matrices';
+import { MAX_PACKED_BYTES, PackedMatrices, PackedMatrix, packedBytes } from '../wasm/packed-matrices';
+import { packedWeights, WeightsOption } from './weights-option';
 import { SafetensorsCheckpoint } from './safetensors';
+import { withCheckpointNames } from './gpt2-tensors';
 import { directoryDefaults } from './generation-defaults';
 
 /** Reads one tensor, checking its shape first; the result is float32 whatever the file's dtype. */
@@ -24,26 +26,34 @@ async function readCheckedTensor(ckpt: SafetensorsCheckpoint, name: string, shap
   return ckpt.read(name);
 }
 
+/** The weights that are matrices: the products' right operands (the forward's matMul). */
+const MATRIX_KEYS = new Set(['qkv', 'o', 'gateUp', 'down', 'lmHead']);
+
 /**
- * Loads a Hugging Face checkpoint directory as a native model. On the wasm backend the weight
- * matrices go straight from the file into PackedMatrices (no tensor copy); elsewhere every weight
- * is a tensor. Nothing stays allocated on error.
+ * Loads a Hugging Face checkpoint directory as a native model, every weight a tensor; with
+ * `weights: 'packed'` (wasm only, weights-option.ts) the matrices go from the file into
+ * PackedMatrices instead (no tensor copy, no XNNPACK copy). Nothing stays allocated on error.
  */
-export async function loadHfCheckpoint(dir: string): Promise<CausalLM> {
+export async function loadHfCheckpoint(dir: string, options: WeightsOption = {}): Promise<CausalLM> {
+  const pack = packedWeights(options);
   const config = await readHfConfig(dir);
   const ckpt = await SafetensorsCheckpoint.open(dir);
-  const specs = withoutTiedEmbedding(llamaWeightSpecs(config), config.tieWordEmbeddings);
-  const matrixBytes = specs.filter((s) => s.transpose).reduce((a, s) => a + packedBytes(s.shape[0]!, s.shape[1]!), 0);
-  const packed = usePackedMatrices() && matrixBytes <= MAX_PACKED_BYTES ? new PackedMatrices(matrixBytes) : null;
+  const specs = withoutTiedEmbedding(withCheckpointNames(llamaWeightSpecs(config), (name) => ckpt.has(name)), config.tieWordEmbeddings);
+  const matrices = specs.filter((s) => MATRIX_KEYS.has(s.key) && s.shape.length === 2 && s.offset === undefined);
+  const matrixBytes = matrices.reduce((a, s) => a + packedBytes(s.shape[0]!, s.shape[1]!), 0);
+  // Past wasm32's 4 GiB the matrices stay tensors (tf.matMul).
+  const packed = pack && matrixBytes <= MAX_PACKED_BYTES ? new PackedMatrices(matrixBytes) : null;
+  const isMatrix = new Set(packed ? matrices.map((s) => s.name) : []);
   const made = new Map<string, WeightMatrix>();
   try {
     for (const spec of specs) {
       const parts = new Map<string, Float32Array>();
       for (const p of spec.parts) parts.set(p.source, await readCheckedTensor(ckpt, p.source, p.sourceShape));
       const part = (p: { source: string }) => parts.get(p.source)!;
-      made.set(spec.name, packed && spec.transpose
-        ? packed.packColumns(spec.parts.map(part), spec.shape[0]!)
-        : tf.tensor(fuseWeight(spec, part), spec.shape, 'float32'));
+      const [k, n] = spec.shape as [number, number];
+      // HF's [out, in] parts become columns as they are; a GPT-2 Conv1D is [in, out] already.
+      made.set(spec.name, !packed || !isMatrix.has(spec.name) ? tf.tensor(fuseWeight(spec, part), spec.shape, 'float32')
+        : spec.transpose ? packed.packColumns(spec.parts.map(part), k) : packed.packRows(fuseWeight(spec, part), k, n));
     }
     const { defaults } = await directoryDefaults(dir, config);
     return new NativeLlama(config, defaults, assembleWeights<Tensor, WeightMatrix>(specs, config.numLayers, (spec) => made.get(spec.name)!), packed);
@@ -54,7 +64,7 @@ export async function loadHfCheckpoint(dir: string): Promise<CausalLM> {
   }
 }
 
-/** The native model: the decoder on eager tf ops over weights held as tensors (matrices packed on wasm). */
+/** The native model: the decoder on eager tf ops over weights held as tensors (or its matrices packed). */
 class NativeLlama extends LlamaModel {
   private readonly ops: LlamaOps<Tensor, number, WeightMatrix> | undefined;
 
@@ -70,9 +80,9 @@ class NativeLlama extends LlamaModel {
   }
 
   protected release(): void {
-    const { embed, layers, finalNorm, lmHead } = this.weights;
-    const all = [...(embed ? [embed] : []), finalNorm, lmHead, ...layers.flatMap((l) => Object.values(l) as WeightMatrix[])];
-    tf.dispose(all.filter((w): w is Tensor => !(w instanceof PackedMatrix)));
+    const { layers, ...top } = this.weights;
+    const all = [...Object.values(top), ...layers.flatMap((l) => Object.values(l))] as (WeightMatrix | undefined)[];
+    tf.dispose(all.filter((w): w is Tensor => w !== undefined && !(w instanceof PackedMatrix)));
     this.packed?.dispose();
   }
 }

@@ -10,9 +10,12 @@
 //     embedding besides: the lookup gathers the head's columns (withoutTiedEmbedding).
 //   - Qwen3's q_norm and k_norm as one [Hq + Hkv, hd] weight (`self_attn.qk_norm.weight`, a row per
 //     head), so one norm covers the stacked q and k heads;
-//   - Gemma 2's norms stored as 1 + w (the factor they scale by).
-// Other weights keep their Hugging Face names and shapes.
+//   - Gemma 2's and 3's norms (Gemma 3's q/k norms too) stored as 1 + w (the factor they scale by);
+//   - Phi-3's checkpoints hold qkv_proj and gate_up_proj fused already, in this order: one part each;
+//   - Gemma3ForConditionalGeneration's text decoder is read from under "language_model.".
+// Other weights keep their Hugging Face names and shapes. GPT-2's table is gpt2-tensors.ts.
 import type { ModelConfig } from './hf-config';
+import { gpt2WeightSpecs } from './gpt2-tensors';
 
 /** A checkpoint tensor: its Hugging Face name and the shape the config implies. */
 export interface LlamaTensorSpec {
@@ -28,8 +31,8 @@ export interface WeightPart {
 }
 
 export type LayerWeightKey = 'inputNorm' | 'qkv' | 'qkvBias' | 'qkNorm' | 'o' | 'oBias' | 'attnOutNorm' | 'postNorm' | 'gateUp' | 'down'
-  | 'mlpOutNorm';
-export type ModelWeightKey = 'embed' | 'finalNorm' | 'lmHead';
+  | 'mlpOutNorm' | 'inputNormBias' | 'postNormBias' | 'gateUpBias' | 'downBias';
+export type ModelWeightKey = 'embed' | 'finalNorm' | 'lmHead' | 'positionEmbed' | 'finalNormBias';
 
 /**
  * A weight the forward runs on: its name (in model.json), shape, place in LlamaWeights, and its
@@ -59,9 +62,14 @@ export interface LlamaLayerWeights<T, M = T> {
   /** Gemma 2: post_attention_layernorm on the attention's output (postNorm is then pre_feedforward_layernorm). */
   attnOutNorm?: T; // [D]
   postNorm: T; // [D]
-  gateUp: M; // [D, 2·I]
+  gateUp: M; // [D, 2·I]; GPT-2: c_fc, [D, I] (no gate)
   down: M; // [I, D]
   mlpOutNorm?: T; // [D] Gemma 2's post_feedforward_layernorm
+  /** GPT-2: the LayerNorms' biases, c_fc's and the MLP's c_proj's. */
+  inputNormBias?: T; // [D]
+  postNormBias?: T; // [D]
+  gateUpBias?: T; // [I]
+  downBias?: T; // [D]
 }
 
 export interface LlamaWeights<T, M = T> {
@@ -70,19 +78,28 @@ export interface LlamaWeights<T, M = T> {
   layers: LlamaLayerWeights<T, M>[];
   finalNorm: T; // [D]
   lmHead: M; // [D, V]
+  /** GPT-2: the learned position embeddings (wpe), [n_positions, D], and ln_f's bias. */
+  positionEmbed?: T;
+  finalNormBias?: T; // [D]
 }
 
 type Shape = Pick<ModelConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'
-  | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'attentionOutputBias' | 'qkNorm' | 'gemma'>;
+  | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'attentionOutputBias' | 'qkNorm' | 'gemma' | 'fusedProjections' | 'weightPrefix'>
+  & Partial<Pick<ModelConfig, 'gpt2' | 'maxPositions'>>;
 
 /** The weights of the forward for `c`, in order. */
 export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
+  if (c.gpt2) {
+    if (c.maxPositions === undefined) throw new Error('llamaWeightSpecs: GPT-2 needs maxPositions (the rows of wpe)');
+    return gpt2WeightSpecs({ ...c, maxPositions: c.maxPositions });
+  }
   const { vocabSize: v, hiddenSize: d, numHeads: hq, numKvHeads: hkv, headDim: hd, intermediateSize: inter } = c;
   const qkvOut = (hq + 2 * hkv) * hd;
   const specs: LlamaWeightSpec[] = [];
   const add = (name: string, shape: number[], layer: number | null, key: LlamaWeightSpec['key'],
     parts: [string, number[]][], transpose = false) => {
-    specs.push({ name, shape, layer, key, parts: parts.map(([source, sourceShape]) => ({ source, sourceShape })), transpose });
+    const prefix = c.weightPrefix ?? ''; // the checkpoint's names; model.json keeps the unprefixed ones
+    specs.push({ name, shape, layer, key, parts: parts.map(([source, sourceShape]) => ({ source: prefix + source, sourceShape })), transpose });
   };
   const gemma = c.gemma !== undefined;
   const norm = (name: string, layer: number | null, key: LlamaWeightSpec['key']) => {
@@ -94,8 +111,9 @@ export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
     const p = `model.layers.${i}.`;
     const a = `${p}self_attn.`;
     norm(`${p}input_layernorm.weight`, i, 'inputNorm');
-    add(`${a}qkv_proj.weight`, [d, qkvOut], i, 'qkv',
-      [[`${a}q_proj.weight`, [hq * hd, d]], [`${a}k_proj.weight`, [hkv * hd, d]], [`${a}v_proj.weight`, [hkv * hd, d]]], true);
+    add(`${a}qkv_proj.weight`, [d, qkvOut], i, 'qkv', c.fusedProjections
+      ? [[`${a}qkv_proj.weight`, [qkvOut, d]]]
+      : [[`${a}q_proj.weight`, [hq * hd, d]], [`${a}k_proj.weight`, [hkv * hd, d]], [`${a}v_proj.weight`, [hkv * hd, d]]], true);
     if (c.attentionBias) {
       add(`${a}qkv_proj.bias`, [qkvOut], i, 'qkvBias',
         [[`${a}q_proj.bias`, [hq * hd]], [`${a}k_proj.bias`, [hkv * hd]], [`${a}v_proj.bias`, [hkv * hd]]]);
@@ -106,6 +124,7 @@ export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
         ...new Array<[string, number[]]>(hq).fill([`${a}q_norm.weight`, [hd]]),
         ...new Array<[string, number[]]>(hkv).fill([`${a}k_norm.weight`, [hd]]),
       ]);
+      if (gemma) specs[specs.length - 1]!.offset = 1;
     }
     add(`${a}o_proj.weight`, [hq * hd, d], i, 'o', [[`${a}o_proj.weight`, [d, hq * hd]]], true);
     if (c.attentionOutputBias) add(`${a}o_proj.bias`, [d], i, 'oBias', [[`${a}o_proj.bias`, [d]]]);
@@ -115,8 +134,9 @@ export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
     } else {
       norm(`${p}post_attention_layernorm.weight`, i, 'postNorm');
     }
-    add(`${p}mlp.gate_up_proj.weight`, [d, 2 * inter], i, 'gateUp',
-      [[`${p}mlp.gate_proj.weight`, [inter, d]], [`${p}mlp.up_proj.weight`, [inter, d]]], true);
+    add(`${p}mlp.gate_up_proj.weight`, [d, 2 * inter], i, 'gateUp', c.fusedProjections
+      ? [[`${p}mlp.gate_up_proj.weight`, [2 * inter, d]]]
+      : [[`${p}mlp.gate_proj.weight`, [inter, d]], [`${p}mlp.up_proj.weight`, [inter, d]]], true);
     add(`${p}mlp.down_proj.weight`, [inter, d], i, 'down', [[`${p}mlp.down_proj.weight`, [d, inter]]], true);
     if (gemma) norm(`${p}post_feedforward_layernorm.weight`, i, 'mlpOutNorm');
   }
@@ -136,8 +156,13 @@ export function withoutTiedEmbedding(specs: LlamaWeightSpec[], tied: boolean): L
 
 /** Every tensor a Llama-family checkpoint must hold for `c`, in reading order. */
 export function llamaTensorSpecs(c: Shape): LlamaTensorSpec[] {
+  return sourceTensors(llamaWeightSpecs(c));
+}
+
+/** The checkpoint tensors `specs` read, each once, in reading order. */
+export function sourceTensors(specs: readonly LlamaWeightSpec[]): LlamaTensorSpec[] {
   const seen = new Map<string, number[]>();
-  for (const spec of llamaWeightSpecs(c)) {
+  for (const spec of specs) {
     for (const part of spec.parts) if (!seen.has(part.source)) seen.set(part.source, part.sourceShape);
   }
   return [...seen].map(([name, shape]) => ({ name, shape }));
@@ -223,6 +248,7 @@ export function assembleWeights<T, M = T>(specs: readonly LlamaWeightSpec[], num
   return {
     embed: top.embed as T | undefined, finalNorm: top.finalNorm as T, lmHead: top.lmHead as M,
     layers: layers as LlamaLayerWeights<T, M>[],
+    ...(top.positionEmbed ? { positionEmbed: top.positionEmbed as T } : {}), ...(top.finalNormBias ? { finalNormBias: top.finalNormBias as T } : {}),
   };
 }
 

@@ -20,8 +20,8 @@ export type WeightMatrix = Tensor | PackedMatrix;
 /** The shape parameters the maths needs (a subset of ModelConfig). */
 export type LlamaShape = Pick<ModelConfig,
   'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'intermediateSize'
-  | 'maxPositions' | 'ropeTheta' | 'rmsNormEps' | 'ropeLayers' | 'slidingLayers' | 'gemma'> & {
-  /** Llama 3.1's frequency-dependent RoPE scaling, or null. */
+  | 'maxPositions' | 'ropeTheta' | 'rmsNormEps' | 'ropeLayers' | 'slidingLayers' | 'gemma' | 'gpt2' | 'ropeLocalTheta'> & {
+  /** Llama 3.1's frequency-dependent RoPE scaling (Gemma 3: linear, on its global layers), or null. */
   ropeScaling?: RopeScaling | null;
   /** Mistral's sliding window: each query sees itself and the window − 1 keys before it. */
   slidingWindow?: number | null;
@@ -32,21 +32,27 @@ export function forwardShape(config: ModelConfig): LlamaShape {
   return { ...config };
 }
 
-export interface RopeScaling {
+export interface Llama3Scaling {
+  type?: 'llama3';
   factor: number;
   lowFreqFactor: number;
   highFreqFactor: number;
   originalMaxPositions: number;
 }
 
+/** Llama 3.1's scaling, or linear scaling (every frequency / factor). */
+export type RopeScaling = Llama3Scaling | { type: 'linear'; factor: number };
+
 /**
  * RoPE inverse frequencies theta^(−2i/hd), i < hd/2, with Llama 3.1's scaling when given: long
  * wavelengths are divided by `factor`, short ones kept, and the band between blended smoothly.
+ * Linear scaling divides them all.
  */
 export function ropeInverseFrequencies(headDim: number, theta: number, scaling?: RopeScaling | null): Float32Array {
   return Float32Array.from({ length: headDim / 2 }, (_, i) => {
     const freq = 1 / theta ** ((2 * i) / headDim);
     if (!scaling) return freq;
+    if (scaling.type === 'linear') return freq / scaling.factor;
     const { factor, lowFreqFactor, highFreqFactor, originalMaxPositions } = scaling;
     const wavelength = (2 * Math.PI) / freq;
     if (wavelength < originalMaxPositions / highFreqFactor) return freq;
@@ -118,9 +124,9 @@ export function rotaryMatrices(cos: Tensor4D, sin: Tensor4D): Tensor4D {
 }
 
 type StepShape = Pick<LlamaShape, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'vocabSize' | 'numHeads' | 'numKvHeads' | 'slidingWindow'
-  | 'slidingLayers'>;
+  | 'slidingLayers' | 'ropeLocalTheta'>;
 
-/** What both input layouts share: checked ids, positions, cos/sin and the [B, 1, T, S] mask. */
+/** What every input layout shares: checked ids, positions and the [B, 1, T, S] mask. */
 function stepCommon(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null) {
   const [batch, steps] = inputIds.shape;
   // Ids are checked on the device (a host check would be a read per step): a row with an id
@@ -133,7 +139,6 @@ function stepCommon(shape: StepShape, past: number, inputIds: Tensor2D, attentio
   const mask = attentionMask ? tf.cast(attentionMask, 'float32') : tf.ones([batch, total]);
   const positionsAll = tf.relu(tf.sub(tf.cumsum(mask, 1), 1)) as Tensor2D; // [B, S]
   const positions = tf.slice(positionsAll, [0, past], [-1, steps]) as Tensor2D;
-  const { cos, sin } = rotaryAngles(positions, shape.headDim, shape.ropeTheta, shape.ropeScaling);
   // A key is visible when it is real and not in the future.
   const queryAt = tf.reshape(tf.range(past, total, 1, 'float32'), [1, 1, steps, 1]);
   const keyAt = tf.reshape(tf.range(0, total, 1, 'float32'), [1, 1, 1, total]);
@@ -147,7 +152,7 @@ function stepCommon(shape: StepShape, past: number, inputIds: Tensor2D, attentio
   // With slidingLayers only those layers read the banded mask; without, every layer does.
   const bias = biasOf(shape.slidingLayers ? causal : banded);
   const slidingBias = shape.slidingLayers ? biasOf(banded) : null;
-  return { ids, idsOk, positions, cos, sin, bias, slidingBias };
+  return { ids, idsOk, positions, bias, slidingBias };
 }
 
 export interface StepInputs {
@@ -158,8 +163,10 @@ export interface StepInputs {
   positions: Tensor2D; // [B, T] float32: the position of each new token
   rope: Tensor4D; // [B, T, hd, hd]: rotaryMatrices
   bias: Tensor4D; // [B, 1, g·T, S] additive attention mask (0 visible, −1e9 hidden), g = Hq / Hkv copies
-  /** The same within the sliding window, when only some layers slide (Gemma 2). */
+  /** The same within the sliding window, when only some layers slide (Gemma 2 and 3). */
   slidingBias?: Tensor4D;
+  /** Gemma 3: the rotary of the sliding layers (rope_local_base_freq), [B, T, hd, hd]. */
+  ropeSliding?: Tensor4D;
 }
 
 /**
@@ -167,21 +174,31 @@ export interface StepInputs {
  * model so the native forward and the converted graph share one definition: rotary matrices for
  * the new tokens and the additive causal + padding mask. `past` is the cache length; the mask is
  * [B, past + T] (1 = real token) or null for all real. Positions count real tokens only
- * (HF: cumsum(mask) − 1), so a left-padded row computes what it computes alone.
+ * (HF: cumsum(mask) − 1; padding at 0, as transformers' generate fills it), so a left-padded row
+ * computes what it computes alone.
  * Call inside a tidy except for the returned tensors.
  */
 export function stepInputs(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null): StepInputs {
-  const { ids, idsOk, positions, cos, sin, bias, slidingBias } = stepCommon(shape, past, inputIds, attentionMask);
+  const common = stepInputsWithoutRope(shape, past, inputIds, attentionMask);
+  const { cos, sin } = rotaryAngles(common.positions, shape.headDim, shape.ropeTheta, shape.ropeScaling);
+  // Gemma 3's sliding layers rotate with their own base, unscaled.
+  const local = shape.ropeLocalTheta !== undefined ? rotaryAngles(common.positions, shape.headDim, shape.ropeLocalTheta) : null;
+  return { ...common, rope: rotaryMatrices(cos, sin), ...(local ? { ropeSliding: rotaryMatrices(local.cos, local.sin) } : {}) };
+}
+
+/** stepInputs without the rotary matrices (GPT-2's learned positions read `positions`). */
+export function stepInputsWithoutRope(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null)
+  : Omit<StepInputs, 'rope' | 'ropeSliding'> {
+  const { ids, idsOk, positions, bias, slidingBias } = stepCommon(shape, past, inputIds, attentionMask);
   const groups = shape.numHeads / shape.numKvHeads;
   const repeat = (b: Tensor4D) => (groups > 1 ? tf.concat(new Array<Tensor4D>(groups).fill(b), 2) : b) as Tensor4D;
-  return {
-    ids, idsOk, positions, rope: rotaryMatrices(cos, sin), bias: repeat(bias), ...(slidingBias ? { slidingBias: repeat(slidingBias) } : {}),
-  };
+  return { ids, idsOk, positions, bias: repeat(bias), ...(slidingBias ? { slidingBias: repeat(slidingBias) } : {}) };
 }
 
 /** The inputs of a graph converted before format 2: cos, sin [B, 1, T, hd] and the mask [B, 1, T, S]. */
 export function stepInputsV1(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null) {
-  return stepCommon(shape, past, inputIds, attentionMask);
+  const common = stepCommon(shape, past, inputIds, attentionMask);
+  return { ...common, ...rotaryAngles(common.positions, shape.headDim, shape.ropeTheta, shape.ropeScaling) };
 }
 
 /** The decoder's ops as eager tf ops. */
@@ -189,6 +206,7 @@ export const tfOps: LlamaOps<Tensor> = {
   matMul: (a, b) => tf.matMul(a as Tensor2D, b as Tensor2D),
   batchMatMul: (a, b, transposeB = false) => tf.matMul(a, b, false, transposeB),
   add: (a, b) => tf.add(a, b),
+  sub: (a, b) => tf.sub(a, b),
   mul: (a, b) => tf.mul(a, b),
   square: (x) => tf.square(x),
   rsqrt: (x) => tf.rsqrt(x),
@@ -235,9 +253,13 @@ export function llamaForward<M = Tensor>(
 ): LlamaOutput {
   const [batch, steps] = inputIds.shape;
   const past = cache?.length ?? 0;
-  const { ids, idsOk, rope, bias, slidingBias } = stepInputs(shape, past, inputIds, attentionMask);
+  // GPT-2 reads its positions' rows of wpe; the others rotate q and k.
+  const s = shape.gpt2 ? stepInputsWithoutRope(shape, past, inputIds, attentionMask) : stepInputs(shape, past, inputIds, attentionMask);
+  const { ids, idsOk, bias, slidingBias } = s;
+  const ropeSliding = shape.gpt2 ? undefined : (s as StepInputs).ropeSliding;
+  const positional = shape.gpt2 ? { positions: tf.cast(s.positions, 'int32') } : { rope: (s as StepInputs).rope };
   const out = decoderForward(ops, shape, w, {
-    ids, rope, bias, ...(slidingBias ? { slidingBias } : {}), past: cache, batch, steps, total: past + steps,
+    ids, ...positional, bias, ...(slidingBias ? { slidingBias } : {}), ...(ropeSliding ? { ropeSliding } : {}), past: cache, batch, steps, total: past + steps,
   });
   return {
     logits: tf.mul(out.logits, idsOk) as Tensor2D,

@@ -6,12 +6,16 @@ import { directoryDefaults } from './generation-defaults';
 import { loadGraphModelAndNodes } from './graph-loader';
 import { checkConvertedArtifacts, convertedLlama } from './graph-model';
 import { GraphMatrices, packGraphMatrices } from './graph-matrices';
-import { usePackedMatrices } from '../wasm/packed-matrices';
+import { packedWeights, WeightsOption } from './weights-option';
 import { readHfConfig } from './hf-config-file';
 import type { NodeDefJson } from '../graphdef/json';
 
-/** Loads a converted model directory. Nothing stays allocated when it throws. */
-export async function loadModel(dir: string): Promise<CausalLM> {
+/**
+ * Loads a converted model directory (`weights: 'packed'`: its matrices in PackedMatrices, read
+ * through one reused buffer; weights-option.ts). Nothing stays allocated when it throws.
+ */
+export async function loadModel(dir: string, options: WeightsOption = {}): Promise<CausalLM> {
+  const pack = packedWeights(options);
   const config = await readHfConfig(dir);
   const { defaults } = await directoryDefaults(dir, config);
   let format = 1;
@@ -19,7 +23,7 @@ export async function loadModel(dir: string): Promise<CausalLM> {
   try {
     const { model, nodes } = await loadGraphModelAndNodes(dir, (artifacts) => {
       format = checkConvertedArtifacts(artifacts, config, nodePath.join(dir, 'model.json'), 'dir');
-    }, usePackedMatrices() ? async (artifacts, read) => {
+    }, pack ? async (artifacts, read) => {
       matrices = await packGraphMatrices(artifacts, (artifacts.modelTopology as { node: NodeDefJson[] }).node, read);
       return matrices !== null;
     } : undefined);

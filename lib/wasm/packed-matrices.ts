@@ -210,9 +210,3 @@ export class PackedMatrices {
     return this.memory === null;
   }
 }
-
-/** Whether weight matrices go into PackedMatrices: on the wasm backend, unless ENTROPIX_WASM_MATMUL=tfjs. */
-export function usePackedMatrices(): boolean {
-  const env = typeof process !== 'undefined' ? process.env : undefined;
-  return tf.getBackend() === 'wasm' && env?.ENTROPIX_WASM_MATMUL !== 'tfjs';
-}
