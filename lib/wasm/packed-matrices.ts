@@ -1,10 +1,11 @@
 // A model's weight matrices in a WebAssembly.Memory of their own, multiplied by the hand-written
-// SIMD kernels of matmul.wat: on the wasm backend, instead of tf.matMul. Why: tfjs-wasm's matmul
-// (XNNPACK) packs a second copy of every weight into the wasm heap, and that heap never shrinks,
-// so a model cost 2.4× its weights in RSS and kept it after dispose; and one row × W streamed at
-// ~7 GB/s where the packed layout below reads 20+ (benchmarks/README.md). Here each matrix exists
-// once, in panels of 16 columns × K rows read front to back; activations are copied in and out
-// (a few KB at decode); dispose drops the memory with the module.
+// SIMD kernels of matmul.wat: the opt-in `weights: 'packed'` (lib/models/weights-option.ts) on the
+// wasm backend, instead of tf.matMul. Why: tfjs-wasm's matmul (XNNPACK) packs a second copy of
+// every weight into the wasm heap, and that heap never shrinks, so a model costs 2.4× its weights
+// in RSS and keeps it after dispose. Here each matrix exists once, in panels of 16 columns × K rows
+// read front to back; activations are copied in and out (a few KB at decode); dispose drops the
+// memory with the module. The price: decode slower than XNNPACK (benchmarks/README.md), hence
+// not the default.
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
