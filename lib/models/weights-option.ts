@@ -2,7 +2,8 @@
 // option. 'tfjs', the default, keeps them as tensors multiplied by tf.matMul (XNNPACK on wasm:
 // the fastest path measured). 'packed' keeps them on the wasm backend in our own SIMD module
 // (lib/wasm/packed-matrices.ts): one copy outside the tfjs-wasm heap, given back on dispose, for
-// about half the peak memory at ~15% slower decode and ~30% slower prefill (benchmarks/README.md).
+// 1.4× the weights' bytes at peak instead of 2.4×, at ~10% more CPU time per decoded token
+// (benchmarks/README.md).
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 
