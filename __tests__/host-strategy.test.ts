@@ -3,11 +3,11 @@
 // metrics within 1e-4, over many rows in every regime, NaN/±Inf rows, keyMask, ties, per-row
 // tensor parameters, seeds, logits only; each input read once and only after validation; no leaks.
 import { tf, useBackend, EntropixSampler, sampleTokens, computeMetrics } from '../lib';
-import type { BackendName, SampleResult, SamplerConfig, SamplingParams } from '../lib';
+import type { BackendName, SamplerConfig, SamplingParams } from '../lib';
 import { samplingStrategy } from '../lib/sampling/backends/strategy';
 import { NO_LIMITS, TENSORFLOW_LIMITS } from '../lib/sampling/backends/host/strategy';
 import { countReads, expectRefused } from './helpers/tensors';
-import { METRICS, generic, rng, normal } from './helpers/paths';
+import { METRICS, generic, rng, normal, readResult } from './helpers/paths';
 import { onBackend, TENSORFLOW } from './helpers/backends';
 
 const BACKENDS: BackendName[] = TENSORFLOW.missing() === null ? ['cpu', 'tensorflow'] : ['cpu'];
@@ -58,16 +58,6 @@ function attentionRows(n: number, seed: number): Float32Array {
   s[9] = -Infinity;
   s[INF_AT] = Infinity;
   return s;
-}
-
-async function readResult(r: SampleResult): Promise<{ tokens: number[]; states: number[]; metrics: Float32Array[] }> {
-  const out = {
-    tokens: Array.from(await r.tokens.data()),
-    states: Array.from(await r.states.data()),
-    metrics: await Promise.all(METRICS.map(async (k) => (await r.metrics[k].data()) as Float32Array)),
-  };
-  tf.dispose(r);
-  return out;
 }
 
 /**

@@ -8,7 +8,7 @@ import { hostEntropixStep } from '../lib/sampling/backends/host/step';
 import { compileRegimes } from '../lib/sampling/regimes';
 import { gumbelNoise } from '../lib/sampling/rng';
 import { countReads, expectRefused } from './helpers/tensors';
-import { METRICS, generic, rng, normal } from './helpers/paths';
+import { METRICS, generic, rng, normal, readResult } from './helpers/paths';
 
 /**
  * Logit rows that reach every regime: near-one-hot (flowing), flat over 16 tied tokens (treading),
@@ -41,16 +41,6 @@ function attentionRows(batch: number, heads: number, queries: number, keys: numb
   s[5] = NaN;
   s[9] = -Infinity;
   return s;
-}
-
-async function readResult(r: SampleResult): Promise<{ tokens: number[]; states: number[]; metrics: Float32Array[] }> {
-  const out = {
-    tokens: Array.from(await r.tokens.data()),
-    states: Array.from(await r.states.data()),
-    metrics: await Promise.all(METRICS.map(async (k) => (await r.metrics[k].data()) as Float32Array)),
-  };
-  tf.dispose(r);
-  return out;
 }
 
 function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4): void {
