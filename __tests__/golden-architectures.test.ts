@@ -3,13 +3,10 @@
 // probabilities and greedy tokens for a left-padded batch. Native and converted models must
 // reproduce all three, through the cache.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, useBackend, generate } from '../lib';
-import { checkGreedy, checkSteps, golden, MODELS } from './helpers/golden';
+import { describeGoldenModels, golden, MODELS } from './helpers/golden';
 import type { KVCache } from '../lib/models/causal-lm';
-import { convertHfCheckpoint } from '../lib/models/convert';
-import { loadModel } from '../lib/models/load-dir';
 import { loadHfCheckpoint } from '../lib/models/hf-checkpoint';
 import { parseHfConfig } from '../lib/models/hf-config';
 import { EntropixError } from '../lib/core/errors';
@@ -24,38 +21,7 @@ const CASES = [
   'qwen3-bf16-sharded', 'smollm3-bf16-sharded', 'gemma2-bf16-sharded',
 ] as const;
 
-describe('more architectures: golden transformers outputs on wasm', () => {
-  let root: string;
-  beforeAll(async () => {
-    await useBackend('wasm');
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-golden-arch-'));
-  });
-  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-
-  test.each(CASES)('%s: loadHfCheckpoint matches logits, attention and greedy tokens', async (name) => {
-    const g = golden(name);
-    const model = await loadHfCheckpoint(path.join(MODELS, name));
-    try {
-      await checkSteps(model, g, `${name} native`);
-      await checkGreedy(model, g);
-    } finally {
-      model.dispose();
-    }
-  });
-
-  test.each(CASES)('%s: convertHfCheckpoint + loadModel matches logits, attention and greedy tokens', async (name) => {
-    const g = golden(name);
-    const out = path.join(root, name);
-    await convertHfCheckpoint(path.join(MODELS, name), out);
-    const model = await loadModel(out);
-    try {
-      await checkSteps(model, g, `${name} converted`);
-      await checkGreedy(model, g);
-    } finally {
-      model.dispose();
-    }
-  });
-});
+describeGoldenModels('more architectures: golden transformers outputs on wasm', CASES);
 
 describe('sliding window: the attention metrics count only the keys the last layer attended to', () => {
   beforeAll(() => useBackend('wasm'));
@@ -130,15 +96,17 @@ describe('the graph of a model that slides some layers', () => {
   });
 });
 
+// A fixture's config.json, and a config refused with a typed error naming the field.
+const read = (name: string) => JSON.parse(fs.readFileSync(path.join(MODELS, name, 'config.json'), 'utf8')) as Record<string, unknown>;
+const refused = (json: unknown, argument: string, message: RegExp) => {
+  let err: unknown;
+  try { parseHfConfig(json, 'test'); } catch (e) { err = e; }
+  expect(err).toBeInstanceOf(EntropixError);
+  expect((err as EntropixError).argument).toBe(argument);
+  expect((err as Error).message).toMatch(message);
+};
+
 describe('config.json of the added architectures', () => {
-  const read = (name: string) => JSON.parse(fs.readFileSync(path.join(MODELS, name, 'config.json'), 'utf8')) as Record<string, unknown>;
-  const refused = (json: unknown, argument: string, message: RegExp) => {
-    let err: unknown;
-    try { parseHfConfig(json, 'test'); } catch (e) { err = e; }
-    expect(err).toBeInstanceOf(EntropixError);
-    expect((err as EntropixError).argument).toBe(argument);
-    expect((err as Error).message).toMatch(message);
-  };
 
   test('qwen3: q/k norms, head_dim as Qwen3Config defaults it (128, not hidden / heads)', () => {
     const c = parseHfConfig(read('qwen3'), 'qwen3');
@@ -187,7 +155,8 @@ describe('config.json of the added architectures', () => {
     expect([off.gemma!.attentionSoftcap, off.gemma!.finalSoftcap]).toEqual([null, null]);
     refused({ ...json, hidden_activation: 'gelu' }, 'hidden_activation', /gelu_pytorch_tanh/);
     refused({ ...json, layer_types: ['sliding_attention', 'full_attention'] }, 'layer_types', /each of the 3 layers/);
-    refused({ ...json, architectures: ['Gemma3ForCausalLM'] }, 'architectures', /not supported \(supported: .*Gemma2ForCausalLM[,)]/);
+    refused({ ...json, architectures: ['Gemma3ForCausalLM'] }, 'architectures', /does not match model_type "gemma2" \(expected Gemma2ForCausalLM\)/);
+    refused({ ...json, architectures: ['GemmaForCausalLM'] }, 'architectures', /not supported \(supported: .*Gemma2ForCausalLM[,)]/);
   });
 
   test('smollm3: no_rope_layers as written, or from no_rope_layer_interval as transformers fills it', () => {
@@ -200,5 +169,144 @@ describe('config.json of the added architectures', () => {
     refused({ ...json, no_rope_layers: [1, 1, 2, 0] }, 'no_rope_layers', /0 or 1/);
     refused({ ...json, mlp_bias: true }, 'mlp_bias', /not supported/);
     refused({ ...json, use_sliding_window: true }, 'use_sliding_window', /not supported/);
+  });
+});
+
+// Gemma 3 (q/k norms, two rope bases, linear scaling on the global layers; also the multimodal
+// Gemma3ForConditionalGeneration on text) and Phi-3 (fused qkv_proj and gate_up_proj, a window on
+// every layer), each also from bf16 shards.
+const GEMMA3_PHI3 = ['gemma3', 'gemma3-bf16-sharded', 'gemma3-multimodal', 'phi3', 'phi3-bf16-sharded'] as const;
+
+describeGoldenModels('Gemma 3 and Phi-3: golden transformers outputs on wasm', GEMMA3_PHI3);
+
+describe('config.json of Gemma 3 and Phi-3', () => {
+  // gemma-3-1b's config.json is written this way (transformers 4.50): the two bases and the
+  // pattern as top-level fields. transformers 5.18's Gemma3TextConfig reads it as the same model:
+  // layers 5, 11, 17, 23 global (base 1e6), the others slide (base 1e4), no soft-caps.
+  const GEMMA3_1B = {
+    architectures: ['Gemma3ForCausalLM'], attention_bias: false, attn_logit_softcapping: null, bos_token_id: 2,
+    eos_token_id: [1, 106], final_logit_softcapping: null, head_dim: 256, hidden_activation: 'gelu_pytorch_tanh',
+    hidden_size: 1152, intermediate_size: 6912, max_position_embeddings: 32768, model_type: 'gemma3_text',
+    num_attention_heads: 4, num_hidden_layers: 26, num_key_value_heads: 1, pad_token_id: 0, query_pre_attn_scalar: 256,
+    rms_norm_eps: 1e-6, rope_local_base_freq: 10000, rope_scaling: null, rope_theta: 1000000, sliding_window: 512,
+    sliding_window_pattern: 6, vocab_size: 262144,
+  };
+
+  test('gemma3: the fixture as transformers 5 writes it (rope_parameters by layer type, layer_types)', () => {
+    const c = parseHfConfig(read('gemma3'), 'gemma3');
+    expect([c.modelType, c.architecture, c.qkNorm, c.headDim, c.slidingWindow]).toEqual(['gemma3_text', 'Gemma3ForCausalLM', true, 16, 4]);
+    expect(c.slidingLayers).toEqual([true, true, false, true]);
+    expect([c.ropeTheta, c.ropeScaling, c.ropeLocalTheta]).toEqual([1e6, { type: 'linear', factor: 4 }, 1e4]);
+    expect(c.gemma).toEqual({ embedScale: Math.sqrt(48), attentionScale: 1 / Math.sqrt(24), attentionSoftcap: null, finalSoftcap: null });
+  });
+
+  test('gemma3: the 4.x layout (rope_theta, rope_local_base_freq, rope_scaling, sliding_window_pattern) and the class defaults', () => {
+    const c = parseHfConfig(GEMMA3_1B, 'gemma-3-1b');
+    expect(c.slidingLayers!.flatMap((s, i) => (s ? [] : [i]))).toEqual([5, 11, 17, 23]);
+    expect([c.ropeTheta, c.ropeScaling, c.ropeLocalTheta, c.slidingWindow, c.headDim, c.eosTokenIds]).toEqual([1e6, null, 1e4, 512, 256, [1, 106]]);
+    const scaled = parseHfConfig({ ...GEMMA3_1B, rope_scaling: { rope_type: 'linear', factor: 8 } }, 'test');
+    expect(scaled.ropeScaling).toEqual({ type: 'linear', factor: 8 });
+    const bare: Record<string, unknown> = { ...GEMMA3_1B };
+    for (const k of ['rope_theta', 'rope_local_base_freq', 'rope_scaling', 'sliding_window_pattern', 'head_dim', 'sliding_window',
+      'attn_logit_softcapping', 'final_logit_softcapping']) delete bare[k];
+    const d = parseHfConfig(bare, 'test');
+    expect([d.ropeTheta, d.ropeLocalTheta, d.headDim, d.slidingWindow, d.gemma!.attentionSoftcap, d.gemma!.finalSoftcap]).toEqual([1e6, 1e4, 256, 4096, null, null]);
+    expect(d.slidingLayers!.flatMap((s, i) => (s ? [] : [i]))).toEqual([5, 11, 17, 23]);
+    refused({ ...GEMMA3_1B, sliding_window: null }, 'sliding_window', /null is not supported/);
+  });
+
+  test('gemma3: attn_logit_softcapping is checked and ignored (transformers\' Gemma3Attention never applies it); the final cap applies', () => {
+    const c = parseHfConfig(read('gemma3-bf16-sharded'), 'test');
+    expect([c.gemma!.attentionSoftcap, c.gemma!.finalSoftcap]).toEqual([null, 10]);
+    refused({ ...GEMMA3_1B, attn_logit_softcapping: -1 }, 'attn_logit_softcapping', /attn_logit_softcapping/);
+  });
+
+  test('gemma3: what it cannot run is refused by name', () => {
+    refused({ ...GEMMA3_1B, rope_scaling: { rope_type: 'yarn', factor: 8 } }, 'rope_scaling', /"yarn" is not supported \(only "llama3" and "linear"\)/);
+    refused({ ...read('gemma3'), rope_parameters: { rope_type: 'default', rope_theta: 1e4 } }, 'rope_parameters', /by layer type/);
+    refused({ ...read('gemma3'), rope_parameters: { sliding_attention: { rope_type: 'linear', factor: 2, rope_theta: 1e4 } } },
+      'rope_parameters.sliding_attention', /scaling on the sliding layers is not supported/);
+    refused({ ...read('gemma3'), rope_scaling: { rope_type: 'linear', factor: 2 } }, 'rope_scaling', /both given/);
+    refused({ ...GEMMA3_1B, layer_types: ['sliding_attention'] }, 'layer_types', /each of the 26 layers/);
+    refused({ ...GEMMA3_1B, use_bidirectional_attention: true }, 'use_bidirectional_attention', /not supported/);
+    refused({ ...GEMMA3_1B, hidden_activation: 'gelu' }, 'hidden_activation', /gelu_pytorch_tanh/);
+  });
+
+  // gemma-3-4b-it's config.json less vision_config (transformers 4.50): text_config gives six
+  // fields, Gemma3TextConfig's defaults the rest.
+  const GEMMA3_4B = {
+    architectures: ['Gemma3ForConditionalGeneration'], boi_token_index: 255999, eoi_token_index: 256000, eos_token_id: [1, 106],
+    image_token_index: 262144, initializer_range: 0.02, mm_tokens_per_image: 256, model_type: 'gemma3',
+    text_config: {
+      hidden_size: 2560, intermediate_size: 10240, model_type: 'gemma3_text', num_hidden_layers: 34,
+      rope_scaling: { factor: 8.0, rope_type: 'linear' }, sliding_window: 1024,
+    },
+  };
+
+  test('gemma3 (multimodal): the text decoder of text_config, read from under language_model., with Gemma3TextConfig\'s defaults', () => {
+    const c = parseHfConfig(GEMMA3_4B, 'gemma-3-4b');
+    expect([c.architecture, c.modelType, c.weightPrefix, c.vocabSize, c.hiddenSize, c.numLayers, c.numHeads, c.numKvHeads, c.headDim])
+      .toEqual(['Gemma3ForConditionalGeneration', 'gemma3_text', 'language_model.', 262208, 2560, 34, 8, 4, 256]);
+    expect([c.maxPositions, c.slidingWindow, c.ropeTheta, c.ropeScaling, c.ropeLocalTheta, c.tieWordEmbeddings])
+      .toEqual([131072, 1024, 1e6, { type: 'linear', factor: 8 }, 1e4, true]);
+    expect(c.eosTokenIds).toEqual([1, 106]);
+    refused({ ...GEMMA3_4B, text_config: { ...GEMMA3_4B.text_config, sliding_window: null } }, 'text_config.sliding_window', /null is not supported/);
+    expect(c.slidingLayers!.flatMap((s, i) => (s ? [] : [i]))).toEqual([5, 11, 17, 23, 29]);
+    const fixture = parseHfConfig(read('gemma3-multimodal'), 'test');
+    expect([fixture.slidingLayers, fixture.ropeScaling, fixture.tieWordEmbeddings]).toEqual([[true, false], { type: 'linear', factor: 2 }, true]);
+    // Errors inside text_config name the field there.
+    refused({ ...GEMMA3_4B, text_config: { ...GEMMA3_4B.text_config, hidden_activation: 'relu' } }, 'text_config.hidden_activation', /gelu_pytorch_tanh/);
+    refused({ ...GEMMA3_4B, text_config: { ...GEMMA3_4B.text_config, model_type: 'gemma2' } }, 'text_config', /"gemma3_text"/);
+    refused({ ...GEMMA3_4B, text_config: undefined }, 'text_config', /must be an object/);
+    refused({ ...GEMMA3_4B, architectures: ['Gemma3ForCausalLM'] }, 'architectures', /Gemma3ForConditionalGeneration/);
+  });
+
+  // Phi-3-mini-4k-instruct's config.json (transformers 4.40) less auto_map: a window of 2047 on every layer.
+  const PHI3_MINI_4K = {
+    architectures: ['Phi3ForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 1, embd_pdrop: 0.0,
+    eos_token_id: 32000, hidden_act: 'silu', hidden_size: 3072, initializer_range: 0.02, intermediate_size: 8192,
+    max_position_embeddings: 4096, model_type: 'phi3', num_attention_heads: 32, num_hidden_layers: 32, num_key_value_heads: 32,
+    original_max_position_embeddings: 4096, pad_token_id: 32000, resid_pdrop: 0.0, rms_norm_eps: 1e-5, rope_scaling: null,
+    rope_theta: 10000.0, sliding_window: 2047, tie_word_embeddings: false, vocab_size: 32064,
+  };
+
+  test('phi3: fused projections, a window on every layer, no biases', () => {
+    const c = parseHfConfig(PHI3_MINI_4K, 'phi-3-mini');
+    expect([c.architecture, c.fusedProjections, c.slidingWindow, c.slidingLayers, c.headDim, c.attentionBias, c.ropeTheta])
+      .toEqual(['Phi3ForCausalLM', true, 2047, undefined, 96, false, 1e4]);
+    expect(parseHfConfig(read('phi3'), 'phi3').slidingWindow).toBe(5);
+    expect(parseHfConfig(read('phi3-bf16-sharded'), 'phi3').slidingWindow).toBeNull();
+  });
+
+  test('phi3: longrope (the 128k models, also written "su") and a partial rotary are refused by name', () => {
+    const factors = new Array(48).fill(1);
+    const longrope = { type: 'longrope', long_factor: factors, short_factor: factors };
+    refused({ ...PHI3_MINI_4K, rope_scaling: longrope }, 'rope_scaling', /Phi-3's RoPE scaling "longrope" .* is not supported/);
+    refused({ ...PHI3_MINI_4K, rope_scaling: { ...longrope, type: 'su' } }, 'rope_scaling', /"su"/);
+    refused({ ...read('phi3'), rope_parameters: { rope_type: 'longrope', rope_theta: 1e4 } }, 'rope_parameters', /longrope/);
+    refused({ ...read('phi3'), rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 0.75 } },
+      'rope_parameters.partial_rotary_factor', /0.75 is not supported/);
+    refused({ ...PHI3_MINI_4K, partial_rotary_factor: 0.5 }, 'partial_rotary_factor', /not supported/);
+    refused({ ...PHI3_MINI_4K, hidden_act: 'gelu' }, 'hidden_act', /silu/);
+  });
+
+  test('the last layer\'s window decides the attention metrics\' keyMask: gemma3 slides its last layer, gemma3-bf16-sharded does not', () => {
+    const mask = tf.ones([1, 8]) as tf.Tensor2D;
+    const banded = (name: string) => tf.tidy(() => attendedKeys(mask, parseHfConfig(read(name), name)).arraySync());
+    expect(banded('gemma3')).toEqual([[0, 0, 0, 0, 1, 1, 1, 1]]);
+    expect(banded('phi3')).toEqual([[0, 0, 0, 1, 1, 1, 1, 1]]);
+    expect(banded('gemma3-bf16-sharded')).toEqual([[1, 1, 1, 1, 1, 1, 1, 1]]);
+    mask.dispose();
+  });
+
+  test('the Gemma 3 graph takes rope_sliding, which the contract requires', () => {
+    const config = parseHfConfig(read('gemma3'), 'gemma3');
+    const built = buildLlamaGraph(config, (spec) => new Float32Array(spec.shape.reduce((a, b) => a * b, 1)));
+    const nodes = built.modelJson.modelTopology.node;
+    const weights = built.modelJson.weightsManifest.flatMap((m) => m.weights);
+    expect(nodes.filter((n) => n.op === 'Placeholder').map((n) => n.name)).toEqual(expect.arrayContaining(['rope', 'rope_sliding', 'attention_bias_sliding']));
+    expect(() => checkGraphContract(nodes, weights, config, 3, 'test')).not.toThrow();
+    const without = nodes.filter((n) => n.name !== 'rope_sliding').map((n) => ({ ...n, input: (n.input ?? []).map((i) => (i === 'rope_sliding' ? 'rope' : i)) }));
+    expect(() => checkGraphContract(without, weights, config, 3, 'test')).toThrow(/no input 'rope_sliding'/);
   });
 });

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, useBackend } from '../lib';
-import { checkGreedy, checkSteps, golden, MODELS } from './helpers/golden';
+import { checkSteps, describeGoldenModels, golden, MODELS } from './helpers/golden';
 import { convertHfCheckpoint } from '../lib/models/convert';
 import { loadModel } from '../lib/models/load-dir';
 import { loadHfCheckpoint } from '../lib/models/hf-checkpoint';
@@ -20,37 +20,15 @@ import { SafetensorsCheckpoint, SafetensorsInput, writeSafetensors } from '../li
 
 const CASES = ['gpt2', 'gpt2-bf16-sharded'] as const;
 
-describe('GPT-2: golden transformers outputs on wasm', () => {
+describeGoldenModels('GPT-2: golden transformers outputs on wasm', CASES);
+
+describe('GPT-2: a checkpoint without the transformer. prefix', () => {
   let root: string;
   beforeAll(async () => {
     await useBackend('wasm');
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-golden-gpt2-'));
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-
-  test.each(CASES)('%s: loadHfCheckpoint matches logits, attention and greedy tokens', async (name) => {
-    const g = golden(name);
-    const model = await loadHfCheckpoint(path.join(MODELS, name));
-    try {
-      await checkSteps(model, g, `${name} native`);
-      await checkGreedy(model, g);
-    } finally {
-      model.dispose();
-    }
-  });
-
-  test.each(CASES)('%s: convertHfCheckpoint + loadModel matches logits, attention and greedy tokens', async (name) => {
-    const g = golden(name);
-    const out = path.join(root, name);
-    await convertHfCheckpoint(path.join(MODELS, name), out);
-    const model = await loadModel(out);
-    try {
-      await checkSteps(model, g, `${name} converted`);
-      await checkGreedy(model, g);
-    } finally {
-      model.dispose();
-    }
-  });
 
   test('a checkpoint saved from the base model (no "transformer." prefix, attn.bias buffers, as openai-community/gpt2) reads the same', async () => {
     const g = golden('gpt2');

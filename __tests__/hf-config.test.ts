@@ -295,6 +295,14 @@ describe('parseHfConfig defaults', () => {
     expect(parse({ ...MINIMAL, model_type: 'mistral' })).toMatchObject({ architecture: 'MistralForCausalLM', attentionBias: false, slidingWindow: null });
   });
 
+  test('gemma2: an absent sliding_window is Gemma2Config\'s 4096 on the even layers; null is no window', () => {
+    const gemma2 = { ...MINIMAL, model_type: 'gemma2', num_hidden_layers: 4 };
+    expect(parse(gemma2)).toMatchObject({ slidingWindow: 4096, slidingLayers: [true, false, true, false] });
+    expect(parse({ ...gemma2, sliding_window: 512 }).slidingWindow).toBe(512);
+    const none = parse({ ...gemma2, sliding_window: null });
+    expect([none.slidingWindow, none.slidingLayers]).toEqual([null, undefined]);
+  });
+
   test('head_dim may differ from hidden_size / heads', () => {
     expect(parse({ ...MINIMAL, head_dim: 128 }).headDim).toBe(128);
   });
@@ -340,7 +348,7 @@ describe('parseHfConfig refuses', () => {
   });
 
   test('unsupported model types and architectures, naming the field', () => {
-    expectRefused(() => parse({ ...SMOLLM2_135M, model_type: 'gemma' }), 'model_type', /model_type "gemma" is not supported \(supported: llama, mistral, qwen2, qwen3, smollm3, gemma2, gpt2\)/);
+    expectRefused(() => parse({ ...SMOLLM2_135M, model_type: 'gemma' }), 'model_type', /model_type "gemma" is not supported \(supported: llama, mistral, qwen2, qwen3, smollm3, gemma2, gemma3_text, phi3, gpt2\)/);
     expectRefused(() => parse({ ...SMOLLM2_135M, model_type: 7 }), 'model_type', /model_type 7 is not supported/);
     expectRefused(() => parse({ ...SMOLLM2_135M, model_type: 'toString' }), 'model_type', /not supported/);
     expectRefused(() => parse({ ...SMOLLM2_135M, architectures: ['GPTNeoXForCausalLM'] }), 'architectures',

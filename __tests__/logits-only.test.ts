@@ -5,13 +5,13 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { tf, useBackend, EntropixSampler, computeMetrics, generate, DEFAULT_SAMPLER_CONFIG, SamplerState } from '../lib';
-import type { KVCache, LanguageModel, SampleResult, SamplerConfig } from '../lib';
+import type { KVCache, LanguageModel, SamplerConfig } from '../lib';
 import { GENERIC_FLAG, samplingStrategy } from '../lib/sampling/backends/strategy';
 import { compileLogitsOnlyRegimes, compileRegimes, decideRegimes } from '../lib/sampling/regimes';
 import { regimeAt } from '../lib/sampling/states';
 import { resolveSamplerConfig } from '../lib/sampling/config';
 import { countReads, expectRefused } from './helpers/tensors';
-import { METRICS, generic, rng, normal } from './helpers/paths';
+import { METRICS, generic, rng, normal, readResult } from './helpers/paths';
 
 /** Rows for every regime (gaps that put a peak of probability q over a flat rest), then special rows. */
 function logitRows(batch: number, vocab: number, seed: number): Float32Array {
@@ -36,16 +36,6 @@ function logitRows(batch: number, vocab: number, seed: number): Float32Array {
     }
   }
   return x;
-}
-
-async function readResult(r: SampleResult): Promise<{ tokens: number[]; states: number[]; metrics: number[][] }> {
-  const out = {
-    tokens: Array.from(await r.tokens.data()),
-    states: Array.from(await r.states.data()),
-    metrics: await Promise.all(METRICS.map(async (k) => Array.from(await r.metrics[k].data()))),
-  };
-  tf.dispose(r);
-  return out;
 }
 
 function expectClose(a: number[], b: number[], tol = 1e-4): void {

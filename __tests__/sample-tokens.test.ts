@@ -158,12 +158,12 @@ describe.each(['cpu', 'wasm'] as const)('sampleTokens on %s', (backend) => {
     tf.dispose([x, row0]);
   });
 
-  test('reads nothing back and leaks nothing', () => {
+  test('reads nothing back on wasm, each input tensor once on cpu (the host step), and leaks nothing', () => {
     const x = tf.randomNormal([4, 1000]) as tf.Tensor2D;
     const params = { temperature: tf.tensor1d([0.5, 1, 0, 2]), topK: tf.tensor1d([0, 5, 3, 0], 'int32'), topP: 0.9, minP: 0.05 };
     const before = tf.memory().numTensors;
     let out: tf.Tensor | undefined;
-    expect(countReads(() => { out = sampleTokens(x, params, 1); })).toBe(0);
+    expect(countReads(() => { out = sampleTokens(x, params, 1); })).toBe(backend === 'cpu' ? 3 : 0);
     expect(tf.memory().numTensors).toBe(before + 1);
     expect(out!.dtype).toBe('int32');
     expect(out!.shape).toEqual([4]);

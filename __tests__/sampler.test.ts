@@ -235,14 +235,14 @@ describe.each(['cpu', 'wasm'] as const)('EntropixSampler on %s', (backend) => {
     tf.dispose([x, att, mask, all, again]);
   });
 
-  test('one fixed sequence of ops: no read-back, nothing leaked, only the results left', () => {
+  test('no read-back on wasm, each input tensor read once on cpu (the host step); nothing leaked, only the results left', () => {
     const x = tf.randomNormal([3, 500]) as tf.Tensor2D;
     const att = tf.randomNormal([3, 2, 1, 9]);
     const last = tf.tensor1d([1, 2, 3], 'int32');
     const sampler = new EntropixSampler({ clarifyingTokenId: 3 });
     const before = tf.memory().numTensors;
     let r: ReturnType<EntropixSampler['sample']> | undefined;
-    expect(countReads(() => { r = sampler.sample(x, att, { lastTokens: last, seed: 1 }); })).toBe(0);
+    expect(countReads(() => { r = sampler.sample(x, att, { lastTokens: last, seed: 1 }); })).toBe(backend === 'cpu' ? 3 : 0);
     expect(tf.memory().numTensors).toBe(before + 8);
     expect(r!.tokens.dtype).toBe('int32');
     expect(r!.states.dtype).toBe('int32');

@@ -8,7 +8,7 @@ import { hostEntropixStep } from '../lib/sampling/backends/host/step';
 import { compileRegimes } from '../lib/sampling/regimes';
 import { gumbelNoise } from '../lib/sampling/rng';
 import { countReads, expectRefused } from './helpers/tensors';
-import { METRICS, generic, rng, normal } from './helpers/paths';
+import { METRICS, generic, rng, normal, readResult } from './helpers/paths';
 
 /**
  * Logit rows that reach every regime: near-one-hot (flowing), flat over 16 tied tokens (treading),
@@ -41,16 +41,6 @@ function attentionRows(batch: number, heads: number, queries: number, keys: numb
   s[5] = NaN;
   s[9] = -Infinity;
   return s;
-}
-
-async function readResult(r: SampleResult): Promise<{ tokens: number[]; states: number[]; metrics: Float32Array[] }> {
-  const out = {
-    tokens: Array.from(await r.tokens.data()),
-    states: Array.from(await r.states.data()),
-    metrics: await Promise.all(METRICS.map(async (k) => (await r.metrics[k].data()) as Float32Array)),
-  };
-  tf.dispose(r);
-  return out;
 }
 
 function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4): void {
@@ -143,22 +133,81 @@ describe('sampling paths on wasm: fused kernels vs the generic tf ops', () => {
     tf.dispose([logits, scores, fused, ref]);
   });
 
-  test('kernels per step: a handful fused, far more generic; nothing read back inside a step', async () => {
+  test('kernels per step, as counted numbers; nothing read back inside a step', async () => {
     const logits = tf.tensor2d(logitRows(2, 4096, 3), [2, 4096]);
     const scores = tf.tensor3d(attentionRows(2, 8, 1, 64, 3), [2, 8, 64]);
     const sampler = new EntropixSampler(config);
-    const fusedKernels = await kernelsOf(() => sampler.sample(logits, scores, { seed: 1 }));
+    // clip, candidates, softmax, sub, 2 × (mul, reshape, avgPool) for Σ p·d and Σ p·d², the
+    // attention's reshape, clip and softmax, its mean over heads (reshape, avgPool), the metric
+    // kernel, decide + draw: 17 (the block search adds a reshape and a max-pool for V ≥ 64·cap).
+    expect(await kernelsOf(() => sampler.sample(logits, scores, { seed: 1 }))).toBe(17);
+    expect(await kernelsOf(() => sampler.sample(logits, null, { seed: 1 }))).toBe(12); // logits only
     const genericKernels = await kernelsOf(() => generic(() => sampler.sample(logits, scores, { seed: 1 })));
-    expect(fusedKernels).toBeLessThanOrEqual(12);
-    expect(genericKernels).toBeGreaterThan(5 * fusedKernels);
-    expect(await kernelsOf(() => sampleTokens(logits, { temperature: 0.7, topK: 27, topP: 0.9 }, 1))).toBeLessThanOrEqual(4);
+    expect(genericKernels).toBeGreaterThan(150);
+    expect(await kernelsOf(() => sampleTokens(logits, { temperature: 0.7, topK: 27, topP: 0.9 }, 1))).toBe(3);
+    expect(await kernelsOf(() => computeMetrics(logits, scores))).toBe(18); // k = 1: the block search runs
     let result: SampleResult | undefined;
     expect(countReads(() => { result = sampler.sample(logits, scores, { seed: 1 }); })).toBe(0);
     let others: tf.TensorContainer[] = [];
     expect(countReads(() => {
-      others = [sampleTokens(logits, { topP: 0.9 }, 1), computeMetrics(logits, scores)];
+      others = [
+        sampleTokens(logits, { topP: 0.9 }, 1), computeMetrics(logits, scores),
+        sampler.sample(logits, null, { seed: 2 }), new EntropixSampler({ topK: 0 }).sample(logits, scores, { seed: 3 }),
+      ];
     })).toBe(0);
     tf.dispose([result!, logits, scores, others]);
+  });
+
+  test('logits only (no attention scores): same tokens, states and metrics', async () => {
+    const logits = tf.tensor2d(logitRows(B, V, 11), [B, V]);
+    const lastTokens = tf.tensor1d(Int32Array.from({ length: B }, (_, b) => (b % 2 ? 17 : 0)), 'int32');
+    const sampler = new EntropixSampler(config);
+    const before = tf.memory().numTensors;
+    const states = new Set<number>();
+    for (const seed of [7, Array.from({ length: B }, (_, b) => 50 + 3 * b)]) {
+      const fused = await readResult(sampler.sample(logits, null, { seed, lastTokens }));
+      const ref = await readResult(generic(() => sampler.sample(logits, null, { seed, lastTokens })));
+      expect(fused.tokens).toEqual(ref.tokens);
+      expect(fused.states).toEqual(ref.states);
+      METRICS.forEach((_, i) => expectClose(fused.metrics[i]!, ref.metrics[i]!));
+      for (let i = 2; i < 6; i++) expect(Array.from(fused.metrics[i]!).every(Number.isNaN)).toBe(true);
+      ref.states.forEach((st) => states.add(st));
+    }
+    expect(states.size).toBeGreaterThanOrEqual(4);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([logits, lastTokens]);
+  });
+
+  test('the block search (V = 64·cap), empty heads and fully masked rows: same as the generic path', async () => {
+    const [b, v, h, t] = [24, 4096, 3, 17];
+    const logits = tf.tensor2d(logitRows(b, v, 13), [b, v]);
+    const raw = attentionRows(b, h, 1, t, 14);
+    for (let k = 0; k < t; k++) raw[(2 * h + 1) * t + k] = NaN; // row 2, head 1: no real key
+    const scores = tf.tensor3d(raw, [b, h, t]);
+    // Row 5 has no real key at all; others lose a few keys (left padding and a hole).
+    const keyMask = tf.tensor2d(Float32Array.from({ length: b * t }, (_, i) => {
+      const [row, key] = [Math.floor(i / t), i % t];
+      return row === 5 || key < row % 4 || key === 9 ? 0 : 1;
+    }), [b, t]);
+    const before = tf.memory().numTensors;
+    for (const cfg of [{ candidateCap: 64, clarifyingTokenId: 17 }, { candidateCap: 64, topK: 0 }]) {
+      const sampler = new EntropixSampler(cfg);
+      for (const seed of [1, 2]) {
+        const opts = { seed, keyMask };
+        const fused = await readResult(sampler.sample(logits, scores, opts));
+        const ref = await readResult(generic(() => sampler.sample(logits, scores, opts)));
+        expect(fused.tokens).toEqual(ref.tokens);
+        expect(fused.states).toEqual(ref.states);
+        METRICS.forEach((_, i) => expectClose(fused.metrics[i]!, ref.metrics[i]!));
+      }
+    }
+    const fused = computeMetrics(logits, scores, { keyMask });
+    const ref = generic(() => computeMetrics(logits, scores, { keyMask }));
+    for (const k of METRICS) expectClose(fused[k].dataSync(), ref[k].dataSync());
+    expect(fused.interactionStrength.dataSync()[5]).toBe(0); // no real pair
+    tf.dispose([fused, ref]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([logits, scores, keyMask]);
   });
 
   test('bad input is refused as on the generic path, with no leak', () => {
@@ -217,6 +266,17 @@ describe('top-k keeps ties with the k-th largest logit (Hugging Face, vLLM)', ()
       expect(Array.from(ours.indices.dataSync())).toEqual(Array.from(ref.indices.dataSync()));
       expect(Array.from(ours.values.dataSync())).toEqual(Array.from(ref.values.dataSync()));
       tf.dispose([wide, ours, ref.values, ref.indices]);
+      // Sorted, reversed and constant rows (the streaming search's worst cases), ±0 ties, with
+      // and without the block search.
+      for (const n of [1000, 16384]) {
+        const rows = [(i: number) => i / n, (i: number) => -i / n, () => 1, (i: number) => (i % 3 ? 0 : -0)];
+        const x = tf.tensor2d(Float32Array.from({ length: rows.length * n }, (_, i) => rows[Math.floor(i / n)]!(i % n)), [rows.length, n]);
+        const got = tf.tidy(() => samplingStrategy().candidates(x, 64));
+        const want = tf.topk(x, 64);
+        expect(Array.from(got.indices.dataSync())).toEqual(Array.from(want.indices.dataSync()));
+        expect(Array.from(got.values.dataSync())).toEqual(Array.from(want.values.dataSync()));
+        tf.dispose([x, got, want.values, want.indices]);
+      }
     } finally {
       tf.env().set(GENERIC_FLAG, false);
     }

@@ -1,7 +1,7 @@
 // The `tensorflow` backend (tfjs-node on libtensorflow, `npm run setup:tensorflow`): the same
 // assertions the other backends meet, on a representative subset — metrics as cpu computes them,
-// the same tokens as cpu for the same seeds (it runs cpu's generic strategy, so the draws are the
-// same ops), model logits as wasm computes them, the same greedy decode. Without tfjs-node the
+// the same tokens as cpu for the same seeds (both run the host strategy's JS step, and the generic
+// one matches it: host-strategy.test.ts), model logits as wasm computes them, the same greedy decode. Without tfjs-node the
 // tests skip with the install command (and fail in CI).
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -12,6 +12,7 @@ import { createTextStream, tokenizerFromJson } from '../lib/text/tokenizer';
 import { convertHfCheckpoint, loadHfCheckpoint, loadModel } from '../lib/node';
 import { generate } from '../lib/decoding/generate';
 import { expectRefused } from './helpers/tensors';
+import { DIST_CLI, requireFreshDist } from './helpers/dist';
 
 const ROOT = path.join(__dirname, '..');
 const BUNDLED = path.join(ROOT, 'models', 'kjv-tiny');
@@ -101,11 +102,12 @@ describe('tokenizer and template denial of service (item 5)', () => {
         { type: 'Split', pattern: { Regex: '(a|a)+$' }, behavior: 'Isolated', invert: false }, tokenizer.pre_tokenizer] },
     };
     const dir = hostileModel('slow-regex', { 'tokenizer.json': json });
-    const child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(ROOT, 'lib', 'cli', 'main.ts'),
+    requireFreshDist();
+    const child = spawn(process.execPath, [DIST_CLI,
       'generate', '--model', dir, '--prompt', `${'a'.repeat(40)}b`, '--max-new-tokens', '2'], { cwd: ROOT, stdio: 'ignore' });
     const exit = new Promise<number>((resolve) => child.on('exit', () => resolve(Date.now())));
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    await new Promise((resolve) => setTimeout(resolve, 6_000)); // model loaded; encoding the prompt
+    await new Promise((resolve) => setTimeout(resolve, 2_000)); // the shipped CLI loads the model in ~0.4 s, then blocks encoding
     expect(child.exitCode).toBeNull(); // still blocked
     const sent = Date.now();
     child.kill('SIGINT');
@@ -123,8 +125,9 @@ test('the CLI ends a tokenizer that runs past its time budget by itself, with on
       { type: 'Split', pattern: { Regex: '(a|a)+$' }, behavior: 'Isolated', invert: false }, tokenizer.pre_tokenizer] },
   };
   const dir = hostileModel('slow-regex-budget', { 'tokenizer.json': json });
+  requireFreshDist();
   const started = Date.now();
-  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', path.join(ROOT, 'lib', 'cli', 'main.ts'),
+  const r = spawnSync(process.execPath, [DIST_CLI,
     'generate', '--model', dir, '--prompt', `${'a'.repeat(40)}b`, '--max-new-tokens', '2'],
   { cwd: ROOT, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL', env: { ...process.env, ENTROPIX_TEXT_BUDGET_S: '2' } });
   expect(r.signal).toBe('SIGTERM'); // the watchdog's, not the test's SIGKILL

@@ -1,13 +1,14 @@
 // Sampler benchmark: one full Entropix step and each of its parts, in ms and as a multiple of one
 // softmax pass over the same logits, measured in the same run on the same backend.
 //
-//   npm run bench:sampler -- [--backends cpu,wasm,webgpu] [--quick] [--iters N]
+//   npm run bench:sampler -- [--backends cpu,wasm,webgpu] [--quick] [--iters N] [--batches 1,8] [--vocabs 32000,128256]
 //
 // Target: on wasm at B=1, V=128256 the whole step costs at most 6 softmax passes.
 // Cases: softmax (the unit), metrics (computeMetrics), kernel (sampleTokens), step
-// (EntropixSampler.sample on the backend's own strategy: fused where there is one), generic (the
-// same step forced onto the generic tf-ops path) and host (the step done on the host: read the
-// logits and scores back with data(), then plain JS). Kernels: kernels per step (tf.profile),
+// (EntropixSampler.sample on the backend's own strategy: fused where there is one; the table
+// header names it, e.g. host on cpu and tensorflow), generic (the same step forced onto the
+// generic tf-ops path) and host (the step done on the host: read the logits and scores back with
+// data(), then plain JS). Kernels: kernels per step (tf.profile),
 // fused/generic.
 // WebGPU in Node needs a GPU Dawn can reach; on a machine without one, software OpenGL ES works:
 //   EGL_PLATFORM=surfaceless ENTROPIX_WEBGPU_FLAGS=backend=opengles \
@@ -31,8 +32,16 @@ const CASES = ['softmax', 'metrics', 'kernel', 'step', 'generic', 'host'] as con
 type CaseName = (typeof CASES)[number];
 
 /** What runSampler (the entry point benchmarks/bench.ts calls) measures. */
-export interface SamplerOptions { backends: string[]; quick: boolean; iters?: string }
-let args: { quick?: boolean; iters?: string } = {};
+export interface SamplerOptions { backends: string[]; quick: boolean; iters?: string; batches?: number[]; vocabs?: number[] }
+let args: { quick?: boolean; iters?: string; batches?: number[]; vocabs?: number[] } = {};
+
+/** A comma-separated list of positive integers (--batches, --vocabs). */
+function sizes(list: string | undefined, name: string): number[] | undefined {
+  if (list === undefined) return undefined;
+  const xs = list.split(',').map((x) => Number(x.trim()));
+  if (!xs.length || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`--${name} must list positive integers, got ${list}`);
+  return xs;
+}
 
 export interface Plan { batches: number[]; vocabs: number[]; warmup: number; warmupMs: number; iters: number }
 
@@ -42,8 +51,8 @@ function planFor(backend: string): Plan {
   const iters = args.iters !== undefined ? Number(args.iters) : args.quick ? 5 : cpu ? 10 : 30;
   if (!Number.isInteger(iters) || iters < 1) throw new Error(`--iters must be a positive integer, got ${args.iters}`);
   return {
-    batches: args.quick ? [1] : [1, 8],
-    vocabs: args.quick ? [32000, 128256] : [32000, 49152, 128256],
+    batches: args.batches ?? (args.quick ? [1] : [1, 8]),
+    vocabs: args.vocabs ?? (args.quick ? [32000, 128256] : [32000, 49152, 128256]),
     warmup: args.quick || cpu ? 2 : 5,
     warmupMs: args.quick ? 100 : 500, // and at least this long: V8 and the wasm heap settle slowly
     iters,
@@ -233,7 +242,7 @@ function checkTarget(results: BackendResult[]): { ratio: number; minRatio: numbe
 
 /** Benchmarks each backend in turn; prints the tables and the target, returns the results. */
 export async function runSampler(opts: SamplerOptions): Promise<{ results: BackendResult[]; target: ReturnType<typeof checkTarget> }> {
-  args = { quick: opts.quick, iters: opts.iters };
+  args = { quick: opts.quick, iters: opts.iters, batches: opts.batches, vocabs: opts.vocabs };
   const backends = opts.backends;
   console.log(`entropix sampler benchmark: backends ${backends.join(', ')}; attention [B, ${HEADS}, ${KEYS}]; `
     + `logits N(0,1)·${LOGIT_SCALE}; kernel ${JSON.stringify(KERNEL_PARAMS)}`);
@@ -260,11 +269,15 @@ async function main(): Promise<void> {
       backends: { type: 'string', default: 'cpu,wasm,webgpu' },
       quick: { type: 'boolean', default: false },
       iters: { type: 'string' },
+      batches: { type: 'string' },
+      vocabs: { type: 'string' },
     },
   });
   const backends = values.backends!.split(',').map((b) => b.trim()).filter(Boolean);
   const started = Date.now();
-  const { results, target } = await runSampler({ backends, quick: !!values.quick, iters: values.iters });
+  const { results, target } = await runSampler({
+    backends, quick: !!values.quick, iters: values.iters, batches: sizes(values.batches, 'batches'), vocabs: sizes(values.vocabs, 'vocabs'),
+  });
   const file = writeResults('sampler', backends, !!values.quick, {
     ...SAMPLER_SETTINGS,
     target: { ...TARGET, measured: target },

@@ -39,8 +39,9 @@ export type {
   LanguageModelOutput,
 } from './models/causal-lm';
 // Type-only: erased from dist/index.js, which stays free of Node built-ins (hf-config.ts reads files).
-export type { ModelConfig, HfModelType, Llama3RopeScaling } from './models/hf-config';
+export type { ModelConfig, HfModelType, Llama3RopeScaling, LinearRopeScaling } from './models/hf-config';
 // Models and tokenizers over HTTP (fetch); entropix-tfjs/node's loadModel / loadTokenizer also take a directory.
 export { loadModelFromUrl as loadModel } from './models/load-url';
 export { loadTokenizerFromUrl as loadTokenizer } from './text/tokenizer-url';
 export type { UrlLoadOptions } from './core/http';
+export type { WeightsMode, WeightsOption } from './models/weights-option';

@@ -3,6 +3,7 @@
 import type { UrlLoadOptions } from './core/http';
 import type { CausalLM } from './models/causal-lm';
 import { loadModel as loadModelFromDir } from './models/load-dir';
+import type { WeightsOption } from './models/weights-option';
 import { loadModelFromUrl } from './models/load-url';
 import type { Tokenizer } from './text/tokenizer';
 import { loadTokenizer as loadTokenizerFromDir } from './text/tokenizer-files';
@@ -17,9 +18,12 @@ export { applyChatTemplate } from './text/tokenizer-files';
 const isUrl = (source: unknown): source is string | URL =>
   source instanceof URL || (typeof source === 'string' && /^https?:\/\//i.test(source));
 
-/** A converted model from a directory, or over HTTP from an http(s) URL (string or URL). */
-export function loadModel(source: string | URL, options: UrlLoadOptions = {}): Promise<CausalLM> {
-  return isUrl(source) ? loadModelFromUrl(source, options) : loadModelFromDir(source);
+/**
+ * A converted model from a directory, or over HTTP from an http(s) URL (string or URL); `weights`
+ * (either source) chooses how its matrices are held (WeightsOption).
+ */
+export function loadModel(source: string | URL, options: UrlLoadOptions & WeightsOption = {}): Promise<CausalLM> {
+  return isUrl(source) ? loadModelFromUrl(source, options) : loadModelFromDir(source, options);
 }
 
 /** A model's tokenizer from its directory, or over HTTP from an http(s) URL. */

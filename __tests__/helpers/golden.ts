@@ -1,8 +1,12 @@
 // Comparing our models with transformers' golden outputs (__tests__/fixtures/golden/README.md):
 // logits (and last-layer attention where the fixture records it) through the cache, greedy tokens.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { tf, generate } from '../../lib';
+import { tf, generate, useBackend } from '../../lib';
+import { convertHfCheckpoint } from '../../lib/models/convert';
+import { loadModel } from '../../lib/models/load-dir';
+import { loadHfCheckpoint } from '../../lib/models/hf-checkpoint';
 import type { CausalLM, KVCache } from '../../lib/models/causal-lm';
 
 export const MODELS = path.join(__dirname, '..', 'fixtures', 'golden', 'models');
@@ -93,4 +97,44 @@ export async function checkGreedy(model: CausalLM, g: Golden): Promise<void> {
     return eos < 0 ? t : t.slice(0, eos + 1);
   });
   expect(ours).toEqual(expected);
+}
+
+/**
+ * The golden comparisons for each fixture on wasm: the native model (loadHfCheckpoint) and the
+ * converted graph (convertHfCheckpoint + loadModel) must match transformers' logits, attention
+ * (where recorded) through the cache, and its greedy tokens.
+ */
+export function describeGoldenModels(title: string, cases: readonly string[]): void {
+  describe(title, () => {
+    let root: string;
+    beforeAll(async () => {
+      await useBackend('wasm');
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-golden-'));
+    });
+    afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    test.each(cases)('%s: loadHfCheckpoint matches logits, attention and greedy tokens', async (name) => {
+      const g = golden(name);
+      const model = await loadHfCheckpoint(path.join(MODELS, name));
+      try {
+        await checkSteps(model, g, `${name} native`);
+        await checkGreedy(model, g);
+      } finally {
+        model.dispose();
+      }
+    });
+
+    test.each(cases)('%s: convertHfCheckpoint + loadModel matches logits, attention and greedy tokens', async (name) => {
+      const g = golden(name);
+      const out = path.join(root, name);
+      await convertHfCheckpoint(path.join(MODELS, name), out);
+      const model = await loadModel(out);
+      try {
+        await checkSteps(model, g, `${name} converted`);
+        await checkGreedy(model, g);
+      } finally {
+        model.dispose();
+      }
+    });
+  });
 }

@@ -1,5 +1,6 @@
 // What the sampling-path tests share: the generic path on demand, seeded inputs, the metric names.
 import { tf } from '../../lib';
+import type { SampleResult } from '../../lib';
 import { GENERIC_FLAG } from '../../lib/sampling/backends/strategy';
 
 export const METRICS = ['entropy', 'varentropy', 'attnEntropy', 'attnVarentropy', 'agreement', 'interactionStrength'] as const;
@@ -28,3 +29,14 @@ export function rng(seed: number): () => number {
 
 /** A standard normal from two uniforms (Box–Muller). */
 export const normal = (r: () => number): number => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+
+/** A sampler result read back (tokens, states, the six metrics in METRICS order), then disposed. */
+export async function readResult(r: SampleResult): Promise<{ tokens: number[]; states: number[]; metrics: number[][] }> {
+  const out = {
+    tokens: Array.from(await r.tokens.data()),
+    states: Array.from(await r.states.data()),
+    metrics: await Promise.all(METRICS.map(async (k) => Array.from(await r.metrics[k].data()))),
+  };
+  tf.dispose(r);
+  return out;
+}

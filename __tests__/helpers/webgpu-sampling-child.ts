@@ -217,14 +217,24 @@ async function main(): Promise<void> {
       const scores = tf.randomNormal([B, 32, 1024], 0, 1, 'float32', 10);
       const step = counted(probe, () => new EntropixSampler().sample(logits, scores, { seed: 1 }));
       const tokens = counted(probe, () => sampleTokens(logits, { topK: 40, topP: 0.9 }, 1));
+      // Per-row tensor parameters (with NaN and out-of-range values): cleaned inside the program.
+      const col = (xs: number[], dtype: 'float32' | 'int32' = 'float32') =>
+        tf.tensor1d(Array.from({ length: B }, (_, b) => xs[b % xs.length]!), dtype);
+      const perRow = {
+        temperature: col([0.7, NaN, 0, 1.3]), topK: col([40, 0, 5, 300], 'int32'),
+        topP: col([0.9, NaN, 1, 0.5]), minP: col([0.02, NaN, 2, 0]),
+      };
+      const tokensPerRow = counted(probe, () => sampleTokens(logits, perRow, 1));
       const metrics = counted(probe, () => computeMetrics(logits, scores));
       // At temperature 0 (argmax), the token checks the candidate selection at this size.
       const greedy = counted(probe, () => sampleTokens(logits, { temperature: 0 }, 1));
       const argmax = tf.argMax(logits, 1);
       counts[`B=${B} step`] = step.dispatches;
       counts[`B=${B} tokens`] = tokens.dispatches;
+      counts[`B=${B} tokens per-row tensors`] = tokensPerRow.dispatches;
+      tf.dispose([tokensPerRow.value, ...Object.values(perRow)]);
       counts[`B=${B} metrics`] = metrics.dispatches;
-      counts[`B=${B} reads`] = step.reads + tokens.reads + metrics.reads;
+      counts[`B=${B} reads`] = step.reads + tokens.reads + tokensPerRow.reads + metrics.reads;
       out[`large B=${B} argmax`] = { fused: await arr(greedy.value), generic: await arr(argmax) };
       if (B === 1) {
         // The generic path at the same shape, for comparison.

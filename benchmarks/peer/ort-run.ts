@@ -1,7 +1,9 @@
 // The peer's run, in its own process: onnxruntime-node on DIR/model.onnx (benchmarks/peer/export_onnx.py),
 // the benchmark's prompt, then greedy decode with the key-value cache fed back. Prints one JSON line.
 //
-//   tsx benchmarks/peer/ort-run.ts DIR --threads N --steps S --prompt P --rounds R
+//   tsx benchmarks/peer/ort-run.ts DIR --threads N --steps S --prompt P --rounds R [--warmup]
+//
+// --warmup: one untimed prompt and two steps first (first-run allocations), as bench's graph job does.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +19,8 @@ interface Session { run(feeds: Record<string, OrtTensor>): Promise<Record<string
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: { threads: { type: 'string', default: '1' }, steps: { type: 'string', default: '32' },
-    prompt: { type: 'string', default: '64' }, rounds: { type: 'string', default: '1' } },
+    prompt: { type: 'string', default: '64' }, rounds: { type: 'string', default: '1' },
+    warmup: { type: 'boolean', default: false } },
 });
 
 async function main(): Promise<void> {
@@ -50,7 +53,9 @@ async function main(): Promise<void> {
     return best;
   };
   const runs = [];
-  for (let r = 0; r < Number(values.rounds); r++) {
+  const rounds = Number(values.rounds);
+  for (let r = values.warmup ? -1 : 0; r < rounds; r++) {
+    const n = r < 0 ? 2 : steps;
     const ids = BigInt64Array.from({ length: prompt }, (_, i) => BigInt((i * 7919 + 17) % vocab));
     const feeds: Record<string, OrtTensor> = { input_ids: new ort.Tensor('int64', ids, [1, prompt]) };
     for (const name of inputs.slice(1)) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, hkv, 0, hd]);
@@ -60,7 +65,7 @@ async function main(): Promise<void> {
     const tokens = [argmaxLast(out.logits!)];
     const stepMs: number[] = [];
     const stepCpuMs: number[] = [];
-    for (let s = 0; s < steps; s++) {
+    for (let s = 0; s < n; s++) {
       sample();
       const next: Record<string, OrtTensor> = {
         input_ids: new ort.Tensor('int64', BigInt64Array.of(BigInt(tokens[tokens.length - 1]!)), [1, 1]),
@@ -78,7 +83,7 @@ async function main(): Promise<void> {
       stepCpuMs.push((cpu.user + cpu.system) / 1000);
     }
     sample();
-    runs.push({ prefillMs, stepMs, stepCpuMs, tokens });
+    if (r >= 0) runs.push({ prefillMs, stepMs, stepCpuMs, tokens });
   }
   await session.release();
   if (global.gc) global.gc();

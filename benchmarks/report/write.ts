@@ -7,14 +7,29 @@ interface Timing { medianMs: number; q1Ms?: number; q3Ms?: number; minMs: number
 interface SamplerRow { batch: number; vocab: number; cases: Record<string, Timing & { ratio: number }> }
 interface DecodeResult { tokensPerSecond: Record<string, number>; runs: Record<string, number[]>; batch: number; tokens: number; rounds: number }
 interface PrefillResult { promptLength: number; tokensPerSecond: number[]; medianTokensPerSecond: number }
+interface ProtocolRun { prefillMs: number; stepMs: number[]; tokens: number[] }
+/** The converted graph under the peer's protocol (bench's graph job). */
+interface GraphResult { promptLength: number; steps: number; runs: ProtocolRun[] }
+/** onnxruntime-node under the same protocol, one entry per intra-op thread count. */
+interface PeerResult { promptLength: number; steps: number; threads: { threads: number; loadMs: number; runs: ProtocolRun[] }[] }
 interface JobResult {
   kind: string; target: string; label: string; modelName?: string; batch?: number; seconds: number;
+  sizes?: string; estimateS?: number;
   skipped?: string; error?: string; backendInfo?: { adapter?: { description?: string; device?: string; vendor?: string; software?: boolean }; dawnBackend?: string };
   result?: unknown;
 }
 export interface BenchJson {
-  command: string; date: string; quick: boolean; seconds: number; tfjs: string;
-  machine: { cpus: number; cpu: string; memoryGiB: number; loadAverageAtEnd: number[]; node: string; platform: string };
+  command: string; date: string; quick: boolean; seconds: number; tfjs: string; estimatedSeconds?: number;
+  machine: {
+    hostname?: string; cpus: number; cpu: string; memoryGiB: number; loadAverageAtStart?: number[]; loadAverageAtEnd: number[];
+    node: string; platform: string;
+  };
+  smollm?: { shape: object; checkpoint: string };
+  /** How the peer was set up (benchmarks/peer/prepare.ts), or why it was skipped. */
+  peer?: {
+    skipped?: string; onnxruntime?: string; exportCommand: string; exportSeconds?: number;
+    meta?: { checkpointSha256: string; exporter: string; opset: number; torch: string };
+  };
   jobs: JobResult[];
 }
 
@@ -22,6 +37,13 @@ const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+/** The q-quantile (linear between order statistics), for the quartiles of per-step times. */
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = (s.length - 1) * q;
+  const lo = Math.floor(i);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (i - lo);
 };
 const f = (x: number): string => (!Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const pct = (x: number): string => `${Math.round(x * 100) || 0}%`; // no "-0%"
@@ -49,8 +71,9 @@ export function writeReport(json: BenchJson, dir: string, stem: string): string[
   const md: string[] = [
     `# Benchmarks: ${json.date.slice(0, 10)}${json.quick ? ' (quick)' : ''}`, '',
     `\`${json.command}\` — ${m.cpus} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, tfjs ${json.tfjs}; `
-      + `${(json.seconds / 60).toFixed(1)} min; load average at the end ${m.loadAverageAtEnd.map((x) => x.toFixed(1)).join(' ')} `
-      + `(${m.loadAverageAtEnd[0]! > m.cpus ? 'a loaded machine: other jobs shared the cores, so absolute times are inflated and ratios are what to read' : 'quiet'}).`, '',
+      + `${(json.seconds / 60).toFixed(1)} min${json.estimatedSeconds ? ` (estimated ${(json.estimatedSeconds / 60).toFixed(1)})` : ''}; load average `
+      + `${m.loadAverageAtStart ? `at the start ${m.loadAverageAtStart.map((x) => x.toFixed(1)).join(' ')}, ` : ''}at the end ${m.loadAverageAtEnd.map((x) => x.toFixed(1)).join(' ')} `
+      + `(${Math.max(m.loadAverageAtEnd[0]!, m.loadAverageAtStart?.[0] ?? 0) > m.cpus ? 'a loaded machine: other jobs shared the cores, so absolute times are inflated and ratios are what to read' : 'quiet'}).`, '',
     'Each job ran in its own child process; figures are medians after warm-up, spreads in brackets '
       + '(sampler: quartiles of the iterations; decode and prefill: min–max over rounds).', '',
   ];
@@ -59,7 +82,11 @@ export function writeReport(json: BenchJson, dir: string, stem: string): string[
     const jobs = json.jobs.filter((j) => j.target === t);
     const skip = jobs.find((j) => j.skipped)?.skipped;
     const errors = jobs.filter((j) => j.error).map((j) => j.label);
-    return [t, skip ? `skipped: ${skip.slice(0, 140)}` : errors.length ? `ran; failed: ${errors.join(', ')}` : 'ran', adapterOf(jobs.find((j) => j.backendInfo) ?? jobs[0]!)];
+    const cut = jobs.filter((j) => j.skipped?.startsWith('not started')).map((j) => j.label);
+    const status = skip && !cut.length ? `skipped: ${skip.slice(0, 140)}`
+      : `ran${errors.length ? `; failed: ${errors.join(', ')}` : ''}${cut.length ? `; over the time limit: ${cut.join(', ')}` : ''}`;
+    const what = t === 'onnxruntime' && json.peer?.onnxruntime ? `onnxruntime-node ${json.peer.onnxruntime}, CPU execution provider` : adapterOf(jobs.find((j) => j.backendInfo) ?? jobs[0]!);
+    return [t, status, what];
   })), '');
 
   // ---- sampler ----
@@ -175,6 +202,66 @@ export function writeReport(json: BenchJson, dir: string, stem: string): string[
       table(['backend', 'model', 'implementation', 'decode ms/token', 'prefill tok/s (64)', 'ratio'], rows), '');
   }
 
+  // ---- the peer: onnxruntime-node on the same weights ----
+  const graphs = ok('graph');
+  const peerJob = json.jobs.find((j) => j.kind === 'peer');
+  const peer = peerJob && !peerJob.skipped && !peerJob.error ? peerJob.result as PeerResult : undefined;
+  type Impl = { name: string; stepMs: number[]; prefill: number[]; tokens: string };
+  const impls: Impl[] = [];
+  const protocol = (runs: ProtocolRun[], prompt: number) => ({
+    stepMs: runs.flatMap((r) => r.stepMs), prefill: runs.map((r) => prompt / (r.prefillMs / 1000)), tokens: runs[0]?.tokens.join(',') ?? '',
+  });
+  for (const j of graphs) {
+    const g = j.result as GraphResult;
+    impls.push({ name: `converted graph, ${j.target}`, ...protocol(g.runs, g.promptLength) });
+  }
+  for (const t of peer?.threads ?? []) impls.push({ name: `onnxruntime-node, ${t.threads} thread${t.threads > 1 ? 's' : ''}`, ...protocol(t.runs, peer!.promptLength) });
+  const ortOf = (threads: number) => impls.find((x) => x.name === `onnxruntime-node, ${threads} thread${threads > 1 ? 's' : ''}`);
+  if (peerJob || graphs.length) {
+    const setup = json.peer;
+    const g0 = (graphs[0]?.result ?? peer) as { promptLength: number; steps: number } | undefined;
+    md.push('## The peer: onnxruntime-node on the same weights', '');
+    if (setup?.meta) {
+      md.push(`onnxruntime-node ${setup.onnxruntime} (what transformers.js runs on, CPU execution provider) on an ONNX export of the `
+        + `same float32 SmolLM2-135M-shaped checkpoint the converted graph was made from (sha256 ${setup.meta.checkpointSha256.slice(0, 12)}…). `
+        + `The export: \`${setup.exportCommand}\` (benchmarks/peer/export_onnx.py: a small hand-written torch Llama over the checkpoint's `
+        + `tensors, checked against transformers' LlamaForCausalLM on a prompt and a cached step, then \`torch.onnx.export\` — `
+        + `${setup.meta.exporter} exporter, opset ${setup.meta.opset}, torch ${setup.meta.torch} — with the past key values as inputs `
+        + `and the present ones as outputs)${setup.exportSeconds ? `, made in this run in ${setup.exportSeconds.toFixed(0)} s` : ''}.`, '');
+    } else {
+      md.push(`onnxruntime-node: **skipped** — ${peerJob?.skipped ?? setup?.skipped ?? 'not run'}${peerJob?.error ? ` (failed: ${peerJob.error})` : ''}. `
+        + `The export is made by \`${setup?.exportCommand ?? 'python benchmarks/peer/export_onnx.py benchmarks/peer/out/smollm'}\` `
+        + '(torch, transformers, onnx and onnxscript from pip); the bench makes it itself when that Python has them.', '');
+    }
+    if (g0) {
+      md.push(`The same protocol for each, each in its own process: a prompt of ${g0.promptLength} token ids, then ${g0.steps} greedy steps `
+        + 'with the cache fed back and the logits read after each step (no sampler: the model alone); one warm-up, then the rounds. '
+        + 'onnxruntime runs with 1 and with 2 intra-op threads; tfjs-wasm in Node has one thread; libtensorflow uses its own pool. '
+        + 'Ratios are time over onnxruntime\'s time: above 1, onnxruntime is faster.', '');
+    }
+    if (impls.length) {
+      const o1 = ortOf(1), o2 = ortOf(2);
+      const ratio = (a: Impl, b: Impl | undefined, of: 'step' | 'prefill') => !b ? '–' : of === 'step'
+        ? `${(median(a.stepMs) / median(b.stepMs)).toFixed(2)}×` : `${(median(b.prefill) / median(a.prefill)).toFixed(2)}×`;
+      const ref = impls[0]!.tokens;
+      md.push(table(['implementation', 'decode ms/token', 'prefill tok/s', 'decode ÷ ort 1 thread', 'decode ÷ ort 2 threads',
+        'prefill time ÷ ort 1 thread', 'greedy tokens'], impls.map((x) => [x.name,
+        `${f(median(x.stepMs))} [${f(quantile(x.stepMs, 0.25))}–${f(quantile(x.stepMs, 0.75))}]`,
+        `${f(median(x.prefill))} [${f(Math.min(...x.prefill))}–${f(Math.max(...x.prefill))}]`,
+        ratio(x, o1, 'step'), ratio(x, o2, 'step'), ratio(x, o1, 'prefill'),
+        x === impls[0] ? 'reference' : x.tokens === ref ? 'identical' : 'differ'])), '',
+      'Spreads: decode, quartiles over all timed steps; prefill, min–max over rounds.', '');
+      const ms = (v: number[]) => bar(median(v), quantile(v, 0.25), quantile(v, 0.75));
+      const pre = (v: number[]) => { const t = v.map((x) => 1000 / x); return bar(median(t), Math.min(...t), Math.max(...t)); };
+      chart('peer', barChart({
+        title: 'SmolLM2-135M-shaped: converted graph vs onnxruntime-node', yLabel: 'ms per token (log)', log: true,
+        groups: ['decode step', `prefill (${g0?.promptLength ?? '?'} tokens)`],
+        series: impls.map((x) => ({ name: x.name, bars: [ms(x.stepMs), pre(x.prefill)] })),
+        note: 'whiskers: decode, quartiles over steps; prefill, min–max over rounds',
+      }), 'converted graph vs onnxruntime-node');
+    }
+  }
+
   // ---- which backend for which job ----
   const best = (items: { target: string; v: number }[], unit: string): string => {
     const s = items.filter((x) => Number.isFinite(x.v)).sort((a, b) => b.v - a.v);
@@ -183,11 +270,56 @@ export function writeReport(json: BenchJson, dir: string, stem: string): string[
     return `**${a!.target}** (${f(a!.v)} ${unit}${b ? `; ${(a!.v / b.v).toFixed(2)}× ${b.target}` : ''})`;
   };
   const ent = (c: string) => ran.map((t) => ({ target: t, v: decodeOf(t, c) ? median(decodeOf(t, c)!.runs.entropix!) : NaN }));
+  const longest = Math.max(...prefill.map((j) => (j.result as PrefillResult).promptLength));
   md.push('## Which backend for which job (from this run)', '',
     `- Single-row decode (SmolLM2-shaped, Entropix): ${best(ent('SmolLM2 B=1'), 'tok/s')}.`,
     `- Batched decode (SmolLM2-shaped, B=4, Entropix): ${best(ent('SmolLM2 B=4'), 'tok/s')}.`,
-    `- Long prefill (SmolLM2-shaped, ${(prefill[0]?.result as PrefillResult | undefined)?.promptLength ?? '?'} tokens): `
-      + `${best(prefill.map((j) => ({ target: j.target, v: (j.result as PrefillResult).medianTokensPerSecond })), 'tok/s')}.`, '');
+    `- Long prefill (SmolLM2-shaped, ${Number.isFinite(longest) ? longest : '?'} tokens): `
+      + `${best(prefill.filter((j) => (j.result as PrefillResult).promptLength === longest)
+        .map((j) => ({ target: j.target, v: (j.result as PrefillResult).medianTokensPerSecond })), 'tok/s')}`
+      + `${prefill.some((j) => (j.result as PrefillResult).promptLength !== longest) ? ' (backends with a shorter prompt in the plan left out)' : ''}; `
+      + 'tfjs-wasm runs on one thread in Node (its threads are off there), libtensorflow on all cores.');
+  const o1 = ortOf(1);
+  if (o1) {
+    md.push(...impls.filter((x) => x.name.startsWith('converted')).map((x) => `- Against onnxruntime-node (1 thread) on the same weights: the ${x.name} `
+      + `takes ${(median(x.stepMs) / median(o1.stepMs)).toFixed(2)}× its decode time per token and `
+      + `${(median(o1.prefill) / median(x.prefill)).toFixed(2)}× its prefill time.`));
+  }
+  md.push('');
+
+  // The value of staying on the device: the fused step over the host-side step, per backend and shape.
+  if (sampler.length) {
+    const cell = (j: JobResult, sh: string) => { const r = rowOf(j, sh); return r ? r.cases.step!.medianMs / r.cases.host!.medianMs : NaN; };
+    md.push('### The value of staying on the device', '',
+      'On-device / host-side time of one Entropix step (below 1: the device wins, by that factor\'s inverse; above 1: copying '
+      + 'the logits to the host and stepping in JS is faster):', '',
+      table(['backend', ...shapes.map((sh) => { const [b, v] = sh.split(':'); return `B=${b} V=${v}`; }), 'verdict'], sampler.map((j) => {
+        const xs = shapes.map((sh) => cell(j, sh));
+        const fin = xs.filter(Number.isFinite);
+        const wins = fin.filter((x) => x < 1).length;
+        return [j.target, ...xs.map((x) => (Number.isFinite(x) ? `${x.toFixed(2)}` : '–')),
+          wins === fin.length ? `device wins everywhere (${(1 / Math.max(...fin)).toFixed(1)}–${(1 / Math.min(...fin)).toFixed(1)}× faster)`
+            : wins === 0 ? `host-side wins everywhere (device ${Math.min(...fin).toFixed(2)}–${Math.max(...fin).toFixed(2)}×)`
+              : `device wins at ${wins} of ${fin.length} shapes`];
+      })), '');
+  }
+  // The sampler's share of a decode step: greedy argmax vs Entropix in the same run.
+  if (decode.length) {
+    md.push('### The sampler\'s share of a decode step', '',
+      '1 − Entropix/greedy tokens/s, the two alternating in the same process; median over rounds [min to max]:', '',
+      table(['backend', ...decodeCases], ran.filter((t) => decodeCases.some((c) => decodeOf(t, c))).map((t) => [t, ...decodeCases.map((c) => {
+        const d = decodeOf(t, c);
+        if (!d) return '–';
+        const sh = shares(d);
+        return `${pct(median(sh))} [${pct(Math.min(...sh))} to ${pct(Math.max(...sh))}]`;
+      })])), '');
+  }
+
+  // ---- the plan: sizes, estimated and measured time ----
+  if (json.jobs.some((j) => j.sizes)) {
+    md.push('## The plan', '', table(['backend', 'job', 'sizes', 'estimated', 'took'], json.jobs.map((j) => [j.target, j.label, j.sizes ?? '',
+      j.estimateS ? `${Math.round(j.estimateS)} s` : '', j.skipped ? 'skipped' : `${Math.round(j.seconds)} s${j.error ? ' (failed)' : ''}`])), '');
+  }
   const file = `${stem}.md`;
   writeFileSync(join(dir, file), `${md.join('\n')}\n`);
   return [file, ...files];

@@ -1,5 +1,5 @@
 // The keys the last query row attended to: the attention mask, less the keys the last layer's
-// sliding window (Mistral's; Gemma 2's when its last layer slides) hides from the newest position.
+// sliding window (Mistral's and Phi-3's; Gemma 2's and 3's when the last layer slides) hides from the newest position.
 // The attention metrics read this as their keyMask, so they count only keys the softmax saw.
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';

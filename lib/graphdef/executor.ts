@@ -5,14 +5,17 @@
 // converted graph 2–3× slower than the same ops run eagerly (benchmarks/model.ts). Shape
 // bookkeeping (Shape, StridedSlice and Pack of shapes, shape Consts) runs on the host, with no
 // kernels. A graph with an op this executor does not know is left to TF.js (compileGraph: null).
+// On wasm the weight matrices may be PackedMatrix constants (lib/models/graph-matrices.ts):
+// MatMul and the tied head's column GatherV2 run on them there.
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import { splitAlong } from '../core/split';
+import { PackedMatrix } from '../wasm/packed-matrices';
 import type { AttrValueJson, NodeDefJson } from './json';
 
-/** A value in the executor: a tensor, or a small int32 array known on the host (shapes, axes). */
-type Value = Tensor | HostInts;
+/** A value in the executor: a tensor, a packed weight matrix, or a small int32 array known on the host (shapes, axes). */
+type Value = Tensor | PackedMatrix | HostInts;
 
 class HostInts {
   constructor(readonly values: number[], readonly scalar: boolean) {}
@@ -26,8 +29,11 @@ type OpFn = (inputs: Value[], attrs: Attrs) => Value[];
 
 const int = (a: Attrs, k: string, d = 0): number => (a[k] && 'i' in a[k]! ? Number((a[k] as { i: string }).i) : d);
 const bool = (a: Attrs, k: string): boolean => (a[k] && 'b' in a[k]! ? (a[k] as { b: boolean }).b : false);
-const tensor = (v: Value): Tensor => (v instanceof HostInts ? v.toTensor() : v);
-const ints = (v: Value): number[] => (v instanceof HostInts ? v.values : Array.from(v.dataSync()));
+const tensor = (v: Value): Tensor => {
+  if (v instanceof PackedMatrix) throw new EntropixError('INVALID_ARGUMENT', 'a packed weight matrix feeds an op other than MatMul', 'graph');
+  return v instanceof HostInts ? v.toTensor() : v;
+};
+const ints = (v: Value): number[] => (v instanceof HostInts ? v.values : Array.from(tensor(v).dataSync()));
 const one = (v: Value): number => ints(v)[0]!;
 const unary = (f: (x: Tensor) => Tensor): OpFn => ([x]) => [f(tensor(x!))];
 const binary = (f: (a: Tensor, b: Tensor) => Tensor): OpFn => ([a, b]) => [f(tensor(a!), tensor(b!))];
@@ -79,8 +85,18 @@ const OPS: Record<string, OpFn> = {
     const a = one(axis!);
     return splitAlong(t, ints(sizes!), a < 0 ? a + t.rank : a);
   },
-  GatherV2: ([p, i, axis], a) => [tf.gather(tensor(p!), tensor(i!), one(axis!), int(a, 'batch_dims'))],
-  MatMul: ([x, y], a) => [tf.matMul(tensor(x!), tensor(y!), bool(a, 'transpose_a'), bool(a, 'transpose_b'))],
+  GatherV2: ([p, i, axis], a) => {
+    if (p instanceof PackedMatrix) { // columns of W [k, n]: [k, ...ids.shape]
+      if (one(axis!) !== 1 || int(a, 'batch_dims') !== 0) throw new EntropixError('INVALID_ARGUMENT', 'GatherV2 of a packed matrix reads columns', 'graph');
+      const ids = tensor(i!);
+      return [tf.tidy(() => tf.reshape(tf.transpose(p.owner.columns(p, ids)), [p.k, ...ids.shape]))];
+    }
+    return [tf.gather(tensor(p!), tensor(i!), one(axis!), int(a, 'batch_dims'))];
+  },
+  MatMul: ([x, y], a) => {
+    if (y instanceof PackedMatrix && !bool(a, 'transpose_a') && !bool(a, 'transpose_b')) return [y.owner.matMul(tensor(x!), y)];
+    return [tf.matMul(tensor(x!), tensor(y!), bool(a, 'transpose_a'), bool(a, 'transpose_b'))];
+  },
   BatchMatMulV2: ([x, y], a) => [tf.matMul(tensor(x!), tensor(y!), bool(a, 'adj_x'), bool(a, 'adj_y'))],
   Mean: ([x, axes], a) => [tf.mean(tensor(x!), ints(axes!), bool(a, 'keep_dims'))],
   AddV2: binary(tf.add),
@@ -107,12 +123,18 @@ export interface CompiledGraph {
   run(feeds: Record<string, Tensor>): Tensor[];
 }
 
+/** Whether compileGraph runs every node of `nodes` (no op it does not know, no control inputs). */
+export function executorRuns(nodes: readonly NodeDefJson[]): boolean {
+  return nodes.every((n) => n.op === 'Placeholder' || n.op === 'Const'
+    || (OPS[n.op] !== undefined && !(n.input ?? []).some((i) => i.startsWith('^'))));
+}
+
 /**
  * Compiles `nodes` for the outputs `outputNames` (node names), with Const values taken from
- * `weights` (by node name, as TF.js loads them). Returns null when a node needed has an op this
- * executor does not run, or control inputs.
+ * `weights` (by node name, as TF.js loads them, or packed matrices). Returns null when a node
+ * needed has an op this executor does not run, or control inputs.
  */
-export function compileGraph(nodes: readonly NodeDefJson[], weights: Record<string, Tensor[]>,
+export function compileGraph(nodes: readonly NodeDefJson[], weights: Record<string, (Tensor | PackedMatrix)[]>,
   outputNames: readonly string[]): CompiledGraph | null {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   // Topological order of what the outputs need (depth-first, inputs first).
@@ -145,7 +167,8 @@ export function compileGraph(nodes: readonly NodeDefJson[], weights: Record<stri
       const w = weights[node.name]?.[0];
       if (!w) return null;
       // Small int32 consts are shapes and axes: kept on the host as well.
-      const host = w.dtype === 'int32' && w.size <= 16 ? new HostInts(Array.from(w.dataSync()), w.rank === 0) : null;
+      const host = !(w instanceof PackedMatrix) && w.dtype === 'int32' && w.size <= 16
+        ? new HostInts(Array.from(w.dataSync()), w.rank === 0) : null;
       kinds.push('const'); constants.push(host ?? w); feedNames.push(null); steps.push(null);
       continue;
     }
@@ -200,7 +223,7 @@ export function compileGraph(nodes: readonly NodeDefJson[], weights: Record<stri
         values[i] = step.fn(args, step.attrs);
         for (const k of step.frees) {
           const v = values[Math.floor(k / 65536)]![k % 65536];
-          if (v && !(v instanceof HostInts)) v.dispose();
+          if (v && !(v instanceof HostInts) && !(v instanceof PackedMatrix)) v.dispose();
         }
       }
       return outputs.map((i) => tensor(values[i]![0]!));

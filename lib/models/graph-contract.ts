@@ -79,7 +79,7 @@ export function checkGraphContract(nodes: readonly NodeDefJson[], weights: reado
   const placeholders = new Map(nodes.filter((n) => n.op === 'Placeholder').map((n) => [n.name, n]));
   const positional = config.gpt2 ? ['position_ids'] : format === 1 ? ['rope_cos', 'rope_sin'] : ['rope'];
   const required = ['input_ids', 'attention_bias', ...positional,
-    ...(config.slidingLayers ? ['attention_bias_sliding'] : [])];
+    ...(config.slidingLayers ? ['attention_bias_sliding'] : []), ...(config.ropeLocalTheta !== undefined ? ['rope_sliding'] : [])];
   for (const name of required) if (!placeholders.has(name)) throw refuse(`the graph has no input '${name}'`);
   const layers = [...placeholders.keys()].filter((n) => /^past_key_\d+$/.test(n)).length;
   if (layers !== config.numLayers) {

@@ -13,6 +13,7 @@ import { LlamaModel } from './llama-model';
 import { GRAPH_FORMAT_VERSION } from './llama-tensors';
 import { checkGraphContract } from './graph-contract';
 import type { NodeDefJson } from '../graphdef/json';
+import type { GraphMatrices } from './graph-matrices';
 
 /**
  * Checks read artifacts before anything is built: a graph format this version reads, and a graph
@@ -34,19 +35,25 @@ export function checkConvertedArtifacts(artifacts: tf.io.ModelArtifacts, config:
   return format as number;
 }
 
-/** The CausalLM over a loaded, checked graph (taken over: disposed with it, also when this throws). */
+/**
+ * The CausalLM over a loaded, checked graph, with the weight matrices packGraphMatrices took out
+ * of it (or null). Both are taken over: disposed with it, also when this throws.
+ */
 export function convertedLlama(config: ModelConfig, defaults: GenerationDefaults, model: GraphModel,
-  nodes: readonly NodeDefJson[], format: number): CausalLM {
+  nodes: readonly NodeDefJson[], format: number, matrices: GraphMatrices | null = null): CausalLM {
   const outputs = outputNames(config.numLayers);
   let compiled: CompiledGraph | null;
   try {
     const env = typeof process !== 'undefined' ? process.env : undefined; // none in a browser
-    compiled = env?.ENTROPIX_GRAPH_EXECUTOR === 'tfjs' ? null : compileGraph(nodes as NodeDefJson[], model.weights, outputs);
+    const weights = matrices ? { ...model.weights, ...Object.fromEntries([...matrices.byName].map(([k, m]) => [k, [m]])) } : model.weights;
+    compiled = env?.ENTROPIX_GRAPH_EXECUTOR === 'tfjs' && !matrices ? null : compileGraph(nodes as NodeDefJson[], weights, outputs);
+    if (!compiled && matrices) throw new Error('convertedLlama: packed matrices need the graph executor');
   } catch (e) {
     model.dispose();
+    matrices?.packed.dispose();
     throw e;
   }
-  return new ConvertedLlama(config, defaults, model, format, compiled);
+  return new ConvertedLlama(config, defaults, model, format, compiled, matrices);
 }
 
 /** The graph's outputs, in the order run() reads them. */
@@ -67,6 +74,7 @@ class ConvertedLlama extends LlamaModel {
     private readonly format: number,
     /** The graph compiled for lib/graphdef/executor.ts; null: TF.js's own executor runs it. */
     private readonly compiled: CompiledGraph | null,
+    private readonly matrices: GraphMatrices | null,
   ) {
     super(config, defaults);
     this.outputNames = outputNames(config.numLayers);
@@ -91,6 +99,7 @@ class ConvertedLlama extends LlamaModel {
       idsOk = s.idsOk;
       feeds = { input_ids: s.ids, rope: s.rope, attention_bias: s.bias };
       if (s.slidingBias) feeds.attention_bias_sliding = s.slidingBias;
+      if (s.ropeSliding) feeds.rope_sliding = s.ropeSliding;
     }
     const empty = previous ? null : tf.zeros([batch, hkv, 0, hd]);
     for (let i = 0; i < numLayers; i++) {
@@ -108,5 +117,6 @@ class ConvertedLlama extends LlamaModel {
 
   protected release(): void {
     this.model.dispose();
+    this.matrices?.packed.dispose();
   }
 }

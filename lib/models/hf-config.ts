@@ -1,11 +1,11 @@
-// Hugging Face config.json for the Llama family (Llama, Mistral, Qwen2, Qwen3, SmolLM3, Gemma 2) and GPT-2: the architecture
+// Hugging Face config.json for the Llama family (Llama, Mistral, Qwen2, Qwen3, SmolLM3, Gemma 2 / 3, Phi-3) and GPT-2: the architecture
 // hyperparameters a converted model needs, validated up front so that a checkpoint we cannot run
 // correctly is refused by name instead of producing wrong tokens later. Defaults are
 // transformers' own for each config class. Browser-safe: hf-config-file.ts reads the file in Node.
 import { EntropixError } from '../core/errors';
 import { describe, isObject, requireNumber, NumberRule } from '../core/validate';
 
-export type HfModelType = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'smollm3' | 'gemma2' | 'gpt2';
+export type HfModelType = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'smollm3' | 'gemma2' | 'gemma3_text' | 'phi3' | 'gpt2';
 
 /** The architecture each supported model_type must declare. */
 export const HF_ARCHITECTURES: Readonly<Record<HfModelType, string>> = {
@@ -15,6 +15,8 @@ export const HF_ARCHITECTURES: Readonly<Record<HfModelType, string>> = {
   qwen3: 'Qwen3ForCausalLM',
   smollm3: 'SmolLM3ForCausalLM',
   gemma2: 'Gemma2ForCausalLM',
+  gemma3_text: 'Gemma3ForCausalLM',
+  phi3: 'Phi3ForCausalLM',
   gpt2: 'GPT2LMHeadModel',
 };
 
@@ -26,6 +28,12 @@ export interface Llama3RopeScaling {
   highFreqFactor: number;
   /** original_max_position_embeddings: the context the unscaled RoPE was trained for. */
   originalMaxPositions: number;
+}
+
+/** Linear RoPE scaling (rope_type "linear"): every frequency divided by `factor` (Gemma 3's global layers). */
+export interface LinearRopeScaling {
+  type: 'linear';
+  factor: number;
 }
 
 export interface ModelConfig {
@@ -50,8 +58,15 @@ export interface ModelConfig {
   bosTokenId: number | null;
   /** eos_token_id as a list (empty when absent). */
   eosTokenIds: number[];
-  ropeScaling: Llama3RopeScaling | null;
-  /** Mistral's, Gemma 2's, Qwen2/3's sliding_window (keys attended per query); null: full attention. */
+  /** Gemma 3: the global (full_attention) layers' scaling; the sliding ones have none. */
+  ropeScaling: Llama3RopeScaling | LinearRopeScaling | null;
+  /** Gemma 3: the rope base of the sliding layers (rope_local_base_freq); ropeTheta is the global layers'. */
+  ropeLocalTheta?: number;
+  /** Phi-3: the checkpoint holds q/k/v as one qkv_proj and gate/up as one gate_up_proj, in the forward's order. */
+  fusedProjections?: boolean;
+  /** Prefixed to every checkpoint tensor name: Gemma3ForConditionalGeneration's text decoder is under "language_model.". */
+  weightPrefix?: string;
+  /** Mistral's, Phi-3's, Gemma 2/3's, Qwen2/3's sliding_window (keys attended per query); null: full attention. */
   slidingWindow: number | null;
   /** Qwen3: q and k are RMS-normalised per head (q_norm, k_norm over head_dim) before the rotary. */
   qkNorm?: boolean;
@@ -59,7 +74,7 @@ export interface ModelConfig {
   ropeLayers?: boolean[];
   /** Per layer: true where slidingWindow applies (Gemma 2's, Qwen2/3's layer_types); absent: every layer when slidingWindow is set. */
   slidingLayers?: boolean[];
-  /** Gemma 2's decoder: the differences from Llama's. */
+  /** Gemma 2's and Gemma 3's decoder: the differences from Llama's. */
   gemma?: GemmaOptions;
   /** GPT-2's decoder: the differences from Llama's. */
   gpt2?: Gpt2Options;
@@ -118,10 +133,12 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
     throw new EntropixError('INVALID_ARGUMENT', `${source}: config must be a JSON object, got ${describe(json)}`, source);
   }
   const c = new Fields(json, source);
-  const missing = (c.get('model_type') === 'gpt2' ? GPT2_REQUIRED : REQUIRED).filter((k) => c.get(k) === undefined);
+  const modelType = c.get('model_type');
+  // The multimodal Gemma 3 (4B and up) keeps its decoder's fields under text_config.
+  if (modelType === 'gemma3') return parseGemma3Multimodal(c);
+  const missing = (modelType === 'gpt2' ? GPT2_REQUIRED : REQUIRED).filter((k) => c.get(k) === undefined);
   if (missing.length > 0) throw c.fail(missing[0]!, `missing required field${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
 
-  const modelType = c.get('model_type');
   if (typeof modelType !== 'string' || !Object.prototype.hasOwnProperty.call(HF_ARCHITECTURES, modelType)) {
     throw c.fail('model_type', `model_type ${describe(modelType)} is not supported (supported: ${Object.keys(HF_ARCHITECTURES).join(', ')})`);
   }
@@ -129,8 +146,9 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
   const architecture = parseArchitecture(c, type);
   if (type === 'gpt2') return parseGpt2(c, architecture);
 
-  if (type === 'gemma2') {
-    // Gemma 2 reads hidden_activation; the tanh-approximated GELU is the one its checkpoints use.
+  const gemma = type === 'gemma2' || type === 'gemma3_text';
+  if (gemma) {
+    // Gemma 2 and 3 read hidden_activation; the tanh-approximated GELU is the one its checkpoints use.
     const act = c.get('hidden_activation') ?? 'gelu_pytorch_tanh';
     if (act !== 'gelu_pytorch_tanh') throw c.fail('hidden_activation', `hidden_activation must be "gelu_pytorch_tanh", got ${describe(act)}`);
   } else {
@@ -147,7 +165,7 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
     throw c.fail('num_key_value_heads', `num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
   }
   let headDim: number;
-  if ((type === 'qwen3' || type === 'gemma2') && c.get('head_dim') === undefined) {
+  if ((type === 'qwen3' || gemma) && c.get('head_dim') === undefined) {
     headDim = type === 'qwen3' ? 128 : 256; // the config class's own default, not hidden_size / heads
   } else if (c.get('head_dim') !== undefined) {
     headDim = c.int('head_dim', undefined, CONFIG_LIMITS.head_dim); // may differ from hidden_size / heads; the projections say so
@@ -160,28 +178,39 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
   // RoPE rotates pairs of dimensions.
   if (headDim % 2 !== 0) throw c.fail('head_dim', `the head dimension must be even for RoPE, got ${headDim}`);
 
-  const rope = parseRope(c);
+  if (type === 'phi3') checkPhi3Rope(c);
+  const rope = type === 'gemma3_text' ? parseGemma3Rope(c) : { ...parseRope(c), localTheta: undefined };
   // The bias layout is fixed by the architecture in transformers: qwen2 always has q/k/v biases
   // and no o_proj bias; mistral has none (an attention_bias key there is ignored, as transformers
   // ignores it); llama has all four or none.
   let attentionBias = type === 'qwen2';
   let attentionOutputBias = false;
-  if (type === 'llama' || type === 'qwen3' || type === 'smollm3' || type === 'gemma2') {
+  if (type === 'llama' || type === 'qwen3' || type === 'smollm3' || gemma) {
     attentionBias = attentionOutputBias = c.bool('attention_bias', false);
     if (type !== 'qwen3' && c.bool('mlp_bias', false)) throw c.fail('mlp_bias', 'mlp_bias: true is not supported');
   }
   let slidingWindow: number | null = null;
-  if (type === 'mistral' && c.get('sliding_window') !== undefined) {
+  if ((type === 'mistral' || type === 'phi3') && c.get('sliding_window') !== undefined) {
+    // Phi-3 slides every layer when sliding_window is set (Phi-3-mini: 2047), as Mistral does.
     slidingWindow = c.int('sliding_window', undefined, CONFIG_LIMITS.max_position_embeddings);
   }
   let slidingLayers: boolean[] | undefined;
   if (type === 'gemma2') {
-    slidingWindow = c.get('sliding_window') === undefined ? null : c.int('sliding_window', undefined, CONFIG_LIMITS.max_position_embeddings);
-    slidingLayers = parseLayerTypes(c, numLayers, (i) => (i + 1) % 2 === 1);
+    // Gemma2Config's sliding_window defaults to 4096 when absent; null in the file is no window.
+    slidingWindow = c.raw.sliding_window === null ? null : c.int('sliding_window', 4096, CONFIG_LIMITS.max_position_embeddings);
+    slidingLayers = parseLayerTypes(c, numLayers, everyNthGlobal(2));
     if (slidingWindow === null) slidingLayers = undefined;
   }
   if (type === 'qwen2' || type === 'qwen3') ({ slidingWindow, slidingLayers } = parseQwenWindow(c, numLayers));
-  if (type !== 'llama' && type !== 'mistral' && type !== 'gemma2' && type !== 'qwen2' && type !== 'qwen3' && c.bool('use_sliding_window', false)) {
+  if (type === 'gemma3_text') {
+    // Gemma3TextConfig's sliding_window defaults to 4096; null is refused (transformers' cache cannot take it either).
+    if (Object.prototype.hasOwnProperty.call(c.raw, 'sliding_window') && c.get('sliding_window') === undefined) {
+      throw c.fail('sliding_window', 'sliding_window: null is not supported for Gemma 3 (its sliding layers need a window)');
+    }
+    slidingWindow = c.int('sliding_window', 4096, CONFIG_LIMITS.max_position_embeddings);
+    slidingLayers = parseLayerTypes(c, numLayers, everyNthGlobal(gemma3Pattern(c)));
+  }
+  if (type !== 'llama' && type !== 'mistral' && type !== 'phi3' && !gemma && type !== 'qwen2' && type !== 'qwen3' && c.bool('use_sliding_window', false)) {
     throw c.fail('use_sliding_window', 'use_sliding_window: true (sliding-window attention on some layers) is not supported');
   }
 
@@ -205,10 +234,12 @@ export function parseHfConfig(json: unknown, source: string): ModelConfig {
     eosTokenIds: parseEos(c, vocabSize),
     ropeScaling: rope.scaling,
     slidingWindow,
-    ...(type === 'qwen3' ? { qkNorm: true } : {}),
+    ...(type === 'qwen3' || type === 'gemma3_text' ? { qkNorm: true } : {}),
+    ...(rope.localTheta !== undefined ? { ropeLocalTheta: rope.localTheta } : {}),
+    ...(type === 'phi3' ? { fusedProjections: true } : {}),
     ...(type === 'smollm3' ? { ropeLayers: parseNoRopeLayers(c, numLayers) } : {}),
     ...(slidingLayers ? { slidingLayers } : {}),
-    ...(type === 'gemma2' ? { gemma: parseGemma(c, hiddenSize) } : {}),
+    ...(gemma ? { gemma: parseGemma(c, hiddenSize, type) } : {}),
   };
 }
 
@@ -268,6 +299,11 @@ function parseLayerTypes(c: Fields, numLayers: number, byDefault: (layer: number
   return list.map((x) => x === 'sliding_attention');
 }
 
+/** Gemma's default layer pattern: every `pattern`-th layer is global, the others slide (Gemma 2: 2; Gemma 3: sliding_window_pattern). */
+function everyNthGlobal(pattern: number): (layer: number) => boolean {
+  return (i) => (i + 1) % pattern !== 0;
+}
+
 /**
  * Qwen2's and Qwen3's window, as transformers 5 reads their configs: sliding_window (default 4096)
  * counts only with use_sliding_window; layer_types says which layers slide, and without it the layers from
@@ -287,16 +323,127 @@ function parseQwenWindow(c: Fields, numLayers: number): { slidingWindow: number 
   return layers.every(Boolean) ? { slidingWindow: window } : { slidingWindow: window, slidingLayers: layers };
 }
 
-function parseGemma(c: Fields, hiddenSize: number): GemmaOptions {
+/**
+ * Gemma's options, with each config class's soft-cap defaults (Gemma 2: 50 and 30; Gemma 3: none).
+ * Gemma 3 keeps attn_logit_softcapping in its config but transformers' Gemma3Attention never
+ * applies it (Gemma 3 replaced Gemma 2's soft-capping with the q/k norms): it is checked and ignored, as there.
+ */
+function parseGemma(c: Fields, hiddenSize: number, type: 'gemma2' | 'gemma3_text'): GemmaOptions {
   if (c.get('use_bidirectional_attention') === true) throw c.fail('use_bidirectional_attention', 'use_bidirectional_attention: true is not supported');
-  const cap = (key: string, fallback: number) => (c.get(key) === undefined && Object.prototype.hasOwnProperty.call(c.raw, key)
-    ? null : c.num(key, fallback, { min: 0, minExclusive: true }));
+  const gemma2 = type === 'gemma2';
+  // null in the file: no cap; absent: the class's default.
+  const cap = (key: string, fallback: number | null) => (c.get(key) === undefined && (fallback === null || Object.prototype.hasOwnProperty.call(c.raw, key))
+    ? null : c.num(key, fallback ?? undefined, { min: 0, minExclusive: true }));
+  const attentionCap = cap('attn_logit_softcapping', gemma2 ? 50 : null); // checked for both
   return {
     embedScale: Math.sqrt(hiddenSize),
     attentionScale: 1 / Math.sqrt(c.num('query_pre_attn_scalar', 256, { min: 0, minExclusive: true })),
-    attentionSoftcap: cap('attn_logit_softcapping', 50),
-    finalSoftcap: cap('final_logit_softcapping', 30),
+    attentionSoftcap: gemma2 ? attentionCap : null,
+    finalSoftcap: cap('final_logit_softcapping', gemma2 ? 30 : null),
   };
+}
+
+/**
+ * Gemma3TextConfig's defaults for the fields REQUIRED lists: a Gemma3ForConditionalGeneration's
+ * text_config may leave them out (gemma-3-4b-it's writes six fields), and transformers fills them in.
+ */
+const GEMMA3_TEXT_DEFAULTS = {
+  vocab_size: 262_208, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8,
+  num_key_value_heads: 4, max_position_embeddings: 131_072,
+} as const;
+
+/**
+ * Gemma3ForConditionalGeneration (model_type "gemma3") run on text: its text_config is a Gemma 3
+ * text decoder whose tensors are named language_model.model.* and language_model.lm_head.weight;
+ * the vision tower and projector are not read (an image token then reads its own embedding row,
+ * as transformers does for an image token without an image). The head is tied by the top-level
+ * tie_word_embeddings (default true), as transformers ties it; text_config's is not read. A
+ * top-level eos_token_id wins over text_config's.
+ */
+function parseGemma3Multimodal(c: Fields): ModelConfig {
+  const archs = c.get('architectures');
+  const expected = 'Gemma3ForConditionalGeneration';
+  if (archs !== undefined && !(Array.isArray(archs) && archs.length > 0 && archs[0] === expected)) {
+    throw c.fail('architectures', `architectures must be ["${expected}"] for model_type "gemma3", got ${JSON.stringify(archs)?.slice(0, 200)}`);
+  }
+  const text = c.get('text_config');
+  if (!isObject(text)) throw c.fail('text_config', `text_config must be an object (the text decoder's config), got ${describe(text)}`);
+  if (text.model_type !== undefined && text.model_type !== null && text.model_type !== 'gemma3_text') {
+    throw c.fail('text_config', `text_config.model_type must be "gemma3_text", got ${describe(text.model_type)}`);
+  }
+  let inner: ModelConfig;
+  try {
+    inner = parseHfConfig({
+      ...GEMMA3_TEXT_DEFAULTS, ...text, model_type: 'gemma3_text', architectures: ['Gemma3ForCausalLM'],
+      tie_word_embeddings: c.bool('tie_word_embeddings', true),
+      // gemma-3-4b-it gives its eos ids ([1, 106]) at the top level only.
+      ...(c.get('eos_token_id') !== undefined ? { eos_token_id: c.get('eos_token_id') } : {}),
+    }, `${c.source} (text_config)`);
+  } catch (e) {
+    if (!(e instanceof EntropixError)) throw e;
+    throw new EntropixError(e.code, e.message, e.argument === undefined ? 'text_config' : `text_config.${e.argument}`);
+  }
+  return { ...inner, architecture: expected, weightPrefix: 'language_model.' };
+}
+
+/** Gemma 3's sliding_window_pattern (transformers 5 also writes it as _sliding_window_pattern): every n-th layer is global. */
+function gemma3Pattern(c: Fields): number {
+  const key = c.get('sliding_window_pattern') === undefined && c.get('_sliding_window_pattern') !== undefined ? '_sliding_window_pattern' : 'sliding_window_pattern';
+  return c.int(key, 6, CONFIG_LIMITS.num_hidden_layers);
+}
+
+/**
+ * Gemma 3's two rotaries: rope_parameters by layer type ({ full_attention, sliding_attention },
+ * transformers 5), or rope_theta (global, default 1e6), rope_local_base_freq (sliding, default
+ * 1e4) and rope_scaling (the global layers'). The global layers may scale (linear or llama3); the
+ * sliding ones may not.
+ */
+function parseGemma3Rope(c: Fields): { theta: number; scaling: Llama3RopeScaling | LinearRopeScaling | null; localTheta: number } {
+  const params = c.get('rope_parameters');
+  const topTheta = c.num('rope_theta', 1e6, { min: 0, minExclusive: true });
+  const topLocal = c.num('rope_local_base_freq', 1e4, { min: 0, minExclusive: true });
+  if (params === undefined) {
+    return { theta: topTheta, scaling: parseRopeScaling(c, 'rope_scaling', c.get('rope_scaling'), true), localTheta: topLocal };
+  }
+  if (!isObject(params) || !('full_attention' in params || 'sliding_attention' in params)) {
+    throw c.fail('rope_parameters', `rope_parameters must be an object by layer type (full_attention, sliding_attention), got ${JSON.stringify(params)?.slice(0, 200)}`);
+  }
+  if (c.get('rope_scaling') !== undefined) throw c.fail('rope_scaling', 'rope_scaling and rope_parameters are both given; give one');
+  const entry = (key: 'full_attention' | 'sliding_attention', fallbackTheta: number) => {
+    const value = params[key];
+    if (value === undefined || value === null) return { theta: fallbackTheta, scaling: null };
+    if (!isObject(value)) throw c.fail(`rope_parameters.${key}`, `rope_parameters.${key} must be an object, got ${describe(value)}`);
+    const inner = new Fields(value, c.source, `rope_parameters.${key}.`);
+    // An entry without a rope_type is "default", as transformers fills it in.
+    const typed = value.rope_type != null || value.type != null;
+    return {
+      theta: inner.num('rope_theta', fallbackTheta, { min: 0, minExclusive: true }),
+      scaling: typed ? parseRopeScaling(c, `rope_parameters.${key}`, value, true) : null,
+    };
+  };
+  const full = entry('full_attention', topTheta);
+  const sliding = entry('sliding_attention', topLocal);
+  if (sliding.scaling) throw c.fail('rope_parameters.sliding_attention', 'rope_parameters.sliding_attention: RoPE scaling on the sliding layers is not supported');
+  return { theta: full.theta, scaling: full.scaling, localTheta: sliding.theta };
+}
+
+/**
+ * Phi-3 without longrope: the scaling of its 128k-context models ("longrope", written "su" or
+ * "yarn" in older files; transformers' Phi3 knows no other) and a partial rotary are refused by name.
+ */
+function checkPhi3Rope(c: Fields): void {
+  const params = c.get('rope_parameters');
+  const field = params === undefined ? 'rope_scaling' : 'rope_parameters';
+  const value = params ?? c.get('rope_scaling');
+  const kind = isObject(value) ? value.rope_type ?? value.type : undefined;
+  if (kind != null && kind !== 'default') {
+    throw c.fail(field, `${field}: Phi-3's RoPE scaling ${describe(kind)} (longrope, the 128k-context models) is not supported; `
+      + 'only Phi-3 without rope scaling (e.g. Phi-3-mini-4k)');
+  }
+  const inner = isObject(params) ? new Fields(params, c.source, 'rope_parameters.') : null;
+  const partial = inner?.get('partial_rotary_factor') !== undefined ? 'rope_parameters.partial_rotary_factor' : 'partial_rotary_factor';
+  const factor = inner?.get('partial_rotary_factor') ?? c.get('partial_rotary_factor') ?? 1;
+  if (factor !== 1) throw new EntropixError('INVALID_ARGUMENT', `${c.source}: ${partial} ${describe(factor)} is not supported (only 1: rotary on the whole head)`, partial);
 }
 
 /**
@@ -339,7 +486,7 @@ function parseArchitecture(c: Fields, type: HfModelType): string {
 function parseRope(c: Fields): { theta: number; scaling: Llama3RopeScaling | null } {
   const params = c.get('rope_parameters');
   if (params === undefined) {
-    return { theta: c.num('rope_theta', 10000, { min: 0, minExclusive: true }), scaling: parseRopeScaling(c, 'rope_scaling', c.get('rope_scaling')) };
+    return { theta: c.num('rope_theta', 10000, { min: 0, minExclusive: true }), scaling: parseRopeScaling(c, 'rope_scaling', c.get('rope_scaling')) as Llama3RopeScaling | null };
   }
   if (!isObject(params)) throw c.fail('rope_parameters', `rope_parameters must be an object, got ${describe(params)}`);
   const inner = new Fields(params, c.source, 'rope_parameters.');
@@ -348,10 +495,11 @@ function parseRope(c: Fields): { theta: number; scaling: Llama3RopeScaling | nul
   if (top !== undefined && top !== theta) {
     throw c.fail('rope_theta', `rope_theta (${describe(top)}) disagrees with rope_parameters.rope_theta (${theta})`);
   }
-  return { theta, scaling: parseRopeScaling(c, 'rope_parameters', params) };
+  return { theta, scaling: parseRopeScaling(c, 'rope_parameters', params) as Llama3RopeScaling | null };
 }
 
-function parseRopeScaling(c: Fields, field: string, value: unknown): Llama3RopeScaling | null {
+/** `linear`: also accept rope_type "linear" (Gemma 3's global layers). */
+function parseRopeScaling(c: Fields, field: string, value: unknown, linear = false): Llama3RopeScaling | LinearRopeScaling | null {
   if (value === undefined || value === null) return null;
   if (!isObject(value)) throw c.fail(field, `${field} must be an object or null, got ${describe(value)}`);
   // transformers renamed "type" to "rope_type"; files have either, or both.
@@ -361,10 +509,11 @@ function parseRopeScaling(c: Fields, field: string, value: unknown): Llama3RopeS
   }
   const kind = ropeType ?? legacyType;
   if (kind === 'default') return null;
-  if (kind !== 'llama3') {
-    throw c.fail(field, `${field}: RoPE scaling type ${describe(kind)} is not supported (only "llama3")`);
-  }
   const s = new Fields(value, c.source, `${field}.`);
+  if (linear && kind === 'linear') return { type: 'linear', factor: s.num('factor', undefined, { min: 0, minExclusive: true }) };
+  if (kind !== 'llama3') {
+    throw c.fail(field, `${field}: RoPE scaling type ${describe(kind)} is not supported (only "llama3"${linear ? ' and "linear"' : ''})`);
+  }
   const factor = s.num('factor', undefined, { min: 1 });
   const lowFreqFactor = s.num('low_freq_factor', undefined, { min: 0, minExclusive: true });
   const highFreqFactor = s.num('high_freq_factor', undefined, { min: 0, minExclusive: true });

@@ -1,4 +1,4 @@
-// The Llama-family decoder (Llama 2/3, SmolLM, TinyLlama, Mistral, Qwen2/3, SmolLM3, Gemma 2) and GPT-2, written once over a
+// The Llama-family decoder (Llama 2/3, SmolLM, TinyLlama, Mistral, Qwen2/3, SmolLM3, Gemma 2/3, Phi-3) and GPT-2, written once over a
 // small ops interface: eager tf ops run it for the native model and for training
 // (lib/models/llama.ts), GraphBuilder emits it as the converted graph (lib/models/llama-graph.ts).
 // Hugging Face conventions throughout (RMSNorm, rotary embeddings in the rotate-half layout,
@@ -8,22 +8,25 @@
 // sandwich norms, GeGLU, scaled embeddings, query scale and soft-capping; GPT-2's LayerNorms with
 // bias, learned positions (an embedding added, no rotary), plain GELU MLP with biases and per-layer
 // attention scale.
+// Gemma 3 adds Qwen3's q/k norms and a second rotary (its own base) for the sliding layers. Phi-3 is Llama on fused weights.
 //
 // What depends on the call's B, T and cache length comes in precomputed (stepInputs in llama.ts),
 // so that the graph has no shape arithmetic: `rope` [B, T, hd, hd] is each position's rotation
 // as one matrix (x·rope = x·cos + rotate_half(x)·sin), applied to q and k of all heads by one
 // batched matmul; `bias` [B, 1, g·T, S] is the additive causal + padding mask, repeated for the
 // g = Hq/Hkv query heads that share a kv head.
-import type { LlamaWeights } from './llama-tensors';
+import type { LlamaLayerWeights, LlamaWeights } from './llama-tensors';
 import type { GemmaOptions, Gpt2Options } from './hf-config';
 
 /**
  * The ops the decoder needs, as tf names them. `D` is a size known only at run time (a graph's
- * B, T, S); eager ops know every size, so theirs is number.
+ * B, T, S); eager ops know every size, so theirs is number. `M` is a weight matrix (the
+ * projections and lm_head): a tensor, or on wasm a matrix the ops keep outside TF.js
+ * (lib/wasm/packed-matrices.ts); only matMul and embedColumns take one.
  */
-export interface LlamaOps<T, D = number> {
-  /** [N, in] · [in, out]. */
-  matMul(a: T, b: T): T;
+export interface LlamaOps<T, D = number, M = T> {
+  /** [N, in] · [in, out], `b` a weight matrix. */
+  matMul(a: T, b: M): T;
   /** Batched a·b (or a·bᵀ) over the leading dims. */
   batchMatMul(a: T, b: T, transposeB?: boolean): T;
   add(a: T, b: T): T;
@@ -47,9 +50,14 @@ export interface LlamaOps<T, D = number> {
   /** Rows of `table` [V, D] at int32 `ids` [B, T] → [B, T, D]. */
   embed(table: T, ids: T): T;
   /** Columns of `table` [D, V] at int32 `ids` [B, T] → [B·T, D] (a tied head's lookup). */
-  embedColumns?(table: T, ids: T): T;
+  embedColumns?(table: M, ids: T): T;
   /** The last index along `axis` of a rank-`rank` tensor, that axis dropped. */
   takeLast(x: T, axis: number, rank: number): T;
+  /**
+   * Runs one layer; eager ops free what it made but did not return (tf.tidy), so a prefill holds
+   * one layer's intermediates at a time, not all of them. Absent: the layer just runs.
+   */
+  scope?(layer: () => T[]): T[];
 }
 
 /** The sizes the decoder needs. */
@@ -79,6 +87,8 @@ export interface DecoderInputs<T, D> {
   bias: T; // [B, 1, g·T, S]
   /** The same within the sliding window, for the layers slidingLayers marks. */
   slidingBias?: T;
+  /** Gemma 3: the rotary of the layers slidingLayers marks (their own base); absent, they use `rope`. */
+  ropeSliding?: T;
   /** Keys and values per layer before this call, [B, Hkv, P, hd], or null for none. */
   past: { keys: readonly T[]; values: readonly T[] } | null;
   batch: number | D;
@@ -96,8 +106,8 @@ export interface DecoderOutputs<T> {
 }
 
 /** One forward pass of the decoder. */
-export function decoderForward<T, D>(
-  ops: LlamaOps<T, D>, shape: DecoderShape, w: LlamaWeights<T>, inp: DecoderInputs<T, D>,
+export function decoderForward<T, D, M = T>(
+  ops: LlamaOps<T, D, M>, shape: DecoderShape, w: LlamaWeights<T, M>, inp: DecoderInputs<T, D>,
   options: { allPositions?: boolean } = {},
 ): DecoderOutputs<T> {
   const { numHeads: hq, numKvHeads: hkv, headDim: hd, hiddenSize: d, intermediateSize: inter } = shape;
@@ -120,7 +130,7 @@ export function decoderForward<T, D>(
     return ops.add(ops.mul(ops.mul(centred, ops.rsqrt(ops.add(ops.meanLast(ops.square(centred)), eps))), weight), bias);
   };
   const norm = (x: T, weight: T, bias: T | undefined) => (gpt2 ? layerNorm(x, weight, bias!) : rmsNorm(x, weight));
-  const linear = (x: T, weight: T, bias?: T) => {
+  const linear = (x: T, weight: M, bias?: T) => {
     const y = ops.matMul(x, weight);
     return bias ? ops.add(y, bias) : y;
   };
@@ -137,7 +147,8 @@ export function decoderForward<T, D>(
   const keys: T[] = [];
   const values: T[] = [];
   let scores: T | null = null;
-  w.layers.forEach((layer, i) => {
+  // One layer: what it returns is all that outlives it (the residual, its cache, the scores).
+  const layerStep = (layer: LlamaLayerWeights<T, M>, i: number): T[] => {
     const x = norm(h, layer.inputNorm, layer.inputNormBias);
     const qkv = ops.reshape(linear(x, layer.qkv, layer.qkvBias), [B, T, hq + 2 * hkv, hd]);
     const [qkRaw, vNew] = ops.split(qkv, [hq + hkv, hkv], 2) as [T, T];
@@ -145,8 +156,9 @@ export function decoderForward<T, D>(
     const qk = layer.qkNorm ? rmsNorm(qkRaw, layer.qkNorm) : qkRaw;
     // Rotary on q and k of every head at once: [B, T, H, hd] · [B, T, hd, hd].
     const useRope = !gpt2 && (shape.ropeLayers?.[i] ?? true);
-    if (useRope && !inp.rope) throw new Error('decoderForward: rotary layers need inp.rope');
-    const rotated = ops.transpose(useRope ? ops.batchMatMul(qk, inp.rope!) : qk, [0, 2, 1, 3]); // [B, Hq + Hkv, T, hd]
+    const rope = shape.slidingLayers?.[i] && inp.ropeSliding ? inp.ropeSliding : inp.rope;
+    if (useRope && !rope) throw new Error('decoderForward: rotary layers need inp.rope');
+    const rotated = ops.transpose(useRope ? ops.batchMatMul(qk, rope!) : qk, [0, 2, 1, 3]); // [B, Hq + Hkv, T, hd]
     const [q, kNew] = ops.split(rotated, [hq, hkv], 1) as [T, T];
     const vHeads = ops.transpose(vNew, [0, 2, 1, 3]);
     const k = inp.past ? ops.concat([inp.past.keys[i]!, kNew], 2) : kNew;
@@ -177,7 +189,9 @@ export function decoderForward<T, D>(
       mlpOut = ops.matMul(ops.mul(act, up), layer.down);
     }
     h = ops.add(h, layer.mlpOutNorm ? rmsNorm(mlpOut, layer.mlpOutNorm) : mlpOut);
-  });
+    return [h, k, v, ...(scores ? [scores] : [])];
+  };
+  w.layers.forEach((layer, i) => (ops.scope ? ops.scope(() => layerStep(layer, i)) : layerStep(layer, i)));
   const last = options.allPositions ? h : ops.takeLast(ops.reshape(h, [B, T, d]), 1, 3);
   const logits = softcap(ops.matMul(norm(last, w.finalNorm, w.finalNormBias), w.lmHead), gemma?.finalSoftcap);
   return { logits, attentionScores: scores!, keys, values };

@@ -5,7 +5,8 @@
 // Inputs:  input_ids int32 [B, T]; rope float32 [B, T, hd, hd] (rotaryMatrices), or for GPT-2
 //          position_ids int32 [B, T] (each new token's position, real tokens counted);
 //          attention_bias float32 [B, 1, g·T, S] (S = P + T, g = Hq / Hkv copies);
-//          attention_bias_sliding, the same within the window (only when some layers slide: Gemma 2);
+//          attention_bias_sliding, the same within the window (only when some layers slide: Gemma 2/3);
+//          rope_sliding, the sliding layers' own rotary [B, T, hd, hd] (only Gemma 3: rope_local_base_freq);
 //          past_key_{i}, past_value_{i} float32 [B, Hkv, P, hd] per layer (P may be 0).
 // Outputs: logits [B, V] (last position); attention_scores [B, Hq, S] (last layer, last query
 //          row, q·k/√hd before mask); present_key_{i}, present_value_{i} [B, Hkv, S, hd].
@@ -99,6 +100,7 @@ export function buildLlamaGraph(
     : { rope: g.placeholder('rope', 'float32', [-1, -1, hd, hd]) };
   const bias = g.placeholder('attention_bias', 'float32', [-1, 1, -1, -1]);
   const slidingBias = config.slidingLayers ? g.placeholder('attention_bias_sliding', 'float32', [-1, 1, -1, -1]) : null;
+  const ropeSliding = config.ropeLocalTheta !== undefined ? g.placeholder('rope_sliding', 'float32', [-1, -1, hd, hd]) : null;
   const keys: GraphTensor[] = [];
   const values: GraphTensor[] = [];
   for (let i = 0; i < config.numLayers; i++) {
@@ -112,7 +114,7 @@ export function buildLlamaGraph(
     return { B: dim(idsShape, 0), T: dim(idsShape, 1), S: dim(g.shape(bias), 3) };
   });
   const out = decoderForward(graphOps(g), config, weights, {
-    ids, ...positional, bias, ...(slidingBias ? { slidingBias } : {}), past: { keys, values }, batch: B, steps: T, total: S,
+    ids, ...positional, bias, ...(slidingBias ? { slidingBias } : {}), ...(ropeSliding ? { ropeSliding } : {}), past: { keys, values }, batch: B, steps: T, total: S,
   });
   g.output('logits', out.logits);
   g.output('attention_scores', out.attentionScores);

@@ -10,7 +10,9 @@
 //     embedding besides: the lookup gathers the head's columns (withoutTiedEmbedding).
 //   - Qwen3's q_norm and k_norm as one [Hq + Hkv, hd] weight (`self_attn.qk_norm.weight`, a row per
 //     head), so one norm covers the stacked q and k heads;
-//   - Gemma 2's norms stored as 1 + w (the factor they scale by).
+//   - Gemma 2's and 3's norms (Gemma 3's q/k norms too) stored as 1 + w (the factor they scale by);
+//   - Phi-3's checkpoints hold qkv_proj and gate_up_proj fused already, in this order: one part each;
+//   - Gemma3ForConditionalGeneration's text decoder is read from under "language_model.".
 // Other weights keep their Hugging Face names and shapes. GPT-2's table is gpt2-tensors.ts.
 import type { ModelConfig } from './hf-config';
 import { gpt2WeightSpecs } from './gpt2-tensors';
@@ -49,18 +51,19 @@ export interface LlamaWeightSpec {
   offset?: number;
 }
 
-export interface LlamaLayerWeights<T> {
+/** `M` is the type of a weight matrix (the ops' matMul operand), T of the other weights. */
+export interface LlamaLayerWeights<T, M = T> {
   inputNorm: T; // [D]
-  qkv: T; // [D, (Hq + 2·Hkv)·hd]
+  qkv: M; // [D, (Hq + 2·Hkv)·hd]
   qkvBias?: T; // [(Hq + 2·Hkv)·hd] (Qwen2)
   qkNorm?: T; // [Hq + Hkv, hd]: q_norm per query head, then k_norm per kv head (Qwen3)
-  o: T; // [Hq·hd, D]
+  o: M; // [Hq·hd, D]
   oBias?: T; // [D] (llama's attention_bias)
   /** Gemma 2: post_attention_layernorm on the attention's output (postNorm is then pre_feedforward_layernorm). */
   attnOutNorm?: T; // [D]
   postNorm: T; // [D]
-  gateUp: T; // [D, 2·I]; GPT-2: c_fc, [D, I] (no gate)
-  down: T; // [I, D]
+  gateUp: M; // [D, 2·I]; GPT-2: c_fc, [D, I] (no gate)
+  down: M; // [I, D]
   mlpOutNorm?: T; // [D] Gemma 2's post_feedforward_layernorm
   /** GPT-2: the LayerNorms' biases, c_fc's and the MLP's c_proj's. */
   inputNormBias?: T; // [D]
@@ -69,19 +72,19 @@ export interface LlamaLayerWeights<T> {
   downBias?: T; // [D]
 }
 
-export interface LlamaWeights<T> {
+export interface LlamaWeights<T, M = T> {
   /** [V, D]; absent when the head is tied and the lookup gathers lmHead's columns (one copy, not two). */
   embed?: T;
-  layers: LlamaLayerWeights<T>[];
+  layers: LlamaLayerWeights<T, M>[];
   finalNorm: T; // [D]
-  lmHead: T; // [D, V]
+  lmHead: M; // [D, V]
   /** GPT-2: the learned position embeddings (wpe), [n_positions, D], and ln_f's bias. */
   positionEmbed?: T;
   finalNormBias?: T; // [D]
 }
 
 type Shape = Pick<ModelConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'
-  | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'attentionOutputBias' | 'qkNorm' | 'gemma'>
+  | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'attentionOutputBias' | 'qkNorm' | 'gemma' | 'fusedProjections' | 'weightPrefix'>
   & Partial<Pick<ModelConfig, 'gpt2' | 'maxPositions'>>;
 
 /** The weights of the forward for `c`, in order. */
@@ -95,7 +98,8 @@ export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
   const specs: LlamaWeightSpec[] = [];
   const add = (name: string, shape: number[], layer: number | null, key: LlamaWeightSpec['key'],
     parts: [string, number[]][], transpose = false) => {
-    specs.push({ name, shape, layer, key, parts: parts.map(([source, sourceShape]) => ({ source, sourceShape })), transpose });
+    const prefix = c.weightPrefix ?? ''; // the checkpoint's names; model.json keeps the unprefixed ones
+    specs.push({ name, shape, layer, key, parts: parts.map(([source, sourceShape]) => ({ source: prefix + source, sourceShape })), transpose });
   };
   const gemma = c.gemma !== undefined;
   const norm = (name: string, layer: number | null, key: LlamaWeightSpec['key']) => {
@@ -107,8 +111,9 @@ export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
     const p = `model.layers.${i}.`;
     const a = `${p}self_attn.`;
     norm(`${p}input_layernorm.weight`, i, 'inputNorm');
-    add(`${a}qkv_proj.weight`, [d, qkvOut], i, 'qkv',
-      [[`${a}q_proj.weight`, [hq * hd, d]], [`${a}k_proj.weight`, [hkv * hd, d]], [`${a}v_proj.weight`, [hkv * hd, d]]], true);
+    add(`${a}qkv_proj.weight`, [d, qkvOut], i, 'qkv', c.fusedProjections
+      ? [[`${a}qkv_proj.weight`, [qkvOut, d]]]
+      : [[`${a}q_proj.weight`, [hq * hd, d]], [`${a}k_proj.weight`, [hkv * hd, d]], [`${a}v_proj.weight`, [hkv * hd, d]]], true);
     if (c.attentionBias) {
       add(`${a}qkv_proj.bias`, [qkvOut], i, 'qkvBias',
         [[`${a}q_proj.bias`, [hq * hd]], [`${a}k_proj.bias`, [hkv * hd]], [`${a}v_proj.bias`, [hkv * hd]]]);
@@ -119,6 +124,7 @@ export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
         ...new Array<[string, number[]]>(hq).fill([`${a}q_norm.weight`, [hd]]),
         ...new Array<[string, number[]]>(hkv).fill([`${a}k_norm.weight`, [hd]]),
       ]);
+      if (gemma) specs[specs.length - 1]!.offset = 1;
     }
     add(`${a}o_proj.weight`, [hq * hd, d], i, 'o', [[`${a}o_proj.weight`, [d, hq * hd]]], true);
     if (c.attentionOutputBias) add(`${a}o_proj.bias`, [d], i, 'oBias', [[`${a}o_proj.bias`, [d]]]);
@@ -128,8 +134,9 @@ export function llamaWeightSpecs(c: Shape): LlamaWeightSpec[] {
     } else {
       norm(`${p}post_attention_layernorm.weight`, i, 'postNorm');
     }
-    add(`${p}mlp.gate_up_proj.weight`, [d, 2 * inter], i, 'gateUp',
-      [[`${p}mlp.gate_proj.weight`, [inter, d]], [`${p}mlp.up_proj.weight`, [inter, d]]], true);
+    add(`${p}mlp.gate_up_proj.weight`, [d, 2 * inter], i, 'gateUp', c.fusedProjections
+      ? [[`${p}mlp.gate_up_proj.weight`, [2 * inter, d]]]
+      : [[`${p}mlp.gate_proj.weight`, [inter, d]], [`${p}mlp.up_proj.weight`, [inter, d]]], true);
     add(`${p}mlp.down_proj.weight`, [inter, d], i, 'down', [[`${p}mlp.down_proj.weight`, [d, inter]]], true);
     if (gemma) norm(`${p}post_feedforward_layernorm.weight`, i, 'mlpOutNorm');
   }
@@ -229,18 +236,19 @@ export function unfuseWeight(spec: LlamaWeightSpec, data: Float32Array): Map<str
   return out;
 }
 
-/** LlamaWeights from one value per spec. */
-export function assembleWeights<T>(specs: readonly LlamaWeightSpec[], numLayers: number,
-  value: (spec: LlamaWeightSpec) => T): LlamaWeights<T> {
-  const top: Partial<Record<ModelWeightKey, T>> = {};
-  const layers = Array.from({ length: numLayers }, () => ({}) as Partial<LlamaLayerWeights<T>>);
+/** LlamaWeights from one value per spec (an M where spec.transpose: the matrices). */
+export function assembleWeights<T, M = T>(specs: readonly LlamaWeightSpec[], numLayers: number,
+  value: (spec: LlamaWeightSpec) => T | M): LlamaWeights<T, M> {
+  const top: Partial<Record<ModelWeightKey, T | M>> = {};
+  const layers = Array.from({ length: numLayers }, () => ({}) as Partial<LlamaLayerWeights<T, M>>);
   for (const spec of specs) {
     if (spec.layer === null) top[spec.key as ModelWeightKey] = value(spec);
-    else (layers[spec.layer] as Record<string, T>)[spec.key] = value(spec);
+    else (layers[spec.layer] as Record<string, T | M>)[spec.key] = value(spec);
   }
   return {
-    embed: top.embed, finalNorm: top.finalNorm!, lmHead: top.lmHead!, layers: layers as LlamaLayerWeights<T>[],
-    ...(top.positionEmbed ? { positionEmbed: top.positionEmbed } : {}), ...(top.finalNormBias ? { finalNormBias: top.finalNormBias } : {}),
+    embed: top.embed as T | undefined, finalNorm: top.finalNorm as T, lmHead: top.lmHead as M,
+    layers: layers as LlamaLayerWeights<T, M>[],
+    ...(top.positionEmbed ? { positionEmbed: top.positionEmbed as T } : {}), ...(top.finalNormBias ? { finalNormBias: top.finalNormBias as T } : {}),
   };
 }
 

@@ -9,15 +9,19 @@ import { splitAlong } from '../core/split';
 import type { ModelConfig } from './hf-config';
 import { decoderForward, LlamaOps } from './llama-forward';
 import type { LlamaWeights as Weights } from './llama-tensors';
+import { PackedMatrices, PackedMatrix } from '../wasm/packed-matrices';
 
 /** The forward's weights as tensors (llama-tensors.ts has the layout). */
 export type LlamaWeights = Weights<Tensor>;
 
+/** A weight matrix of the native model: a tensor, or on wasm a packed matrix. */
+export type WeightMatrix = Tensor | PackedMatrix;
+
 /** The shape parameters the maths needs (a subset of ModelConfig). */
 export type LlamaShape = Pick<ModelConfig,
   'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'intermediateSize'
-  | 'maxPositions' | 'ropeTheta' | 'rmsNormEps' | 'ropeLayers' | 'slidingLayers' | 'gemma' | 'gpt2'> & {
-  /** Llama 3.1's frequency-dependent RoPE scaling, or null. */
+  | 'maxPositions' | 'ropeTheta' | 'rmsNormEps' | 'ropeLayers' | 'slidingLayers' | 'gemma' | 'gpt2' | 'ropeLocalTheta'> & {
+  /** Llama 3.1's frequency-dependent RoPE scaling (Gemma 3: linear, on its global layers), or null. */
   ropeScaling?: RopeScaling | null;
   /** Mistral's sliding window: each query sees itself and the window − 1 keys before it. */
   slidingWindow?: number | null;
@@ -28,21 +32,27 @@ export function forwardShape(config: ModelConfig): LlamaShape {
   return { ...config };
 }
 
-export interface RopeScaling {
+export interface Llama3Scaling {
+  type?: 'llama3';
   factor: number;
   lowFreqFactor: number;
   highFreqFactor: number;
   originalMaxPositions: number;
 }
 
+/** Llama 3.1's scaling, or linear scaling (every frequency / factor). */
+export type RopeScaling = Llama3Scaling | { type: 'linear'; factor: number };
+
 /**
  * RoPE inverse frequencies theta^(−2i/hd), i < hd/2, with Llama 3.1's scaling when given: long
  * wavelengths are divided by `factor`, short ones kept, and the band between blended smoothly.
+ * Linear scaling divides them all.
  */
 export function ropeInverseFrequencies(headDim: number, theta: number, scaling?: RopeScaling | null): Float32Array {
   return Float32Array.from({ length: headDim / 2 }, (_, i) => {
     const freq = 1 / theta ** ((2 * i) / headDim);
     if (!scaling) return freq;
+    if (scaling.type === 'linear') return freq / scaling.factor;
     const { factor, lowFreqFactor, highFreqFactor, originalMaxPositions } = scaling;
     const wavelength = (2 * Math.PI) / freq;
     if (wavelength < originalMaxPositions / highFreqFactor) return freq;
@@ -114,7 +124,7 @@ export function rotaryMatrices(cos: Tensor4D, sin: Tensor4D): Tensor4D {
 }
 
 type StepShape = Pick<LlamaShape, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'vocabSize' | 'numHeads' | 'numKvHeads' | 'slidingWindow'
-  | 'slidingLayers'>;
+  | 'slidingLayers' | 'ropeLocalTheta'>;
 
 /** What every input layout shares: checked ids, positions and the [B, 1, T, S] mask. */
 function stepCommon(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null) {
@@ -153,8 +163,10 @@ export interface StepInputs {
   positions: Tensor2D; // [B, T] float32: the position of each new token
   rope: Tensor4D; // [B, T, hd, hd]: rotaryMatrices
   bias: Tensor4D; // [B, 1, g·T, S] additive attention mask (0 visible, −1e9 hidden), g = Hq / Hkv copies
-  /** The same within the sliding window, when only some layers slide (Gemma 2). */
+  /** The same within the sliding window, when only some layers slide (Gemma 2 and 3). */
   slidingBias?: Tensor4D;
+  /** Gemma 3: the rotary of the sliding layers (rope_local_base_freq), [B, T, hd, hd]. */
+  ropeSliding?: Tensor4D;
 }
 
 /**
@@ -169,12 +181,14 @@ export interface StepInputs {
 export function stepInputs(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null): StepInputs {
   const common = stepInputsWithoutRope(shape, past, inputIds, attentionMask);
   const { cos, sin } = rotaryAngles(common.positions, shape.headDim, shape.ropeTheta, shape.ropeScaling);
-  return { ...common, rope: rotaryMatrices(cos, sin) };
+  // Gemma 3's sliding layers rotate with their own base, unscaled.
+  const local = shape.ropeLocalTheta !== undefined ? rotaryAngles(common.positions, shape.headDim, shape.ropeLocalTheta) : null;
+  return { ...common, rope: rotaryMatrices(cos, sin), ...(local ? { ropeSliding: rotaryMatrices(local.cos, local.sin) } : {}) };
 }
 
 /** stepInputs without the rotary matrices (GPT-2's learned positions read `positions`). */
 export function stepInputsWithoutRope(shape: StepShape, past: number, inputIds: Tensor2D, attentionMask: Tensor2D | null)
-  : Omit<StepInputs, 'rope'> {
+  : Omit<StepInputs, 'rope' | 'ropeSliding'> {
   const { ids, idsOk, positions, bias, slidingBias } = stepCommon(shape, past, inputIds, attentionMask);
   const groups = shape.numHeads / shape.numKvHeads;
   const repeat = (b: Tensor4D) => (groups > 1 ? tf.concat(new Array<Tensor4D>(groups).fill(b), 2) : b) as Tensor4D;
@@ -214,23 +228,38 @@ export const tfOps: LlamaOps<Tensor> = {
   },
 };
 
+/** The eager ops for inference: tfOps, each layer in a tidy (training's gradients keep tfOps). */
+export const inferenceOps: LlamaOps<Tensor> = { ...tfOps, scope: (layer) => tf.tidy(layer) };
+
+/** The inference ops with the weight matrices in `packed` (the wasm backend): their products run there. */
+export function packedOps(packed: PackedMatrices): LlamaOps<Tensor, number, WeightMatrix> {
+  return {
+    ...inferenceOps,
+    matMul: (a, b) => (b instanceof PackedMatrix ? packed.matMul(a, b) : tfOps.matMul(a, b)),
+    embedColumns: (table, ids) => (table instanceof PackedMatrix ? packed.columns(table, ids) : tfOps.embedColumns!(table, ids)),
+  };
+}
+
 /**
- * One forward pass on eager ops. inputIds int32 [B, T]; cache from an earlier call (or null);
- * attentionMask [B, S] with S = cache length + T, 1 for a real token (left padding: 0s first).
- * The caller has validated the arguments; call inside a tidy except for the returned tensors.
+ * One forward pass on eager ops (`ops`: inferenceOps unless the matrices are packed, packedOps).
+ * inputIds int32 [B, T]; cache from an earlier call (or null); attentionMask [B, S] with S =
+ * cache length + T, 1 for a real token (left padding: 0s first). The caller has validated the
+ * arguments; call inside a tidy except for the returned tensors.
  */
-export function llamaForward(
-  shape: LlamaShape, w: LlamaWeights, owner: object,
+export function llamaForward<M = Tensor>(
+  shape: LlamaShape, w: Weights<Tensor, M>, owner: object,
   inputIds: Tensor2D, cache: LlamaCache | null, attentionMask: Tensor2D | null,
+  ops: LlamaOps<Tensor, number, M> = inferenceOps as unknown as LlamaOps<Tensor, number, M>,
 ): LlamaOutput {
   const [batch, steps] = inputIds.shape;
   const past = cache?.length ?? 0;
   // GPT-2 reads its positions' rows of wpe; the others rotate q and k.
   const s = shape.gpt2 ? stepInputsWithoutRope(shape, past, inputIds, attentionMask) : stepInputs(shape, past, inputIds, attentionMask);
   const { ids, idsOk, bias, slidingBias } = s;
+  const ropeSliding = shape.gpt2 ? undefined : (s as StepInputs).ropeSliding;
   const positional = shape.gpt2 ? { positions: tf.cast(s.positions, 'int32') } : { rope: (s as StepInputs).rope };
-  const out = decoderForward(tfOps, shape, w, {
-    ids, ...positional, bias, ...(slidingBias ? { slidingBias } : {}), past: cache, batch, steps, total: past + steps,
+  const out = decoderForward(ops, shape, w, {
+    ids, ...positional, bias, ...(slidingBias ? { slidingBias } : {}), ...(ropeSliding ? { ropeSliding } : {}), past: cache, batch, steps, total: past + steps,
   });
   return {
     logits: tf.mul(out.logits, idsOk) as Tensor2D,

@@ -9,6 +9,8 @@ import { announcedLength, baseUrl, fetchJson, get, readBody, refuseUrl, UrlLoadO
 import type { CausalLM } from './causal-lm';
 import { checkEntropixJson } from './entropix-json';
 import { checkConvertedArtifacts, convertedLlama } from './graph-model';
+import { bufferReader, GraphMatrices, packGraphMatrices } from './graph-matrices';
+import { packedWeights, WeightsOption } from './weights-option';
 import type { NodeDefJson } from '../graphdef/json';
 import { parseHfConfig } from './hf-config';
 import { checkGroupSize, checkModelJson, graphModelFromArtifacts } from './model-json';
@@ -22,7 +24,8 @@ const DEFAULT_MAX_WEIGHT_BYTES = 4 * 1024 ** 3;
  * folder, shards whose sizes disagree with the manifest, a truncated download and a model over
  * `maxWeightBytes`; ABORTED when `signal` fires. Nothing stays allocated when it throws.
  */
-export async function loadModelFromUrl(url: string | URL, options: UrlLoadOptions = {}): Promise<CausalLM> {
+export async function loadModelFromUrl(url: string | URL, options: UrlLoadOptions & WeightsOption = {}): Promise<CausalLM> {
+  const pack = packedWeights(options);
   const base = baseUrl(url);
   const maxWeightBytes = options.maxWeightBytes ?? DEFAULT_MAX_WEIGHT_BYTES;
   if (typeof maxWeightBytes !== 'number' || !(maxWeightBytes > 0)) {
@@ -72,7 +75,15 @@ export async function loadModelFromUrl(url: string | URL, options: UrlLoadOption
     const artifacts = tf.io.getModelArtifactsForJSONSync(modelJson, groups.flatMap((g) => g.weights), weightData.flat());
     const format = checkConvertedArtifacts(artifacts, config, jsonUrl.href, 'url');
     const nodes = (artifacts.modelTopology as { node: NodeDefJson[] }).node;
-    return convertedLlama(config, defaults, graphModelFromArtifacts(artifacts, jsonUrl.href, 'url'), nodes, format);
+    const matrices: GraphMatrices | null = pack ? await packGraphMatrices(artifacts, nodes, bufferReader(artifacts.weightData!)) : null;
+    let model;
+    try {
+      model = graphModelFromArtifacts(artifacts, jsonUrl.href, 'url');
+    } catch (e) {
+      matrices?.packed.dispose();
+      throw e;
+    }
+    return convertedLlama(config, defaults, model, nodes, format, matrices);
   } catch (e) {
     controller.abort();
     if (options.signal?.aborted && !(e instanceof EntropixError && e.code === 'ABORTED')) {

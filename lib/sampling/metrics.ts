@@ -148,7 +148,7 @@ function meanMiddle(x: Tensor, tuning: OpTuning): Tensor2D {
  * remainder, so the remainder n/R is the smallest divisor of n from 16 up (then from 15 down).
  * 1 (a plain reduction) without tuning.poolReductions, or when n is small or has no such divisor.
  */
-function foldFactor(n: number, tuning: OpTuning): number {
+export function foldFactor(n: number, tuning: OpTuning): number {
   if (n < 1024 || !tuning.poolReductions) return 1;
   for (let m = 16; m <= 64; m++) if (n % m === 0) return n / m;
   for (let m = 15; m >= 2; m--) if (n % m === 0) return n / m;

@@ -76,15 +76,20 @@ export function randomSeed(): number {
 export function gumbelNoise(seed: Seed, batch: number, samples: number, width: number): Float32Array {
   const perRow = samples * width;
   const out = new Float32Array(batch * perRow);
-  for (let row = 0; row < batch; row++) {
-    const next = typeof seed === 'number' ? streamGenerator(seed, row) : streamGenerator(seed[row]!, 0);
-    const base = row * perRow;
-    for (let j = 0; j < perRow; j++) {
-      const u = (next() + 0.5) / 4294967296; // 32 random bits, centred: never 0 or 1
-      out[base + j] = -Math.log(-Math.log(u));
-    }
-  }
+  for (let row = 0; row < batch; row++) gumbelRow(seed, row, perRow, out, row * perRow);
   return out;
+}
+
+/**
+ * The first `count` values of row `row`'s noise (gumbelNoise's row, which has samples·width) into
+ * out at offset: a kernel that needs only a row's first samples makes just those.
+ */
+export function gumbelRow(seed: Seed, row: number, count: number, out: Float32Array, offset = 0): void {
+  const next = typeof seed === 'number' ? streamGenerator(seed, row) : streamGenerator(seed[row]!, 0);
+  for (let j = 0; j < count; j++) {
+    const u = (next() + 0.5) / 4294967296; // 32 random bits, centred: never 0 or 1
+    out[offset + j] = -Math.log(-Math.log(u));
+  }
 }
 
 /**

@@ -16,17 +16,20 @@
 //   drawTokens(inputs, plan)     temperature → min-p → top-k (ties kept) → top-p → Gumbel-max
 //                                draw on the candidates, then the clarifying rule, as
 //                                sample-tokens.ts's drawTokens: int32 [B], −1 for an unusable row
-// All are called inside the caller's tf.tidy, never read a value back to the host, and return
-// tensors the tidy owns. An implementation may compute any of them with its own kernels; what it
+// All are called inside the caller's tf.tidy, never read a value back to the host (but the host
+// strategy's whole steps: see below), and return tensors the tidy owns. An implementation may compute any of them with its own kernels; what it
 // does not fuse it takes from the generic strategy.
 //
-// Implementations: 'generic' (tf ops; cpu, webgl, tensorflow, and the reference everywhere),
-// 'wasm' (JS kernels on the wasm heap, backends/wasm/), 'webgpu' (WGSL programs for whole steps,
-// backends/webgpu/; its pieces are the generic ones). The tf.env() flag
-// ENTROPIX_GENERIC_SAMPLING (or the environment variable of that name in Node, or
+// Implementations: 'generic' (tf ops; webgl, and the reference everywhere), 'wasm' (JS kernels
+// on the wasm heap, backends/wasm/), 'webgpu' (WGSL programs for whole steps, backends/webgpu/;
+// its pieces are the generic ones) and 'host' (cpu and tensorflow, backends/host/strategy.ts:
+// whole steps in plain JS after one read of each input tensor). The host strategy is the one
+// exception to "never read back": on cpu a read is the tensor's own array and on tensorflow one
+// copy out of libtensorflow, while the generic step is ~150 tf ops that cost 10–45× (cpu) and
+// 1.2–3× (tensorflow, small steps; larger ones stay generic) the whole JS step there
+// (benchmarks/README.md, "The host strategy"). The
+// tf.env() flag ENTROPIX_GENERIC_SAMPLING (or the environment variable of that name in Node, or
 // ?tfjsflags=ENTROPIX_GENERIC_SAMPLING:true in a browser) forces the generic path everywhere.
-// The host-side step (backends/host/step.ts: read back, then plain JS) is the benchmarks'
-// baseline and the wasm kernels' arithmetic; no backend picks it by itself yet.
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../../core/tf';
 import type { Candidates } from '../candidates';
@@ -39,8 +42,9 @@ import { PLAIN_TUNING, WASM_TUNING } from './tuning';
 import { genericStrategy } from './generic';
 import { wasmStrategy } from './wasm/strategy';
 import { webgpuStrategy } from './webgpu/strategy';
+import { hostStrategy, TENSORFLOW_LIMITS } from './host/strategy';
 
-export type StrategyName = 'generic' | 'wasm' | 'webgpu';
+export type StrategyName = 'generic' | 'wasm' | 'webgpu' | 'host';
 
 export interface SamplingStrategy {
   readonly name: StrategyName;
@@ -54,9 +58,10 @@ export interface SamplingStrategy {
   decideRegimes(table: RegimeTable, metrics: Tensor2D): RegimeDecision;
   drawTokens(inputs: DrawInputs, plan: DrawPlan): Tensor1D;
   /**
-   * Optional whole steps, for a backend that pays per dispatch (webgpu): computeMetrics,
-   * sampleTokens and EntropixSampler.sample as a few fused programs, on validated inputs inside
-   * the caller's tidy. They return null (allocating nothing) for a shape they do not handle,
+   * Optional whole steps, for a backend that pays per dispatch (webgpu: a few fused programs) or
+   * whose tensors live in host memory (cpu, tensorflow: one read of each input, then JS):
+   * computeMetrics, sampleTokens and EntropixSampler.sample, on validated inputs inside the
+   * caller's tidy. They return null (allocating nothing) for a shape they do not handle,
    * and the caller then runs the pieces above.
    */
   computeMetrics?(logits: Tensor2D, attentionScores: Tensor | null, keyMask: Tensor2D | undefined): Metrics | null;
@@ -87,10 +92,19 @@ tf.env().registerFlag(GENERIC_FLAG, () => {
 /** Makes a backend's fused strategy from the generic one (which it falls back to for what it does not fuse). */
 export type StrategyFactory = (generic: SamplingStrategy) => SamplingStrategy;
 
-/** The fused strategies, by backend name. webgpu: the slot backends/webgpu/ fills. */
+/** tfjs-node-gpu on a GPU: its tensors are not in host memory. */
+const onGpu = (): boolean => (tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice === true;
+
+/**
+ * The fused strategies, by backend name; the others (webgl) run the generic one. cpu takes the
+ * host step at every shape, tensorflow on the CPU up to TENSORFLOW_LIMITS (from the numbers in
+ * benchmarks/README.md, "The host strategy"), tensorflow on a GPU the generic one.
+ */
 const FUSED: Partial<Record<string, StrategyFactory>> = {
   wasm: wasmStrategy,
   webgpu: webgpuStrategy,
+  cpu: (generic) => hostStrategy(generic),
+  tensorflow: (generic) => (onGpu() ? generic : hostStrategy(generic, TENSORFLOW_LIMITS)),
 };
 
 const cache = new Map<string, SamplingStrategy>();

@@ -56,8 +56,9 @@ export function selectTop(
   let root = hv[0]!;
   for (let i = k; i < n; i++) {
     const v = x[offset + i]!;
-    // A later index never beats an equal root, and NaN fails the compare (NaN → MASKED ≤ root).
-    if (v > root) {
+    // A later index never beats an equal root, and NaN fails the compare (NaN → MASKED ≤ root);
+    // +Inf passes it against a root at FLOAT32_MAX, so the sanitized value decides.
+    if (v > root && sanitize(v) > root) {
       siftDown(0, sanitize(v), i);
       root = hv[0]!;
     }
@@ -211,7 +212,7 @@ export function attentionMetrics(
       meanP[t] += pt;
       if (v > REAL_THRESHOLD) {
         real++;
-        strength += v < 0 ? -v : v;
+        strength += Math.abs(v); // not a ternary: random signs mispredict (4× slower here)
       }
     }
     const max = s[o + at]!;
@@ -234,10 +235,10 @@ export function attentionMetrics(
     const o = offset + h * keys;
     const q = po + h * keys;
     if (realKeys[h] === keys) { // every key real: no look at the scores
-      for (let t = 0; t < keys; t++) { const d = probs[q + t]! - meanP[t]!; spread += d < 0 ? -d : d; }
+      for (let t = 0; t < keys; t++) { const d = probs[q + t]! - meanP[t]!; spread += Math.abs(d); }
     } else {
       for (let t = 0; t < keys; t++) {
-        if (s[o + t]! > REAL_THRESHOLD) { const d = probs[q + t]! - meanP[t]!; spread += d < 0 ? -d : d; }
+        if (s[o + t]! > REAL_THRESHOLD) { const d = probs[q + t]! - meanP[t]!; spread += Math.abs(d); }
       }
     }
   }
@@ -248,13 +249,15 @@ export function attentionMetrics(
 /** softmax over each head of sanitized s [H, T] (float64 exp; the host path's own). */
 function headSoftmax(s: Float32Array, offset: number, heads: number, keys: number): Float32Array {
   const p = new Float32Array(heads * keys);
+  const e = new Float64Array(keys); // each exp taken once (the same values as taking it twice)
   for (let h = 0; h < heads; h++) {
     const o = offset + h * keys;
     let max = -Infinity;
     for (let t = 0; t < keys; t++) if (s[o + t]! > max) max = s[o + t]!;
     let z = 0;
-    for (let t = 0; t < keys; t++) z += Math.exp(s[o + t]! - max);
-    for (let t = 0; t < keys; t++) p[h * keys + t] = Math.exp(s[o + t]! - max) / z;
+    const q = h * keys;
+    for (let t = 0; t < keys; t++) { const v = Math.exp(s[o + t]! - max); e[t] = v; z += v; }
+    for (let t = 0; t < keys; t++) p[q + t] = e[t]! / z;
   }
   return p;
 }

@@ -1,11 +1,16 @@
 // JS kernels for the wasm backend: they compute on the backend's heap views (typedArrayFromHeap;
 // outputs from makeOutput), with no copy and no read-back, as several of tfjs-backend-wasm's own
-// kernels do. The arithmetic is host/step.ts's, shared with the host-side baseline.
+// kernels do. They take over the work on small tensors (selection from block maxima, the metric
+// epilogue, the decision, the draw); the passes over the vocabulary stay in XNNPACK ops, which
+// are several times faster per element than a scalar JS loop (benchmarks/README.md). The decision
+// and the draw are host/step.ts's arithmetic, shared with the host-side baseline.
 import type { KernelConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf } from '../../../core/tf';
-import {
-  attentionMetrics, decideRow, drawRow, logitMoments, RegimeArrays, RowPlan, selectTop, selectTopByBlocks,
-} from '../host/step';
+import { decideRow, drawRow, RegimeArrays, RowPlan } from '../host/step';
+import { REAL_THRESHOLD } from '../../special-values';
+import { gumbelRow, Seed } from '../../rng';
+import { attentionRow } from './attention';
+import { selectTop, selectTopByBlocks } from './select';
 
 /** The part of tfjs-backend-wasm's BackendWasm these kernels use. */
 interface WasmHeap {
@@ -18,6 +23,7 @@ export const CANDIDATES = 'EntropixTopCandidates';
 export const METRIC_TABLE = 'EntropixMetricTable';
 export const DECIDE = 'EntropixDecideRegimes';
 export const DRAW = 'EntropixDraw';
+export const DECIDE_DRAW = 'EntropixDecideDraw';
 
 /** Outputs first (makeOutput may grow the heap and detach earlier views), then every view. */
 function outputs(heap: WasmHeap, specs: [number[], 'float32' | 'int32'][]): TensorInfo[] {
@@ -27,7 +33,8 @@ const f32 = (heap: WasmHeap, t: TensorInfo): Float32Array => heap.typedArrayFrom
 const i32 = (heap: WasmHeap, t: TensorInfo): Int32Array => heap.typedArrayFromHeap(t) as Int32Array;
 
 /**
- * x [B, V] sanitized → values [B, k] descending (ties by index ascending), indices int32 [B, k].
+ * x [B, V] sanitized → values [B, k] descending (ties by index ascending), indices int32 [B, k],
+ * and top [B, 1] (column 0 of values, for the entropy moments without a Slice).
  * With blockMax [B, …, m] (x folded as [B, V/m, m], maxima over the fold) the search runs
  * through the block maxima.
  */
@@ -36,10 +43,11 @@ function candidates({ inputs, backend, attrs }: Args): TensorInfo[] {
   const x = inputs.x!;
   const [batch, n] = x.shape as [number, number];
   const k = attrs!.k as number;
-  const [values, indices] = outputs(heap, [[[batch, k], 'float32'], [[batch, k], 'int32']]);
+  const [values, indices, top] = outputs(heap, [[[batch, k], 'float32'], [[batch, k], 'int32'], [[batch, 1], 'float32']]);
   const xv = f32(heap, x);
   const vv = f32(heap, values!);
   const iv = i32(heap, indices!);
+  const tv = f32(heap, top!);
   const blockMax = inputs.blockMax;
   if (blockMax) {
     const blocks = blockMax.shape[blockMax.shape.length - 1]!;
@@ -48,41 +56,64 @@ function candidates({ inputs, backend, attrs }: Args): TensorInfo[] {
   } else {
     for (let b = 0; b < batch; b++) selectTop(xv, b * n, n, k, vv, iv, b * k);
   }
-  return [values!, indices!];
+  for (let b = 0; b < batch; b++) tv[b] = vv[b * k]!;
+  return [values!, indices!, top!];
 }
 
 const NO_ATTENTION = [0, 0, 0, 0] as const;
+const LN2 = Math.LN2;
+
+/** Σ of row b of a pooled [B, m] view, times the fold (the pool gave means over `fold` rows). */
+function pooledSum(v: Float32Array, b: number, m: number, fold: number): number {
+  let acc = 0;
+  for (let j = b * m, end = j + m; j < end; j++) acc += v[j]!;
+  return acc * fold;
+}
 
 /**
- * The metric epilogue: clean and p [B, V] (p = softmax(clean)), candidates [B, k] (column 0:
- * each row's maximum), attention clean and p
- * [B·H, T] → the table [B, 7] and the six metrics [B] (NaN entropies for a row with no usable logit).
- * Without attnClean/attnP (no scores): attention columns 0 in the table, NaN in the metrics.
+ * The metric epilogue. Logits: p [B, V] (softmax of the sanitized logits), the candidates
+ * values/ids [B, k] (column 0: each row's maximum and argmax), pd and pdd: Σ p·d and Σ p·d²
+ * (d = x − max) pooled to [B, …, m] means over attrs.fold rows. Attention (optional):
+ * attnClean, attnP [B·H, T] and meanP [B, …, T] (mean over heads of attnP). → the table [B, 7]
+ * and the six metrics [B] (NaN entropies for a row with no usable logit; without attention
+ * inputs: attention columns 0 in the table, NaN in the metrics), as metrics.ts's metricTable.
  */
 function metricTable({ inputs, backend, attrs }: Args): TensorInfo[] {
   const heap = backend as WasmHeap;
-  const { clean, p, candidates: cand, attnClean, attnP } = inputs as Record<string, TensorInfo>;
-  const [batch, n] = clean!.shape as [number, number];
+  const { p, candidates: cand, candidateIds, pd, pdd, attnClean, attnP, meanP } = inputs as Record<string, TensorInfo>;
+  const [batch, n] = p!.shape as [number, number];
   const heads = attrs!.heads as number;
+  const fold = attrs!.fold as number;
   const keys = attnClean ? attnClean.shape[1]! : 0; // no attention inputs: logits only
   const outs = outputs(heap, [[[batch, 7], 'float32'], ...Array.from({ length: 6 }, () => [[batch], 'float32'] as [number[], 'float32'])]);
-  const xv = f32(heap, clean!);
   const pv = f32(heap, p!);
   const cv = f32(heap, cand!);
+  const iv = i32(heap, candidateIds!);
   const k = cand!.shape[1]!;
+  const pdv = f32(heap, pd!);
+  const pddv = f32(heap, pdd!);
+  const m = pd!.shape[pd!.shape.length - 1]!;
   const sv = attnClean ? f32(heap, attnClean) : null;
   const spv = attnP ? f32(heap, attnP) : null;
+  const mv = meanP ? f32(heap, meanP) : null;
   const table = f32(heap, outs[0]!);
   const cols = outs.slice(1).map((o) => f32(heap, o));
-  const scratch = new Float32Array(keys);
   for (let b = 0; b < batch; b++) {
-    const m = logitMoments(xv, b * n, n, cv[b * k]!, pv);
-    const a = sv ? attentionMetrics(sv, b * heads * keys, heads, keys, spv!, scratch) : NO_ATTENTION;
-    const row = [m.entropy, m.varentropy, ...a, m.real];
-    for (let c = 0; c < 7; c++) table[b * 7 + c] = row[c]!;
-    const empty = m.real ? 1 : NaN;
-    cols[0]![b] = m.entropy * empty;
-    cols[1]![b] = m.varentropy * empty;
+    // H = −log p_max − E_p[d], Var = E_p[d²] − E_p[d]² (nats → bits), as metrics.ts's logitColumns.
+    const meanD = pooledSum(pdv, b, m, fold);
+    const meanD2 = pooledSum(pddv, b, m, fold);
+    const pMax = pv[b * n + iv[b * k]!]!;
+    const entropy = -(Math.log(pMax) + meanD) / LN2;
+    const varentropy = Math.max(meanD2 - meanD * meanD, 0) / (LN2 * LN2);
+    const real = cv[b * k]! > REAL_THRESHOLD ? 1 : 0;
+    const a = sv ? attentionRow(sv, spv!, b * heads * keys, heads, keys, mv!, b * keys) : NO_ATTENTION;
+    const o = b * 7;
+    table[o] = entropy;
+    table[o + 1] = varentropy;
+    for (let c = 0; c < 4; c++) table[o + 2 + c] = a[c]!;
+    table[o + 6] = real;
+    cols[0]![b] = real ? entropy : NaN;
+    cols[1]![b] = real ? varentropy : NaN;
     for (let c = 0; c < 4; c++) cols[2 + c]![b] = sv ? a[c]! : NaN;
   }
   return outs;
@@ -160,8 +191,57 @@ function draw({ inputs, backend, attrs }: Args): TensorInfo {
   return out!;
 }
 
+/**
+ * The regime decision and the draw of EntropixSampler.sample in one kernel: the metric table
+ * [B, 7] and candidates values/indices [B, k] (lastTokens int32 [B] optional) → tokens and states
+ * int32 [B], as decide then draw (with the clarifying rule when attrs.clarifyingId ≥ 0). Each row
+ * makes its own noise from attrs.seed (gumbelRow: the numbers of gumbelNoise(seed, B, samples,
+ * k)), and only the samples it draws, and none for an argmax row. For tables whose top-k is never
+ * off (no full-vocabulary mass needed).
+ */
+const drawBuffers = { noise: new Float32Array(0), scratch: new Float32Array(0) };
+function decideDraw({ inputs, backend, attrs }: Args): TensorInfo[] {
+  const heap = backend as WasmHeap;
+  const { metrics, values, indices, lastTokens } = inputs as Record<string, TensorInfo>;
+  const [batch, k] = values!.shape as [number, number];
+  const [tokensOut, statesOut] = outputs(heap, [[[batch], 'int32'], [[batch], 'int32']]);
+  const mv = f32(heap, metrics!);
+  const vv = f32(heap, values!);
+  const iv = i32(heap, indices!);
+  const last = lastTokens ? i32(heap, lastTokens) : null;
+  const tokens = i32(heap, tokensOut!);
+  const states = i32(heap, statesOut!);
+  const a = attrs as Record<string, unknown>;
+  const table = a.table as unknown as RegimeArrays;
+  const seed = a.seed as Seed;
+  const sampleCount = a.samples as number;
+  const clarifyingId = a.clarifyingId as number;
+  if (drawBuffers.noise.length < sampleCount * k) drawBuffers.noise = new Float32Array(sampleCount * k);
+  if (drawBuffers.scratch.length < 2 * k) drawBuffers.scratch = new Float32Array(2 * k);
+  const { noise, scratch } = drawBuffers;
+  const tensors = { temperature: true, topK: true, topP: true, minP: true };
+  for (let b = 0; b < batch; b++) {
+    const d = decideRow(table, mv, b * 7);
+    states[b] = d.state;
+    const plan: RowPlan = {
+      temperature: d.temperature, topK: d.topK, topP: d.topP, minP: d.minP, samples: d.samples, tensors, topPOn: true,
+    };
+    let token: number;
+    if (!(vv[b * k]! > REAL_THRESHOLD)) token = -1;
+    else if (!(plan.temperature > 0)) token = iv[b * k]!;
+    else {
+      const drawn = Math.max(1, Math.min(sampleCount, plan.samples));
+      gumbelRow(seed, b, drawn * k, noise);
+      token = drawRow(vv, iv, b * k, k, noise, 0, drawn, plan, scratch);
+    }
+    if (clarifyingId >= 0 && d.clarify > 0.5 && (!last || last[b] !== clarifyingId)) token = clarifyingId;
+    tokens[b] = token;
+  }
+  return [tokensOut!, statesOut!];
+}
+
 const KERNELS: [string, (args: Args) => TensorInfo | TensorInfo[]][] = [
-  [CANDIDATES, candidates], [METRIC_TABLE, metricTable], [DECIDE, decide], [DRAW, draw],
+  [CANDIDATES, candidates], [METRIC_TABLE, metricTable], [DECIDE, decide], [DRAW, draw], [DECIDE_DRAW, decideDraw],
 ];
 
 let registered = false;

@@ -1,0 +1,173 @@
+// The wasm matmul module (lib/wasm): its assembler against wabt's bytes, its products against
+// tf.matMul, and both models under weights: 'packed' running their weight matrices in it (no
+// tensor copy); the default stays tf.matMul.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { tf, useBackend } from '../lib';
+import type { WeightsOption } from '../lib';
+import { convertHfCheckpoint, loadHfCheckpoint, loadModel } from '../lib/node';
+import { checkSteps, golden, MODELS } from './helpers/golden';
+import { assembleWat } from '../scripts/wat';
+import { GEMV_WASM } from '../benchmarks/peer/gemv';
+import { MATMUL_WASM_HEX } from '../lib/wasm/matmul-wasm';
+import { PackedMatrices, packedBytes } from '../lib/wasm/packed-matrices';
+import { rng } from './helpers/paths';
+
+const BUNDLED = path.join(__dirname, '..', 'models', 'kjv-tiny');
+
+describe('the wat assembler', () => {
+  test('encodes benchmarks/peer/gemv.wat byte for byte as wabt 1.0.37 did', () => {
+    const bytes = assembleWat(fs.readFileSync(path.join(__dirname, '..', 'benchmarks', 'peer', 'gemv.wat'), 'utf8'));
+    expect(Buffer.from(bytes).toString('hex')).toBe(GEMV_WASM);
+  });
+
+  test('lib/wasm/matmul-wasm.ts is matmul.wat assembled (npm run build:wasm)', () => {
+    const bytes = assembleWat(fs.readFileSync(path.join(__dirname, '..', 'lib', 'wasm', 'matmul.wat'), 'utf8'));
+    expect(Buffer.from(bytes).toString('hex')).toBe(MATMUL_WASM_HEX);
+  });
+
+  test('refuses what it does not read', () => {
+    expect(() => assembleWat('(module (func (i64.popcnt (local.get 0))))')).toThrow(/unknown/);
+    expect(() => assembleWat('(module (func')).toThrow(/unbalanced/);
+    expect(() => assembleWat('(module))')).toThrow(/unbalanced/);
+  });
+});
+
+describe('PackedMatrices on wasm', () => {
+  beforeAll(() => useBackend('wasm'));
+
+  const random = (n: number, seed: number) => {
+    const next = rng(seed);
+    return Float32Array.from({ length: n }, () => next() * 2 - 1);
+  };
+  const expectNear = (got: ArrayLike<number>, want: ArrayLike<number>, tol = 1e-5) => {
+    expect(got.length).toBe(want.length);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / (1 + Math.abs(want[i]!)));
+    expect(worst).toBeLessThan(tol);
+  };
+
+  // K not a multiple of 4 and N not of 16 exercise the zero padding; M = 1, 3, 4, 9 the one-row
+  // kernel, the four-row kernel and both.
+  test.each([[1, 37, 50], [3, 64, 16], [4, 36, 33], [9, 130, 70]])('x [%i, %i] · W [K, %i] equals tf.matMul', (m, k, n) => {
+    const w = random(k * n, k + n);
+    const x = tf.tensor2d(random(m * k, m), [m, k]);
+    const wt = tf.tensor2d(w, [k, n]);
+    const packed = new PackedMatrices(2 * packedBytes(k, n));
+    // The same matrix given row-major ([in, out], a graph's) and as HF's [out, in] parts (two of them).
+    const byRows = packed.packRows(w, k, n);
+    const transposed = (tf.transpose(wt).dataSync() as Float32Array);
+    const cut = Math.floor(n / 3) * k;
+    const byColumns = packed.packColumns([transposed.slice(0, cut), transposed.slice(cut)], k);
+    expect(byColumns.shape).toEqual([k, n]);
+    const want = tf.matMul(x, wt).dataSync();
+    const before = tf.memory().numTensors;
+    for (const matrix of [byRows, byColumns]) {
+      const y = packed.matMul(x, matrix);
+      expect(y.shape).toEqual([m, n]);
+      expectNear(y.dataSync(), want);
+      y.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    // Columns as rows: the tied head's embedding lookup.
+    const ids = tf.tensor1d([0, n - 1, 5 % n], 'int32');
+    const cols = packed.columns(byRows, ids);
+    expect(Array.from(cols.dataSync())).toEqual(Array.from(tf.transpose(tf.gather(wt, ids, 1)).dataSync()));
+    packed.dispose();
+    expect(packed.disposed).toBe(true);
+    expect(() => packed.matMul(x, byRows)).toThrow(/disposed/);
+    tf.dispose([x, wt, ids, cols]);
+  });
+
+  test('refuses a product of the wrong shape or with another model\'s matrix', () => {
+    const a = new PackedMatrices(packedBytes(8, 16));
+    const b = new PackedMatrices(packedBytes(8, 16));
+    const w = a.packRows(new Float32Array(8 * 16), 8, 16);
+    const x = tf.zeros([1, 7]);
+    expect(() => a.matMul(x, w)).toThrow(/matMul: \[1,7\]/);
+    expect(() => b.matMul(x, w)).toThrow(/another model/);
+    x.dispose();
+  });
+});
+
+describe("weights: 'packed' keeps a model's matrices outside TF.js", () => {
+  let root: string;
+  beforeAll(async () => {
+    await useBackend('wasm');
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'entropix-packed-'));
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  test('the bundled converted model (float16 shards): tensors hold only the rest; logits equal the default tf.matMul path', async () => {
+    const run = async (options: WeightsOption) => {
+      const bytes0 = tf.memory().numBytes;
+      const model = await loadModel(BUNDLED, options);
+      const held = tf.memory().numBytes - bytes0;
+      const prompt = tf.tensor2d([[1, 5, 9, 20, 33, 7]], undefined, 'int32');
+      const step = tf.tensor2d([[3]], undefined, 'int32');
+      const first = model.forward(prompt);
+      const next = model.forward(step, first.cache);
+      const logits = [await first.logits.data(), await next.logits.data()];
+      tf.dispose([prompt, step, first.logits, first.attentionScores, next.logits, next.attentionScores]);
+      next.cache.dispose();
+      model.dispose();
+      expect(tf.memory().numBytes).toBe(bytes0);
+      return { held, logits };
+    };
+    const packed = await run({ weights: 'packed' });
+    const plain = await run({});
+    // kjv-tiny's matrices are 12 MB as float32; only the embedding and the norms stay tensors.
+    expect(plain.held).toBeGreaterThan(10e6);
+    expect(packed.held).toBeLessThan(0.05 * plain.held);
+    packed.logits.forEach((l, i) => expectCloseLogits(l, plain.logits[i]!));
+  });
+
+  // GPT-2's Conv1D matrices are [in, out] already (packed by rows) and its head is tied (packed by
+  // columns, the embedding gathered from them): transformers' logits through the cache.
+  test('GPT-2, native and converted: transformers\' logits and attention', async () => {
+    const g = golden('gpt2');
+    const bytes0 = tf.memory().numBytes;
+    process.env.ENTROPIX_WASM_MATMUL = 'packed'; // the process-wide default on wasm, instead of the option
+    const native = await loadHfCheckpoint(path.join(MODELS, 'gpt2')).finally(() => delete process.env.ENTROPIX_WASM_MATMUL);
+    try {
+      // 172 KB of matrices as float32 (wte, tied, among them); wpe, the norms and biases (11 KB) stay tensors.
+      expect(tf.memory().numBytes - bytes0).toBeLessThan(16e3);
+      await checkSteps(native, g, 'gpt2 native packed');
+    } finally {
+      native.dispose();
+    }
+    const out = path.join(root, 'gpt2');
+    await convertHfCheckpoint(path.join(MODELS, 'gpt2'), out);
+    const converted = await loadModel(out, { weights: 'packed' });
+    try {
+      await checkSteps(converted, g, 'gpt2 converted packed');
+    } finally {
+      converted.dispose();
+    }
+  });
+
+  test('the option is checked before anything is read: another value, or packed off wasm', async () => {
+    const refused = (p: Promise<unknown>) => expect(p).rejects.toMatchObject({ name: 'EntropixError', code: 'INVALID_ARGUMENT', argument: 'weights' });
+    await refused(loadModel('/nonexistent', { weights: 'xnnpack' as WeightsOption['weights'] }));
+    await refused(loadHfCheckpoint('/nonexistent', { weights: 'xnnpack' as WeightsOption['weights'] }));
+    await useBackend('cpu');
+    try {
+      await refused(loadModel('/nonexistent', { weights: 'packed' }));
+      await refused(loadModel('http://127.0.0.1:9/m/', { weights: 'packed' }));
+      await refused(loadHfCheckpoint('/nonexistent', { weights: 'packed' }));
+      // ENTROPIX_WASM_MATMUL=packed is the default on wasm only; elsewhere it is ignored.
+      process.env.ENTROPIX_WASM_MATMUL = 'packed';
+      await expect(loadModel('/nonexistent')).rejects.toThrow(/config\.json/);
+    } finally {
+      delete process.env.ENTROPIX_WASM_MATMUL;
+      await useBackend('wasm');
+    }
+  });
+});
+
+function expectCloseLogits(got: ArrayLike<number>, want: ArrayLike<number>): void {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+  expect(worst).toBeLessThan(1e-3);
+}

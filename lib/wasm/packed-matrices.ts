@@ -1,0 +1,213 @@
+// A model's weight matrices in a WebAssembly.Memory of their own, multiplied by the hand-written
+// SIMD kernels of matmul.wat: the opt-in `weights: 'packed'` (lib/models/weights-option.ts) on the
+// wasm backend, instead of tf.matMul. Why: tfjs-wasm's matmul (XNNPACK) packs a second copy of
+// every weight into the wasm heap, and that heap never shrinks, so a model costs 2.4× its weights
+// in RSS and keeps it after dispose. Here each matrix exists once, in panels of 16 columns × K rows
+// read front to back; activations are copied in and out (a few KB at decode); dispose drops the
+// memory with the module. The price: decode slower than XNNPACK (benchmarks/README.md), hence
+// not the default.
+import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
+import { tf } from '../core/tf';
+import { EntropixError } from '../core/errors';
+import { MATMUL_WASM_HEX } from './matmul-wasm';
+
+const PANEL = 16; // columns per panel
+const PAGE = 65536;
+/** wasm32 addresses 4 GiB; a model past this keeps tf.matMul. */
+export const MAX_PACKED_BYTES = 4 * 1024 ** 3 - 64 * 1024 ** 2;
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+let compiled: WebAssembly.Module | null = null;
+function matmulModule(): WebAssembly.Module {
+  if (!compiled) {
+    const bytes = new Uint8Array(MATMUL_WASM_HEX.length / 2);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(MATMUL_WASM_HEX.slice(2 * i, 2 * i + 2), 16);
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+type Kernel = (x: number, w: number, y: number, kp: number, np: number) => void;
+
+/** A matrix W [k, n] held by a PackedMatrices, at byte `at` of its memory. */
+export class PackedMatrix {
+  constructor(
+    readonly owner: PackedMatrices,
+    readonly at: number,
+    readonly k: number,
+    readonly n: number,
+  ) {}
+  get kp(): number {
+    return roundUp(this.k, 4);
+  }
+  get np(): number {
+    return roundUp(this.n, PANEL);
+  }
+  /** [k, n], as a tensor would give it. */
+  get shape(): [number, number] {
+    return [this.k, this.n];
+  }
+}
+
+/** The packed bytes a [k, n] matrix takes. */
+export function packedBytes(k: number, n: number): number {
+  return 4 * roundUp(k, 4) * roundUp(n, PANEL);
+}
+
+/** Weight matrices in one wasm memory, and the products with them. */
+export class PackedMatrices {
+  private memory: WebAssembly.Memory | null;
+  private kernels: { gemv: Kernel; gemm4: Kernel } | null;
+  private top = 64; // bytes in use (weights), then scratch for one call's x and y
+  private view: Float32Array;
+
+  /** `bytes`: what the matrices will take (packedBytes summed), reserved at once. */
+  constructor(bytes: number) {
+    if (bytes > MAX_PACKED_BYTES) {
+      throw new EntropixError('INVALID_ARGUMENT', `${bytes} bytes of matrices exceed a wasm memory's 4 GiB`, 'weights');
+    }
+    this.memory = new WebAssembly.Memory({ initial: Math.ceil((bytes + 64 + PAGE) / PAGE), maximum: 65536 });
+    const kernels = new WebAssembly.Instance(matmulModule(), { env: { memory: this.memory } }).exports;
+    this.kernels = { gemv: kernels.gemv as Kernel, gemm4: kernels.gemm4 as Kernel };
+    this.view = new Float32Array(this.memory.buffer);
+  }
+
+  /** The memory's bytes now (it grows for a larger call's scratch). */
+  get byteLength(): number {
+    return this.memory?.buffer.byteLength ?? 0;
+  }
+
+  private f32(): Float32Array {
+    if (!this.memory) throw new EntropixError('INVALID_ARGUMENT', 'the packed matrices have been disposed', 'model');
+    if (this.view.buffer !== this.memory.buffer) this.view = new Float32Array(this.memory.buffer);
+    return this.view;
+  }
+
+  private ensure(bytes: number): void {
+    this.f32();
+    const have = this.memory!.buffer.byteLength;
+    if (bytes > MAX_PACKED_BYTES) throw new EntropixError('INVALID_ARGUMENT', 'a matrix product past 4 GiB of wasm memory', 'weights');
+    if (bytes > have) this.memory!.grow(Math.ceil((bytes - have) / PAGE));
+  }
+
+  private place(k: number, n: number): { m: PackedMatrix; f32: Float32Array } {
+    const at = this.top;
+    this.ensure(at + packedBytes(k, n));
+    this.top += packedBytes(k, n);
+    return { m: new PackedMatrix(this, at, k, n), f32: this.f32() };
+  }
+
+  /**
+   * Packs W [k, n] given as its columns' sources: `parts` [n_p, k] row-major (Hugging Face's
+   * [out, in] layout), joined in order; W's column c is row c of their concatenation.
+   */
+  packColumns(parts: readonly Float32Array[], k: number): PackedMatrix {
+    const n = parts.reduce((a, p) => a + p.length / k, 0);
+    const { m, f32 } = this.place(k, n);
+    const kp = m.kp;
+    const base = m.at / 4;
+    let col = 0;
+    for (const part of parts) {
+      const rows = part.length / k;
+      for (let r = 0; r < rows; r++, col++) {
+        const panel = base + (col >> 4) * kp * PANEL + (col & 15);
+        const src = r * k;
+        for (let i = 0; i < k; i++) f32[panel + i * PANEL] = part[src + i]!;
+      }
+    }
+    return m;
+  }
+
+  /** Packs W [k, n] given row-major (the [in, out] layout of a converted graph's weights). */
+  packRows(w: Float32Array, k: number, n: number): PackedMatrix {
+    const m = this.allocate(k, n);
+    this.writeRows(m, 0, w);
+    return m;
+  }
+
+  /** Room for W [k, n], zeros until writeRows fills it. */
+  allocate(k: number, n: number): PackedMatrix {
+    return this.place(k, n).m;
+  }
+
+  /** Rows [row0, row0 + rows.length / n) of W, row-major, into their places in the panels. */
+  writeRows(m: PackedMatrix, row0: number, rows: Float32Array): void {
+    const f32 = this.f32();
+    const { n, kp } = m;
+    const count = rows.length / n;
+    if (m.owner !== this || !Number.isInteger(count) || row0 < 0 || row0 + count > m.k) {
+      throw new EntropixError('INVALID_ARGUMENT', `writeRows: ${rows.length} values at row ${row0} of [${m.k}, ${n}]`, 'rows');
+    }
+    for (let p = 0; p * PANEL < n; p++) {
+      const width = Math.min(PANEL, n - p * PANEL);
+      const dst = m.at / 4 + p * kp * PANEL + row0 * PANEL;
+      for (let i = 0; i < count; i++) {
+        const src = i * n + p * PANEL;
+        if (width === PANEL) f32.set(rows.subarray(src, src + PANEL), dst + i * PANEL);
+        else for (let j = 0; j < width; j++) f32[dst + i * PANEL + j] = rows[src + j]!;
+      }
+    }
+  }
+
+  /** x [M, k] · W → [M, n], as tf.matMul(x, W) (float32; sums in another order). */
+  matMul(x: Tensor, w: PackedMatrix): Tensor2D {
+    if (w.owner !== this) throw new EntropixError('INVALID_ARGUMENT', 'the matrix belongs to another model', 'weights');
+    this.f32(); // refuses a disposed one
+    if (x.rank !== 2 || x.shape[1] !== w.k) {
+      throw new EntropixError('INVALID_SHAPE', `matMul: [${x.shape}] · [${w.k}, ${w.n}]`, 'x');
+    }
+    const rows = x.shape[0]!;
+    const { k, n, kp, np } = w;
+    const xs = x.dataSync() as Float32Array;
+    const xAt = roundUp(this.top, 64);
+    const yAt = xAt + 4 * rows * kp;
+    this.ensure(yAt + 4 * rows * np);
+    const f32 = this.f32();
+    if (kp === k) {
+      f32.set(xs, xAt / 4);
+    } else {
+      for (let r = 0; r < rows; r++) {
+        f32.set(xs.subarray(r * k, r * k + k), xAt / 4 + r * kp);
+        f32.fill(0, xAt / 4 + r * kp + k, xAt / 4 + (r + 1) * kp);
+      }
+    }
+    const { gemv, gemm4 } = this.kernels!;
+    let r = 0;
+    for (; r + 4 <= rows; r += 4) gemm4(xAt + 4 * r * kp, w.at, yAt + 4 * r * np, kp, np);
+    for (; r < rows; r++) gemv(xAt + 4 * r * kp, w.at, yAt + 4 * r * np, kp, np);
+    let out: Float32Array;
+    if (np === n) {
+      out = f32.slice(yAt / 4, yAt / 4 + rows * n);
+    } else {
+      out = new Float32Array(rows * n);
+      for (let i = 0; i < rows; i++) out.set(f32.subarray(yAt / 4 + i * np, yAt / 4 + i * np + n), i * n);
+    }
+    return tf.tensor2d(out, [rows, n], 'float32');
+  }
+
+  /** Columns of W [k, n] at int32 `ids` (each in [0, n)) as rows: [ids.length, k] (a tied head's embedding lookup). */
+  columns(w: PackedMatrix, ids: Tensor): Tensor2D {
+    const at = Array.from(ids.dataSync());
+    const f32 = this.f32();
+    const { k, kp } = w;
+    const out = new Float32Array(at.length * k);
+    at.forEach((id, r) => {
+      const c = Math.min(Math.max(id, 0), w.n - 1);
+      const panel = w.at / 4 + (c >> 4) * kp * PANEL + (c & 15);
+      for (let i = 0; i < k; i++) out[r * k + i] = f32[panel + i * PANEL]!;
+    });
+    return tf.tensor2d(out, [at.length, k], 'float32');
+  }
+
+  /** Drops the memory (its pages go when the garbage collector takes it). */
+  dispose(): void {
+    this.memory = null;
+    this.kernels = null;
+    this.view = new Float32Array(0);
+  }
+
+  get disposed(): boolean {
+    return this.memory === null;
+  }
+}
