@@ -6,7 +6,7 @@ import { useBackend } from '../lib';
 import { checkGreedy, checkSteps as checkLogits, describeGoldenModels, golden, MODELS } from './helpers/golden';
 import { loadHfCheckpoint } from '../lib/models/hf-checkpoint';
 
-const CASES = ['llama31', 'qwen2', 'mistral', 'llama-bf16-sharded'] as const;
+const CASES = ['llama31', 'qwen2', 'mistral', 'llama-bf16-sharded', 'mistral-bf16-sharded', 'qwen2-bf16-sharded'] as const;
 
 describeGoldenModels('golden transformers outputs on wasm', CASES);
 
