@@ -141,14 +141,19 @@ describe('batchedMatMul on wasm (attention.wat on the tfjs-wasm heap)', () => {
     tf.dispose([a, b, want, got!, kept]);
   });
 
-  test('on another backend it is tf.matMul', async () => {
+  test('on another backend, or with operands from another backend, it is tf.matMul', async () => {
     await useBackend('cpu');
     try {
       const a = random([1, 3, 3, 64], 1);
       const b = random([1, 3, 9, 64], 2);
       const [got, want] = [batchedMatMul(a, b, true), tf.matMul(a, b, false, true)];
       expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()));
-      tf.dispose([a, b, got, want]);
+      tf.dispose([got, want]);
+      // Operands made on cpu, used after the switch to wasm: moved by tf.matMul, not misread.
+      await useBackend('wasm');
+      const [moved, ref] = [batchedMatMul(a, b, true), tf.matMul(a, b, false, true)];
+      expect(worst(moved, ref)).toBeLessThan(1e-5);
+      tf.dispose([a, b, moved, ref]);
     } finally {
       await useBackend('wasm');
     }

@@ -61,8 +61,11 @@ export function batchedMatMul(a: Tensor, b: Tensor, transposeB = false): Tensor 
   const fits = transposeB ? c === k && k % 8 === 0 : r === k && nb > 1 && c % 16 === 0;
   if (!fits || nb * m * n * k === 0) return tf.matMul(a, b, false, transposeB);
   const wasm = backend as unknown as WasmBackend;
+  // An operand held by another backend (made before a switch), or disposed: tf.matMul moves it, or throws.
+  const [pa, pb] = [wasm.dataIdMap.get(a.dataId), wasm.dataIdMap.get(b.dataId)];
+  if (!pa || !pb) return tf.matMul(a, b, false, transposeB);
   const out = wasm.makeOutput([...lead, m, n], 'float32');
-  const at = (t: { dataId: object }) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
-  (transposeB ? kernels.dots : kernels.mix)(at(a), at(b), at(out), nb, m, transposeB ? n : k, transposeB ? k : n);
+  const py = wasm.dataIdMap.get(out.dataId)!;
+  (transposeB ? kernels.dots : kernels.mix)(pa.memoryOffset, pb.memoryOffset, py.memoryOffset, nb, m, transposeB ? n : k, transposeB ? k : n);
   return tf.engine().makeTensorFromTensorInfo(out);
 }
