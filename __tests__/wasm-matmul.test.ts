@@ -11,6 +11,8 @@ import { checkSteps, golden, MODELS } from './helpers/golden';
 import { assembleWat } from '../scripts/wat';
 import { GEMV_WASM } from '../benchmarks/peer/gemv';
 import { MATMUL_WASM_HEX } from '../lib/wasm/matmul-wasm';
+import { ATTENTION_WASM_HEX } from '../lib/wasm/attention-wasm';
+import { batchedMatMul } from '../lib/wasm/attention';
 import { PackedMatrices, packedBytes } from '../lib/wasm/packed-matrices';
 import { rng } from './helpers/paths';
 
@@ -25,6 +27,11 @@ describe('the wat assembler', () => {
   test('lib/wasm/matmul-wasm.ts is matmul.wat assembled (npm run build:wasm)', () => {
     const bytes = assembleWat(fs.readFileSync(path.join(__dirname, '..', 'lib', 'wasm', 'matmul.wat'), 'utf8'));
     expect(Buffer.from(bytes).toString('hex')).toBe(MATMUL_WASM_HEX);
+  });
+
+  test('lib/wasm/attention-wasm.ts is attention.wat assembled (npm run build:wasm)', () => {
+    const bytes = assembleWat(fs.readFileSync(path.join(__dirname, '..', 'lib', 'wasm', 'attention.wat'), 'utf8'));
+    expect(Buffer.from(bytes).toString('hex')).toBe(ATTENTION_WASM_HEX);
   });
 
   test('refuses what it does not read', () => {
@@ -88,6 +95,68 @@ describe('PackedMatrices on wasm', () => {
     expect(() => a.matMul(x, w)).toThrow(/matMul: \[1,7\]/);
     expect(() => b.matMul(x, w)).toThrow(/another model/);
     x.dispose();
+  });
+});
+
+describe('batchedMatMul on wasm (attention.wat on the tfjs-wasm heap)', () => {
+  beforeAll(() => useBackend('wasm'));
+
+  const random = (shape: number[], seed: number) => {
+    const next = rng(seed);
+    return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1), shape);
+  };
+  const worst = (got: tf.Tensor, want: tf.Tensor) => {
+    const g = got.dataSync();
+    const w = want.dataSync();
+    let d = 0;
+    for (let i = 0; i < w.length; i++) d = Math.max(d, Math.abs(g[i]! - w[i]!) / (1 + Math.abs(w[i]!)));
+    return d;
+  };
+
+  // Decode's q·kᵀ and p·v (3 kv heads, 3 query rows each, S = 77), a prompt's rotary product,
+  // batch 2 with head dims 8 and 16; then shapes the kernels leave to tf.matMul (shared dim 12,
+  // columns 24, batch 1 without a transpose: XNNPACK's case).
+  test.each([
+    [[1, 3, 3, 64], [1, 3, 77, 64], true, true], [[1, 3, 3, 77], [1, 3, 77, 64], false, true],
+    [[2, 2, 10, 8], [2, 2, 13, 8], true, true], [[2, 2, 10, 13], [2, 2, 13, 16], false, true],
+    [[1, 16, 12, 64], [1, 16, 64, 64], false, true], [[1, 3, 5, 12], [1, 3, 7, 12], true, false],
+    [[1, 3, 5, 7], [1, 3, 7, 24], false, false], [[1, 1, 4, 7], [1, 1, 7, 32], false, false],
+  ] as [number[], number[], boolean, boolean][])('a %j · b %j (transposeB %s; in attention.wat: %s) equals tf.matMul', async (as, bs, transposeB, inWasm) => {
+    const a = random(as, as[3]!);
+    const b = random(bs, bs[2]!);
+    const want = tf.matMul(a, b, false, transposeB);
+    const before = tf.memory().numTensors;
+    let got: tf.Tensor | undefined;
+    const { kernels } = await tf.profile(() => {
+      got = batchedMatMul(a, b, transposeB);
+      return [];
+    });
+    expect(kernels.some((k) => k.name === 'BatchMatMul')).toBe(!inWasm);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(got!.shape).toEqual(want.shape);
+    expect(worst(got!, want)).toBeLessThan(1e-5); // float32 sums in another order
+    // Inside a tidy the product is tracked like any other tensor.
+    const kept = tf.tidy(() => tf.add(batchedMatMul(a, b, transposeB), 0));
+    expect(tf.memory().numTensors).toBe(before + 2);
+    tf.dispose([a, b, want, got!, kept]);
+  });
+
+  test('on another backend, or with operands from another backend, it is tf.matMul', async () => {
+    await useBackend('cpu');
+    try {
+      const a = random([1, 3, 3, 64], 1);
+      const b = random([1, 3, 9, 64], 2);
+      const [got, want] = [batchedMatMul(a, b, true), tf.matMul(a, b, false, true)];
+      expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()));
+      tf.dispose([got, want]);
+      // Operands made on cpu, used after the switch to wasm: moved by tf.matMul, not misread.
+      await useBackend('wasm');
+      const [moved, ref] = [batchedMatMul(a, b, true), tf.matMul(a, b, false, true)];
+      expect(worst(moved, ref)).toBeLessThan(1e-5);
+      tf.dispose([a, b, moved, ref]);
+    } finally {
+      await useBackend('wasm');
+    }
   });
 });
 

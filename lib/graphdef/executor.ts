@@ -12,6 +12,7 @@ import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import { splitAlong } from '../core/split';
 import { PackedMatrix } from '../wasm/packed-matrices';
+import { batchedMatMul } from '../wasm/attention';
 import type { AttrValueJson, NodeDefJson } from './json';
 
 /** A value in the executor: a tensor, a packed weight matrix, or a small int32 array known on the host (shapes, axes). */
@@ -97,7 +98,8 @@ const OPS: Record<string, OpFn> = {
     if (y instanceof PackedMatrix && !bool(a, 'transpose_a') && !bool(a, 'transpose_b')) return [y.owner.matMul(tensor(x!), y)];
     return [tf.matMul(tensor(x!), tensor(y!), bool(a, 'transpose_a'), bool(a, 'transpose_b'))];
   },
-  BatchMatMulV2: ([x, y], a) => [tf.matMul(tensor(x!), tensor(y!), bool(a, 'adj_x'), bool(a, 'adj_y'))],
+  BatchMatMulV2: ([x, y], a) => [bool(a, 'adj_x') ? tf.matMul(tensor(x!), tensor(y!), true, bool(a, 'adj_y'))
+    : batchedMatMul(tensor(x!), tensor(y!), bool(a, 'adj_y'))],
   Mean: ([x, axes], a) => [tf.mean(tensor(x!), ints(axes!), bool(a, 'keep_dims'))],
   AddV2: binary(tf.add),
   Sub: binary(tf.sub),

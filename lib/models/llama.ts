@@ -10,6 +10,7 @@ import type { ModelConfig } from './hf-config';
 import { decoderForward, LlamaOps } from './llama-forward';
 import type { LlamaWeights as Weights } from './llama-tensors';
 import { PackedMatrices, PackedMatrix } from '../wasm/packed-matrices';
+import { batchedMatMul } from '../wasm/attention';
 
 /** The forward's weights as tensors (llama-tensors.ts has the layout). */
 export type LlamaWeights = Weights<Tensor>;
@@ -228,8 +229,11 @@ export const tfOps: LlamaOps<Tensor> = {
   },
 };
 
-/** The eager ops for inference: tfOps, each layer in a tidy (training's gradients keep tfOps). */
-export const inferenceOps: LlamaOps<Tensor> = { ...tfOps, scope: (layer) => tf.tidy(layer) };
+/**
+ * The eager ops for inference: tfOps, each layer in a tidy, batched products through
+ * batchedMatMul (on wasm, attention.wat; training's gradients keep tfOps).
+ */
+export const inferenceOps: LlamaOps<Tensor> = { ...tfOps, batchMatMul: batchedMatMul, scope: (layer) => tf.tidy(layer) };
 
 /** The inference ops with the weight matrices in `packed` (the wasm backend): their products run there. */
 export function packedOps(packed: PackedMatrices): LlamaOps<Tensor, number, WeightMatrix> {
