@@ -57,7 +57,7 @@ describe('PackedMatrices on wasm', () => {
 
   // K not a multiple of 4 and N not of 16 exercise the zero padding; M = 1, 3, 4, 9 the one-row
   // kernel, the four-row kernel and both.
-  test.each([[1, 37, 50], [3, 64, 16], [4, 36, 33], [9, 130, 70]])('x [%i, %i] · W [K, %i] equals tf.matMul', (m, k, n) => {
+  test.each([[1, 37, 50], [3, 64, 16], [4, 36, 33], [9, 130, 70], [2, 20, 200], [1, 8, 96]])('x [%i, %i] · W [K, %i] equals tf.matMul', (m, k, n) => {
     const w = random(k * n, k + n);
     const x = tf.tensor2d(random(m * k, m), [m, k]);
     const wt = tf.tensor2d(w, [k, n]);
@@ -168,7 +168,7 @@ describe("weights: 'packed' keeps a model's matrices outside TF.js", () => {
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  test('the bundled converted model (float16 shards): tensors hold only the rest; logits equal the default tf.matMul path', async () => {
+  test('the bundled converted model (float16 shards), by default: tensors hold only the rest; logits equal the tf.matMul path', async () => {
     const run = async (options: WeightsOption) => {
       const bytes0 = tf.memory().numBytes;
       const model = await loadModel(BUNDLED, options);
@@ -184,8 +184,8 @@ describe("weights: 'packed' keeps a model's matrices outside TF.js", () => {
       expect(tf.memory().numBytes).toBe(bytes0);
       return { held, logits };
     };
-    const packed = await run({ weights: 'packed' });
-    const plain = await run({});
+    const packed = await run({});
+    const plain = await run({ weights: 'tfjs' });
     // kjv-tiny's matrices are 12 MB as float32; only the embedding and the norms stay tensors.
     expect(plain.held).toBeGreaterThan(10e6);
     expect(packed.held).toBeLessThan(0.05 * plain.held);
@@ -197,8 +197,7 @@ describe("weights: 'packed' keeps a model's matrices outside TF.js", () => {
   test('GPT-2, native and converted: transformers\' logits and attention', async () => {
     const g = golden('gpt2');
     const bytes0 = tf.memory().numBytes;
-    process.env.ENTROPIX_WASM_MATMUL = 'packed'; // the process-wide default on wasm, instead of the option
-    const native = await loadHfCheckpoint(path.join(MODELS, 'gpt2')).finally(() => delete process.env.ENTROPIX_WASM_MATMUL);
+    const native = await loadHfCheckpoint(path.join(MODELS, 'gpt2')); // packed: the default on wasm
     try {
       // 172 KB of matrices as float32 (wte, tied, among them); wpe, the norms and biases (11 KB) stay tensors.
       expect(tf.memory().numBytes - bytes0).toBeLessThan(16e3);
@@ -225,12 +224,21 @@ describe("weights: 'packed' keeps a model's matrices outside TF.js", () => {
       await refused(loadModel('/nonexistent', { weights: 'packed' }));
       await refused(loadModel('http://127.0.0.1:9/m/', { weights: 'packed' }));
       await refused(loadHfCheckpoint('/nonexistent', { weights: 'packed' }));
-      // ENTROPIX_WASM_MATMUL=packed is the default on wasm only; elsewhere it is ignored.
-      process.env.ENTROPIX_WASM_MATMUL = 'packed';
+      // Packing is the default on wasm only: elsewhere no option means tensors.
       await expect(loadModel('/nonexistent')).rejects.toThrow(/config\.json/);
     } finally {
-      delete process.env.ENTROPIX_WASM_MATMUL;
       await useBackend('wasm');
+    }
+  });
+
+  test('ENTROPIX_WASM_MATMUL=tfjs makes tensors the default on wasm for the process', async () => {
+    const bytes0 = tf.memory().numBytes;
+    process.env.ENTROPIX_WASM_MATMUL = 'tfjs';
+    const model = await loadHfCheckpoint(path.join(MODELS, 'gpt2')).finally(() => delete process.env.ENTROPIX_WASM_MATMUL);
+    try {
+      expect(tf.memory().numBytes - bytes0).toBeGreaterThan(150e3); // the 172 KB of matrices are tensors
+    } finally {
+      model.dispose();
     }
   });
 });

@@ -22,9 +22,11 @@ import { writeSafetensors } from '../lib/models/safetensors';
 import type { SafetensorsFloatDtype, SafetensorsInput } from '../lib/models/safetensors';
 import { Shape, WEIGHT_STD, writeRandomCheckpoint } from './random-checkpoint';
 import { spawnSync } from 'node:child_process';
+import { buildSync } from 'esbuild';
 import { writeResults } from './record';
 import { llamaWeightSpecs, unfuseWeight } from '../lib/models/llama-tensors';
 import { parseHfConfig } from '../lib/models/hf-config';
+import type { WeightsMode } from '../lib/models/weights-option';
 
 const BUNDLED_DIR = join(__dirname, '..', 'models', 'kjv-tiny');
 
@@ -98,6 +100,7 @@ const { values: args } = parseArgs({
     'memory-child': { type: 'string' }, // internal: one model's memory run in its own process
     dir: { type: 'string' },
     'weight-bytes': { type: 'string' },
+    weights: { type: 'string' }, // internal: the memory child's weights mode
     'no-peer': { type: 'boolean', default: false },
     peer: { type: 'string', default: join(__dirname, 'peer', 'out') },
   },
@@ -373,7 +376,7 @@ function printBackend(r: BackendResult): void {
 
 /** RSS and the wasm heap of one model in a fresh process: after loading, peak over a long generation, after dispose. */
 interface MemoryRun {
-  model: string; rssBefore: number; rssAfterLoad: number; peakRss: number; rssAfterDispose: number;
+  model: string; weights: WeightsMode; rssBefore: number; rssAfterLoad: number; peakRss: number; rssAfterDispose: number;
   wasmHeap?: number; weightBytes: number; steps: number; firstPrefillMs: number; prefillMs: number; medianStepMs: number; medianStepCpuMs: number; tokens: number[];
 }
 
@@ -382,9 +385,10 @@ const wasmHeapBytes = (): number | undefined => {
   return b.wasm?.HEAPU8?.byteLength;
 };
 
-/** The child's side: `--memory-child converted|native --dir DIR --steps N` (the DIR of that model). */
+/** The child's side: `--memory-child converted|native --dir DIR --steps N --weights packed|tfjs` (the DIR of that model). */
 async function memoryChild(model: string, dir: string, steps: number): Promise<void> {
   await useBackend('wasm');
+  const weights = (args.weights ?? 'packed') as WeightsMode;
   const weightBytes = Number(args['weight-bytes']);
   // V8 frees the memory of collected ArrayBuffers and wasm memories after the collection, on
   // another thread: two collections a moment apart, so that RSS shows what is still held.
@@ -396,7 +400,7 @@ async function memoryChild(model: string, dir: string, steps: number): Promise<v
   };
   await settle();
   const rssBefore = process.memoryUsage().rss;
-  const loaded = model === 'converted' ? await loadModel(dir) : await loadHfCheckpoint(dir);
+  const loaded = model === 'converted' ? await loadModel(dir, { weights }) : await loadHfCheckpoint(dir, { weights });
   await settle();
   const rssAfterLoad = process.memoryUsage().rss;
   let peakRss = rssAfterLoad;
@@ -408,18 +412,30 @@ async function memoryChild(model: string, dir: string, steps: number): Promise<v
   loaded.dispose();
   await settle();
   const out: MemoryRun = {
-    model, rssBefore, rssAfterLoad, peakRss, rssAfterDispose: process.memoryUsage().rss, wasmHeap, weightBytes, steps,
+    model, weights, rssBefore, rssAfterLoad, peakRss, rssAfterDispose: process.memoryUsage().rss, wasmHeap, weightBytes, steps,
     firstPrefillMs: first.prefillMs, prefillMs: run.prefillMs, medianStepMs: median(run.stepMs), medianStepCpuMs: median(run.stepCpuMs), tokens: run.tokens,
   };
   console.log(JSON.stringify(out));
 }
 
-/** Runs a TypeScript file of this folder in a fresh Node process (with tsx's loader and --expose-gc); the last stdout line is JSON. */
+/**
+ * Runs a TypeScript file of this folder in a fresh Node process with --expose-gc; the last stdout
+ * line is JSON. The file is bundled first (esbuild, packages left external) into a .child.cjs
+ * beside it, so that the child is a plain `node` process as a user's would be: under tsx's loader
+ * the bare process alone takes ~130 MB of RSS instead of ~70 (measured here), which the memory
+ * figures would count.
+ */
 function runChild<T>(script: string, argv: string[]): T {
-  const res = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, script, ...argv], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const last = res.stdout.trim().split('\n').pop() ?? '';
-  if (res.status !== 0 || !last.startsWith('{')) throw new Error(`${script} ${argv.join(' ')}: exit ${res.status}: ${res.stderr.slice(-800)}`);
-  return JSON.parse(last) as T;
+  const bundle = script.replace(/\.ts$/, '.child.cjs');
+  try {
+    buildSync({ entryPoints: [script], bundle: true, platform: 'node', format: 'cjs', packages: 'external', outfile: bundle, logLevel: 'warning' });
+    const res = spawnSync(process.execPath, ['--expose-gc', bundle, ...argv], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const last = res.stdout.trim().split('\n').pop() ?? '';
+    if (res.status !== 0 || !last.startsWith('{')) throw new Error(`${script} ${argv.join(' ')}: exit ${res.status}: ${res.stderr.slice(-800)}`);
+    return JSON.parse(last) as T;
+  } finally {
+    rmSync(bundle, { force: true });
+  }
 }
 
 interface PeerRun {
@@ -429,7 +445,7 @@ interface PeerRun {
 interface PeerResult {
   skipped?: string; onnx?: string; exporter?: string; weightBytes?: number;
   memory?: MemoryRun[];
-  peer?: { threads: number; loadMs: number; prefillTokensPerS: number; medianStepMs: number; medianStepCpuMs: number;
+  peer?: { threads: number; loadMs: number; prefillTokensPerS: number; medianStepMs: number; medianStepCpuMs: number; longStepMs: number; longStepCpuMs: number;
     rssAfterLoad: number; peakRss: number; sameTokensAsConverted: boolean }[];
 }
 
@@ -443,11 +459,13 @@ const MB = (b: number): string => `${(b / 1e6).toFixed(0)} MB`;
 function memoryAndPeer(shape: string, hfDir: string, convertedDir: string, weightBytes: number, wasm: BackendResult | undefined): PeerResult {
   const result: PeerResult = { weightBytes };
   const longSteps = args.quick ? 16 : 128;
-  result.memory = MODELS.map((model) =>
-    runChild<MemoryRun>(__filename, ['--memory-child', model, '--dir', model === 'converted' ? convertedDir : hfDir, '--steps', String(longSteps), '--weight-bytes', String(weightBytes)]));
-  console.log(`\n${shape}, wasm, each model in its own process, ${longSteps} decode steps; float32 weights ${MB(weightBytes)}:`);
+  // Both weight modes: 'packed' (the default on wasm) and 'tfjs' (tensors, XNNPACK), side by side.
+  result.memory = (['packed', 'tfjs'] as const).flatMap((weights) => MODELS.map((model) =>
+    runChild<MemoryRun>(__filename, ['--memory-child', model, '--dir', model === 'converted' ? convertedDir : hfDir, '--steps', String(longSteps),
+      '--weight-bytes', String(weightBytes), '--weights', weights])));
+  console.log(`\n${shape}, wasm, each model in its own process (plain node), a ${PROMPT}-token prompt then ${longSteps} decode steps; float32 weights ${MB(weightBytes)}:`);
   for (const m of result.memory) {
-    console.log(`  ${m.model.padEnd(10)} RSS after load ${MB(m.rssAfterLoad - m.rssBefore)} over the bare process (${MB(m.rssAfterLoad)} in all), `
+    console.log(`  ${`${m.model}, ${m.weights}`.padEnd(17)} RSS after load ${MB(m.rssAfterLoad - m.rssBefore)} over the bare process (${MB(m.rssAfterLoad)} in all), `
       + `peak ${MB(m.peakRss)} = ${(m.peakRss / weightBytes).toFixed(2)}× the weights, after dispose ${MB(m.rssAfterDispose)}; `
       + `wasm heap ${m.wasmHeap ? MB(m.wasmHeap) : '?'}; decode ${fmt(m.medianStepMs)} ms/tok (CPU ${fmt(m.medianStepCpuMs)})`);
   }
@@ -472,15 +490,18 @@ function memoryAndPeer(shape: string, hfDir: string, convertedDir: string, weigh
   result.onnx = join(peerDir, 'model.onnx');
   const steps = wasm?.plan?.steps ?? 32;
   const rounds = wasm?.plan?.rounds ?? 1;
+  // As long as the memory children's runs (the own-process comparison); the in-process comparison reads the first `steps`.
   const ours = wasm?.models?.converted?.tokens;
+  let onePeerTokens: number[] = [];
   result.peer = [1, 2].map((threads) => {
     const p = runChild<PeerRun>(join(__dirname, 'peer', 'ort-run.ts'),
-      [peerDir, '--threads', String(threads), '--steps', String(steps), '--rounds', String(rounds), '--prompt', String(PROMPT)]);
-    const stepMs = p.runs.flatMap((r) => r.stepMs);
+      [peerDir, '--threads', String(threads), '--steps', String(Math.max(steps, longSteps)), '--rounds', String(rounds), '--prompt', String(PROMPT)]);
+    if (threads === 1) onePeerTokens = p.runs[0]!.tokens;
     return {
       threads, loadMs: p.loadMs, prefillTokensPerS: PROMPT / (median(p.runs.map((r) => r.prefillMs)) / 1000),
-      medianStepMs: median(stepMs), medianStepCpuMs: median(p.runs.flatMap((r) => r.stepCpuMs)),
-      rssAfterLoad: p.rssAfterLoad, peakRss: p.peakRss, sameTokensAsConverted: !!ours && ours.join() === p.runs[0]!.tokens.join(),
+      medianStepMs: median(p.runs.flatMap((r) => r.stepMs.slice(0, steps))), medianStepCpuMs: median(p.runs.flatMap((r) => r.stepCpuMs.slice(0, steps))),
+      longStepMs: median(p.runs.flatMap((r) => r.stepMs.slice(0, longSteps))), longStepCpuMs: median(p.runs.flatMap((r) => r.stepCpuMs.slice(0, longSteps))),
+      rssAfterLoad: p.rssAfterLoad, peakRss: p.peakRss, sameTokensAsConverted: !!ours && ours.join() === p.runs[0]!.tokens.slice(0, ours.length).join(),
     };
   });
   for (const p of result.peer) {
@@ -492,9 +513,15 @@ function memoryAndPeer(shape: string, hfDir: string, convertedDir: string, weigh
   if (wasm?.models?.converted && wasm.models.native) {
     for (const name of MODELS) {
       const m = wasm.models[name]!;
-      console.log(`  ${name} / onnxruntime-node (1 thread): decode ${(m.medianStepMs / one.medianStepMs).toFixed(2)}× wall, `
+      console.log(`  ${name} / onnxruntime-node (1 thread), ${steps} steps in process: decode ${(m.medianStepMs / one.medianStepMs).toFixed(2)}× wall, `
         + `${(m.medianStepCpuMs / one.medianStepCpuMs).toFixed(2)}× CPU (target ≤ 1.1×); prefill ${(one.prefillTokensPerS / m.prefillTokensPerS).toFixed(2)}× slower`);
     }
+  }
+  for (const m of result.memory) {
+    console.log(`  ${`${m.model}, ${m.weights}`.padEnd(17)} / onnxruntime-node (1 thread), ${longSteps} steps, own processes: decode `
+      + `${(m.medianStepMs / one.longStepMs).toFixed(2)}× wall, ${(m.medianStepCpuMs / one.longStepCpuMs).toFixed(2)}× CPU; `
+      + `prefill ${(m.prefillMs / (PROMPT / one.prefillTokensPerS * 1000)).toFixed(2)}× its time; greedy tokens `
+      + `${m.tokens.join() === onePeerTokens.slice(0, m.tokens.length).join() ? 'identical' : 'DIFFER'}`);
   }
   return result;
 }
@@ -602,7 +629,7 @@ async function main(): Promise<void> {
         + `${p.prefillTokensPerS.toFixed(1)} prefill tok/s, peak RSS ${MB(p.peakRss)}`);
     }
     for (const m of e.peer?.memory ?? []) {
-      console.log(`${e.shape.padEnd(8)}  ${`${m.model} RSS`.padEnd(10)}  peak ${MB(m.peakRss)} = ${(m.peakRss / m.weightBytes).toFixed(2)}× the weights (target ≤ 1.3×) `
+      console.log(`${e.shape.padEnd(8)}  ${`${m.model} ${m.weights} RSS`.padEnd(10)}  peak ${MB(m.peakRss)} = ${(m.peakRss / m.weightBytes).toFixed(2)}× the weights (target ≤ 1.3×) `
         + `${m.peakRss <= 1.3 * m.weightBytes ? 'PASS' : 'FAIL'}`);
     }
     if (e.peer?.skipped) console.log(`${e.shape.padEnd(8)}  peer        skipped (${e.peer.skipped})`);

@@ -53,7 +53,9 @@ export function convertedLlama(config: ModelConfig, defaults: GenerationDefaults
     matrices?.packed.dispose();
     throw e;
   }
-  return new ConvertedLlama(config, defaults, model, format, compiled, matrices);
+  // With the graph compiled, TF.js's GraphModel (its own parsed copy of the graph: ~10 MB of JS
+  // heap for a 30-layer model) is not needed: only its weight tensors are kept.
+  return new ConvertedLlama(config, defaults, compiled ? Object.values(model.weights).flat() : model, format, compiled, matrices);
 }
 
 /** The graph's outputs, in the order run() reads them. */
@@ -69,7 +71,8 @@ class ConvertedLlama extends LlamaModel {
   constructor(
     config: ModelConfig,
     defaults: GenerationDefaults,
-    private readonly model: GraphModel,
+    /** TF.js's model when its executor runs the graph, else just the weight tensors the compiled graph reads. */
+    private readonly model: GraphModel | Tensor[],
     /** 1: rope_cos/rope_sin inputs, unfused weights (converted before format 2); 2: llama-graph.ts. */
     private readonly format: number,
     /** The graph compiled for lib/graphdef/executor.ts; null: TF.js's own executor runs it. */
@@ -106,7 +109,7 @@ class ConvertedLlama extends LlamaModel {
       feeds[`past_key_${i}`] = previous ? previous.keys[i]! : empty!;
       feeds[`past_value_${i}`] = previous ? previous.values[i]! : empty!;
     }
-    const results = this.compiled ? this.compiled.run(feeds) : this.model.execute(feeds, this.outputNames) as Tensor[];
+    const results = this.compiled ? this.compiled.run(feeds) : (this.model as GraphModel).execute(feeds, this.outputNames) as Tensor[];
     return {
       logits: tf.mul(results[0]!, idsOk),
       attentionScores: results[1]!,
@@ -116,7 +119,8 @@ class ConvertedLlama extends LlamaModel {
   }
 
   protected release(): void {
-    this.model.dispose();
+    if (Array.isArray(this.model)) tf.dispose(this.model);
+    else this.model.dispose();
     this.matrices?.packed.dispose();
   }
 }

@@ -1,9 +1,9 @@
 // How a loaded model holds its weight matrices (the projections and lm_head): the `weights` load
-// option. 'tfjs', the default, keeps them as tensors multiplied by tf.matMul (XNNPACK on wasm:
-// the fastest path measured). 'packed' keeps them on the wasm backend in our own SIMD module
-// (lib/wasm/packed-matrices.ts): one copy outside the tfjs-wasm heap, given back on dispose, for
-// 1.4× the weights' bytes at peak instead of 2.4×, at ~10% more CPU time per decoded token
-// (benchmarks/README.md).
+// option. On the wasm backend 'packed', the default there, keeps them in our own SIMD module
+// (lib/wasm/packed-matrices.ts): one copy outside the tfjs-wasm heap, given back on dispose, 1.28×
+// the weights' bytes at peak where tensors cost 2.3× (XNNPACK packs a second copy into a heap
+// that never shrinks), and decode faster than XNNPACK (benchmarks/README.md). 'tfjs' keeps them
+// as tensors multiplied by tf.matMul: the only mode on the other backends.
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 
@@ -12,9 +12,9 @@ export type WeightsMode = 'tfjs' | 'packed';
 /** The `weights` option of loadModel and loadHfCheckpoint. */
 export interface WeightsOption {
   /**
-   * 'tfjs' (default): tensors, products by tf.matMul. 'packed' (wasm backend only): the matrices
-   * in a wasm module of their own, for low memory at some speed. ENTROPIX_WASM_MATMUL=packed
-   * makes 'packed' the default on wasm for the process (the CLI, the benchmarks).
+   * 'packed' (wasm backend only; the default there): the matrices in a wasm module of their own.
+   * 'tfjs' (the default elsewhere): tensors, products by tf.matMul. ENTROPIX_WASM_MATMUL=tfjs
+   * makes 'tfjs' the default on wasm for the process (the CLI, the benchmarks).
    */
   weights?: WeightsMode;
 }
@@ -37,5 +37,5 @@ export function packedWeights(options: unknown): boolean {
   }
   if (weights !== undefined) return weights === 'packed';
   const env = typeof process !== 'undefined' ? process.env : undefined; // none in a browser
-  return wasm && env?.ENTROPIX_WASM_MATMUL === 'packed';
+  return wasm && env?.ENTROPIX_WASM_MATMUL !== 'tfjs';
 }

@@ -10,6 +10,7 @@ import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import { MATMUL_WASM_HEX } from './matmul-wasm';
+import { wasmHeap } from './heap';
 
 const PANEL = 16; // columns per panel
 const PAGE = 65536;
@@ -154,15 +155,19 @@ export class PackedMatrices {
   matMul(x: Tensor, w: PackedMatrix): Tensor2D {
     if (w.owner !== this) throw new EntropixError('INVALID_ARGUMENT', 'the matrix belongs to another model', 'weights');
     this.f32(); // refuses a disposed one
-    if (x.rank !== 2 || x.shape[1] !== w.k) {
-      throw new EntropixError('INVALID_SHAPE', `matMul: [${x.shape}] · [${w.k}, ${w.n}]`, 'x');
+    if (x.rank !== 2 || x.shape[1] !== w.k || x.dtype !== 'float32') {
+      throw new EntropixError('INVALID_SHAPE', `matMul: [${x.shape}] ${x.dtype} · [${w.k}, ${w.n}]`, 'x');
     }
     const rows = x.shape[0]!;
     const { k, n, kp, np } = w;
-    const xs = x.dataSync() as Float32Array;
     const xAt = roundUp(this.top, 64);
     const yAt = xAt + 4 * rows * kp;
     this.ensure(yAt + 4 * rows * np);
+    // On tfjs-wasm x is read from, and y written to, its heap in place (a copy each way, into
+    // and out of this memory, and no intermediate arrays); elsewhere through dataSync.
+    const heap = wasmHeap();
+    const out = heap?.makeOutput([rows, n], 'float32');
+    const xs = (heap?.view(x) ?? x.dataSync()) as Float32Array; // float32, checked above
     const f32 = this.f32();
     if (kp === k) {
       f32.set(xs, xAt / 4);
@@ -176,28 +181,33 @@ export class PackedMatrices {
     let r = 0;
     for (; r + 4 <= rows; r += 4) gemm4(xAt + 4 * r * kp, w.at, yAt + 4 * r * np, kp, np);
     for (; r < rows; r++) gemv(xAt + 4 * r * kp, w.at, yAt + 4 * r * np, kp, np);
-    let out: Float32Array;
+    const ys = out ? (heap!.view(out) as Float32Array) : new Float32Array(rows * n);
     if (np === n) {
-      out = f32.slice(yAt / 4, yAt / 4 + rows * n);
+      ys.set(f32.subarray(yAt / 4, yAt / 4 + rows * n));
     } else {
-      out = new Float32Array(rows * n);
-      for (let i = 0; i < rows; i++) out.set(f32.subarray(yAt / 4 + i * np, yAt / 4 + i * np + n), i * n);
+      for (let i = 0; i < rows; i++) ys.set(f32.subarray(yAt / 4 + i * np, yAt / 4 + i * np + n), i * n);
     }
-    return tf.tensor2d(out, [rows, n], 'float32');
+    return (out ? tf.engine().makeTensorFromTensorInfo(out) : tf.tensor2d(ys, [rows, n], 'float32')) as Tensor2D;
   }
 
   /** Columns of W [k, n] at int32 `ids` (each in [0, n)) as rows: [ids.length, k] (a tied head's embedding lookup). */
   columns(w: PackedMatrix, ids: Tensor): Tensor2D {
-    const at = Array.from(ids.dataSync());
+    if (w.owner !== this) throw new EntropixError('INVALID_ARGUMENT', 'the matrix belongs to another model', 'weights');
+    this.f32(); // refuses a disposed one
+    if (ids.dtype !== 'int32') throw new EntropixError('INVALID_ARGUMENT', `columns: ids must be int32, got ${ids.dtype}`, 'ids');
+    // On tfjs-wasm the ids are read in place and the rows written in place: no read-back.
+    const heap = wasmHeap();
+    const out = heap?.makeOutput([ids.size, w.k], 'float32');
+    const at = (heap?.view(ids) ?? ids.dataSync()) as Int32Array;
+    const rows = out ? (heap!.view(out) as Float32Array) : new Float32Array(at.length * w.k);
     const f32 = this.f32();
     const { k, kp } = w;
-    const out = new Float32Array(at.length * k);
     at.forEach((id, r) => {
       const c = Math.min(Math.max(id, 0), w.n - 1);
       const panel = w.at / 4 + (c >> 4) * kp * PANEL + (c & 15);
-      for (let i = 0; i < k; i++) out[r * k + i] = f32[panel + i * PANEL]!;
+      for (let i = 0; i < k; i++) rows[r * k + i] = f32[panel + i * PANEL]!;
     });
-    return tf.tensor2d(out, [at.length, k], 'float32');
+    return (out ? tf.engine().makeTensorFromTensorInfo(out) : tf.tensor2d(rows, [at.length, k], 'float32')) as Tensor2D;
   }
 
   /** Drops the memory (its pages go when the garbage collector takes it). */
