@@ -14,6 +14,8 @@ import { splitAlong } from '../core/split';
 import { PackedMatrix } from '../wasm/packed-matrices';
 import { batchedMatMul } from '../wasm/attention';
 import type { AttrValueJson, NodeDefJson } from './json';
+import { findFusions, Fused } from './fusion';
+import { maskedSoftmax, rmsNorm, swiglu } from '../wasm/fused';
 
 /** A value in the executor: a tensor, a packed weight matrix, or a small int32 array known on the host (shapes, axes). */
 type Value = Tensor | PackedMatrix | HostInts;
@@ -112,6 +114,34 @@ const OPS: Record<string, OpFn> = {
   Softmax: unary((x) => tf.softmax(x)),
 };
 
+/** The op that runs a fused chain (fusion.ts), with the chain's own ops where the fused one does not apply. */
+function fusedOp(f: Fused): OpFn {
+  const lastAxis = (t: Tensor, axis: number) => (axis < 0 ? axis + t.rank : axis) === t.rank - 1;
+  switch (f.op) {
+    case 'rmsNorm':
+      return ([x, w]) => {
+        const t = tensor(x!);
+        if (lastAxis(t, f.axis)) return [rmsNorm(t, tensor(w!), f.eps)];
+        return [tf.tidy(() => tf.mul(tf.mul(t, tf.rsqrt(tf.add(tf.mean(tf.square(t), f.axis, true), tf.scalar(f.eps)))), tensor(w!)))];
+      };
+    case 'swiglu':
+      return ([x]) => {
+        const t = tensor(x!);
+        const axis = f.axis < 0 ? f.axis + t.rank : f.axis;
+        if (axis < 0 || axis >= t.rank || t.shape[axis] !== 2 * f.half) {
+          throw new EntropixError('INVALID_ARGUMENT', `SplitV of [${t.shape}] into ${f.half} + ${f.half} along ${f.axis}`, 'graph');
+        }
+        if (axis === t.rank - 1) return [swiglu(t)];
+        return [tf.tidy(() => {
+          const [g, u] = splitAlong(t, [f.half, f.half], axis) as [Tensor, Tensor];
+          return tf.mul(tf.mul(g, tf.sigmoid(g)), u);
+        })];
+      };
+    case 'maskedSoftmax':
+      return ([x, bias]) => [maskedSoftmax(tensor(x!), f.scale, tensor(bias!))];
+  }
+}
+
 interface Step {
   fn: OpFn;
   attrs: Attrs;
@@ -139,6 +169,12 @@ export function executorRuns(nodes: readonly NodeDefJson[]): boolean {
 export function compileGraph(nodes: readonly NodeDefJson[], weights: Record<string, (Tensor | PackedMatrix)[]>,
   outputNames: readonly string[]): CompiledGraph | null {
   const byName = new Map(nodes.map((n) => [n.name, n]));
+  // Chains run as one op (fusion.ts): their last node reads the chain's inputs instead.
+  const fusions = findFusions(nodes, (name) => {
+    const w = byName.get(name)?.op === 'Const' ? weights[name]?.[0] : undefined;
+    return w && !(w instanceof PackedMatrix) && w.size <= 16 && w.dtype !== 'string' ? Array.from(w.dataSync() as ArrayLike<number>) : null;
+  });
+  const inputsOf = (node: NodeDefJson): readonly string[] => fusions.get(node.name)?.inputs ?? node.input ?? [];
   // Topological order of what the outputs need (depth-first, inputs first).
   const order: NodeDefJson[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
@@ -148,7 +184,7 @@ export function compileGraph(nodes: readonly NodeDefJson[], weights: Record<stri
     const node = byName.get(name);
     if (!node) throw new EntropixError('INVALID_ARGUMENT', `the graph has no node '${name}'`, 'graph');
     state.set(name, 'visiting');
-    for (const input of node.input ?? []) visit(input.replace(/^\^/, '').split(':')[0]!);
+    for (const input of inputsOf(node)) visit(input.replace(/^\^/, '').split(':')[0]!);
     state.set(name, 'done');
     order.push(node);
   };
@@ -174,9 +210,10 @@ export function compileGraph(nodes: readonly NodeDefJson[], weights: Record<stri
       kinds.push('const'); constants.push(host ?? w); feedNames.push(null); steps.push(null);
       continue;
     }
-    const fn = OPS[node.op];
-    if (!fn || (node.input ?? []).some((i) => i.startsWith('^'))) return null;
-    const inputs = (node.input ?? []).map((i): [number, number] => {
+    const fused = fusions.get(node.name);
+    const fn = fused ? fusedOp(fused) : OPS[node.op];
+    if (!fn || inputsOf(node).some((i) => i.startsWith('^'))) return null;
+    const inputs = inputsOf(node).map((i): [number, number] => {
       const [name, index] = i.split(':');
       return [slot.get(name!)!, index === undefined ? 0 : Number(index)];
     });

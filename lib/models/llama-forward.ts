@@ -53,6 +53,12 @@ export interface LlamaOps<T, D = number, M = T> {
   embedColumns?(table: M, ids: T): T;
   /** The last index along `axis` of a rank-`rank` tensor, that axis dropped. */
   takeLast(x: T, axis: number, rank: number): T;
+  /** RMSNorm as one op, x·rsqrt(mean(x², last axis) + eps)·w; absent: the chain of ops above. */
+  rmsNorm?(x: T, weight: T, eps: number): T;
+  /** silu(gate)·up of [N, 2·I] (gate and up its halves) as one op; absent: split, sigmoid, mul, mul. */
+  swiglu?(gateUp: T): T;
+  /** softmax(s·scale + bias) as one op; absent: mul, add, softmax. */
+  maskedSoftmax?(s: T, scale: number, bias: T): T;
   /**
    * Runs one layer; eager ops free what it made but did not return (tf.tidy), so a prefill holds
    * one layer's intermediates at a time, not all of them. Absent: the layer just runs.
@@ -116,14 +122,16 @@ export function decoderForward<T, D, M = T>(
   const eps = ops.scalar(shape.rmsNormEps);
   const gemma = shape.gemma;
   const gpt2 = shape.gpt2;
+  const scaleValue = (i: number) => (gpt2 ? gpt2.attentionScales[i]! : gemma ? gemma.attentionScale : 1 / Math.sqrt(hd));
   const scale = ops.scalar(gemma ? gemma.attentionScale : 1 / Math.sqrt(hd));
-  const scaleOf = (i: number) => (gpt2 ? ops.scalar(gpt2.attentionScales[i]!) : scale);
+  const scaleOf = (i: number) => (gpt2 ? ops.scalar(scaleValue(i)) : scale);
   // cap·tanh(x / cap): Gemma 2's soft-capping of attention scores and logits.
   const softcap = (x: T, cap: number | null | undefined) => (cap ? ops.mul(ops.tanh(ops.mul(x, ops.scalar(1 / cap))), ops.scalar(cap)) : x);
   // GELU, tanh approximation (gelu_pytorch_tanh): x/2 · (1 + tanh(√(2/π)·(x + 0.044715·x³))).
   const geluTanh = (x: T) => ops.mul(ops.mul(x, ops.scalar(0.5)), ops.add(ops.scalar(1), ops.tanh(ops.mul(
     ops.add(x, ops.mul(ops.mul(ops.square(x), x), ops.scalar(0.044715))), ops.scalar(Math.sqrt(2 / Math.PI))))));
-  const rmsNorm = (x: T, weight: T) => ops.mul(ops.mul(x, ops.rsqrt(ops.add(ops.meanLast(ops.square(x)), eps))), weight);
+  const rmsNorm = (x: T, weight: T) => (ops.rmsNorm ? ops.rmsNorm(x, weight, shape.rmsNormEps)
+    : ops.mul(ops.mul(x, ops.rsqrt(ops.add(ops.meanLast(ops.square(x)), eps))), weight));
   // GPT-2's nn.LayerNorm: (x − mean) / √(var + eps) · w + b, the variance biased (over D, not D − 1).
   const layerNorm = (x: T, weight: T, bias: T) => {
     const centred = ops.sub(x, ops.meanLast(x));
@@ -168,13 +176,17 @@ export function decoderForward<T, D, M = T>(
     // Grouped-query attention without copying the cache: the g query heads of a kv head are
     // stacked along the query axis, [B, Hkv, g·T, hd] (query head j reads kv head ⌊j / g⌋).
     const qGrouped = groups > 1 ? ops.reshape(q, [B, hkv, -1, hd]) : q;
-    const s = softcap(ops.mul(ops.batchMatMul(qGrouped, k, true), scaleOf(i)), gemma?.attentionSoftcap); // [B, Hkv, g·T, S]
-    if (i === w.layers.length - 1) {
-      const perHead = groups > 1 ? ops.reshape(s, [B, hq, T, S]) : s;
+    const raw = ops.batchMatMul(qGrouped, k, true); // [B, Hkv, g·T, S]
+    const bias = shape.slidingLayers?.[i] ? inp.slidingBias! : inp.bias;
+    const fusedSoftmax = ops.maskedSoftmax && !gemma?.attentionSoftcap;
+    const last = i === w.layers.length - 1;
+    const s = fusedSoftmax && !last ? null : softcap(ops.mul(raw, scaleOf(i)), gemma?.attentionSoftcap);
+    if (last) {
+      const perHead = groups > 1 ? ops.reshape(s!, [B, hq, T, S]) : s!;
       scores = ops.takeLast(perHead, 2, 4); // [B, Hq, S]
     }
-    const bias = shape.slidingLayers?.[i] ? inp.slidingBias! : inp.bias;
-    const attn = ops.batchMatMul(ops.softmax(ops.add(s, bias)), v); // [B, Hkv, g·T, hd]
+    const probs = fusedSoftmax ? ops.maskedSoftmax!(raw, scaleValue(i), bias) : ops.softmax(ops.add(s!, bias));
+    const attn = ops.batchMatMul(probs, v); // [B, Hkv, g·T, hd]
     const perHead = groups > 1 ? ops.reshape(attn, [B, hq, T, hd]) : attn;
     const merged = ops.reshape(ops.transpose(perHead, [0, 2, 1, 3]), [-1, hq * hd]);
     const attnOut = linear(merged, layer.o, layer.oBias);
@@ -183,6 +195,8 @@ export function decoderForward<T, D, M = T>(
     let mlpOut: T;
     if (gpt2) { // c_fc → gelu_new → c_proj
       mlpOut = linear(geluTanh(linear(y, layer.gateUp, layer.gateUpBias)), layer.down, layer.downBias);
+    } else if (!gemma && ops.swiglu) {
+      mlpOut = ops.matMul(ops.swiglu(ops.matMul(y, layer.gateUp)), layer.down);
     } else {
       const [gate, up] = ops.split(ops.matMul(y, layer.gateUp), [inter, inter], 1) as [T, T];
       const act = gemma ? geluTanh(gate) : ops.mul(gate, ops.sigmoid(gate));

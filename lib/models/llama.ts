@@ -11,6 +11,7 @@ import { decoderForward, LlamaOps } from './llama-forward';
 import type { LlamaWeights as Weights } from './llama-tensors';
 import { PackedMatrices, PackedMatrix } from '../wasm/packed-matrices';
 import { batchedMatMul } from '../wasm/attention';
+import { maskedSoftmax, rmsNorm, swiglu } from '../wasm/fused';
 
 /** The forward's weights as tensors (llama-tensors.ts has the layout). */
 export type LlamaWeights = Weights<Tensor>;
@@ -231,9 +232,12 @@ export const tfOps: LlamaOps<Tensor> = {
 
 /**
  * The eager ops for inference: tfOps, each layer in a tidy, batched products through
- * batchedMatMul (on wasm, attention.wat; training's gradients keep tfOps).
+ * batchedMatMul (on wasm, attention.wat), RMSNorm, SwiGLU and the masked softmax as one op each
+ * (on wasm, lib/wasm/fused.ts). Training's gradients keep tfOps.
  */
-export const inferenceOps: LlamaOps<Tensor> = { ...tfOps, batchMatMul: batchedMatMul, scope: (layer) => tf.tidy(layer) };
+export const inferenceOps: LlamaOps<Tensor> = {
+  ...tfOps, batchMatMul: batchedMatMul, scope: (layer) => tf.tidy(layer), rmsNorm, swiglu, maskedSoftmax,
+};
 
 /** The inference ops with the weight matrices in `packed` (the wasm backend): their products run there. */
 export function packedOps(packed: PackedMatrices): LlamaOps<Tensor, number, WeightMatrix> {

@@ -20,13 +20,20 @@ export interface WasmHeap {
   view(t: Tensor | TensorInfo): Float32Array | Int32Array | null;
 }
 
+const heaps = new WeakMap<object, WasmHeap>();
+
 /** tfjs-wasm's heap when it is the backend, else null. */
 export function wasmHeap(): WasmHeap | null {
   if (tf.getBackend() !== 'wasm') return null;
   const backend = tf.backend() as unknown as BackendWasm;
-  return {
-    makeOutput: (shape, dtype) => backend.makeOutput(shape, dtype),
-    view: (t) => ((t.dtype === 'float32' || t.dtype === 'int32') && backend.dataIdMap.get(t.dataId)
-      ? (backend.typedArrayFromHeap(t) as Float32Array | Int32Array) : null),
-  };
+  let heap = heaps.get(backend);
+  if (!heap) {
+    heap = {
+      makeOutput: (shape, dtype) => backend.makeOutput(shape, dtype),
+      view: (t) => ((t.dtype === 'float32' || t.dtype === 'int32') && backend.dataIdMap.get(t.dataId)
+        ? (backend.typedArrayFromHeap(t) as Float32Array | Int32Array) : null),
+    };
+    heaps.set(backend, heap);
+  }
+  return heap;
 }
