@@ -248,3 +248,39 @@ function expectCloseLogits(got: ArrayLike<number>, want: ArrayLike<number>): voi
   for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
   expect(worst).toBeLessThan(1e-3);
 }
+
+describe('PackedMatrices with a helper thread (ENTROPIX_WASM_THREADS=2)', () => {
+  beforeAll(() => useBackend('wasm'));
+  const random = (n: number, seed: number) => {
+    const next = rng(seed);
+    return Float32Array.from({ length: n }, () => next() * 2 - 1);
+  };
+
+  test('one row by column panels and nine rows by rows, shared with the worker, equal tf.matMul', async () => {
+    const shapes: [number, number, number][] = [[1, 256, 200], [9, 130, 70], [2, 64, 48]];
+    const packed = new PackedMatrices(shapes.reduce((a, [, k, n]) => a + packedBytes(k, n), 0), 2);
+    try {
+      const thread = (packed as unknown as { thread: { ready: boolean; job: number } }).thread;
+      for (let i = 0; i < 200 && !thread.ready; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(thread.ready).toBe(true);
+      for (const [m, k, n] of shapes) {
+        const w = random(k * n, k + n);
+        const matrix = packed.packRows(w, k, n);
+        const x = tf.tensor2d(random(m * k, m), [m, k]);
+        const wt = tf.tensor2d(w, [k, n]);
+        const jobs = thread.job;
+        const y = packed.matMul(x, matrix);
+        expect(thread.job).toBe(jobs + 1); // the worker took part
+        const want = tf.matMul(x, wt);
+        const [got, ref] = [y.dataSync(), want.dataSync()];
+        let worst = 0;
+        for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(got[i]! - ref[i]!) / (1 + Math.abs(ref[i]!)));
+        expect(worst).toBeLessThan(1e-5);
+        tf.dispose([x, wt, y, want]);
+      }
+    } finally {
+      packed.dispose();
+    }
+    expect((packed as unknown as { thread: unknown }).thread).toBeNull();
+  });
+});

@@ -104,7 +104,9 @@ export function assembleWat(text: string): Uint8Array<ArrayBuffer> {
       const [, m, n, desc] = field as [string, string, string, Sexp[]];
       if (!Array.isArray(desc) || desc[0] !== 'memory') throw new Error('wat: only memory imports are read');
       const limits = desc.slice(1).filter((x) => typeof x === 'string' && /^\d+$/.test(x)).map(Number);
-      const lim = limits.length === 2 ? [0x01, ...uleb(limits[0]!), ...uleb(limits[1]!)] : [0x00, ...uleb(limits[0]!)];
+      const shared = desc.includes('shared');
+      if (shared && limits.length !== 2) throw new Error('wat: a shared memory needs a maximum');
+      const lim = limits.length === 2 ? [shared ? 0x03 : 0x01, ...uleb(limits[0]!), ...uleb(limits[1]!)] : [0x00, ...uleb(limits[0]!)];
       imports.push([...utf8(JSON.parse(m)), ...utf8(JSON.parse(n)), 0x02, ...lim]);
       continue;
     }
@@ -216,4 +218,11 @@ export function assembleWat(text: string): Uint8Array<ArrayBuffer> {
     ...section(7, vec(exportsSec)),
     ...section(10, vec(code)),
   ]);
+}
+
+/** A module's text with its memory import `(memory 1)` shared (a maximum is then required: wasm32's 65536 pages). */
+export function shareMemory(wat: string): string {
+  const shared = wat.replace('(import "env" "memory" (memory 1))', '(import "env" "memory" (memory 1 65536 shared))');
+  if (shared === wat) throw new Error('wat: no (import "env" "memory" (memory 1)) to share');
+  return shared;
 }

@@ -9,7 +9,8 @@
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
-import { MATMUL_WASM_HEX } from './matmul-wasm';
+import { MATMUL_SHARED_WASM_HEX, MATMUL_WASM_HEX } from './matmul-wasm';
+import { CONTROL_BYTES, MatmulThread, matmulThreads, products } from './matmul-thread';
 import { wasmHeap } from './heap';
 
 const PANEL = 16; // columns per panel
@@ -19,15 +20,15 @@ export const MAX_PACKED_BYTES = 4 * 1024 ** 3 - 64 * 1024 ** 2;
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
-let compiled: WebAssembly.Module | null = null;
-function matmulModule(): WebAssembly.Module {
-  if (!compiled) {
-    const bytes = new Uint8Array(MATMUL_WASM_HEX.length / 2);
-    for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(MATMUL_WASM_HEX.slice(2 * i, 2 * i + 2), 16);
-    compiled = new WebAssembly.Module(bytes);
-  }
-  return compiled;
+const bytesOf = (hex: string) => Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
+const compiled: { plain?: WebAssembly.Module; shared?: WebAssembly.Module } = {};
+function matmulModule(shared: boolean): WebAssembly.Module {
+  if (shared) return (compiled.shared ??= new WebAssembly.Module(bytesOf(MATMUL_SHARED_WASM_HEX)));
+  return (compiled.plain ??= new WebAssembly.Module(bytesOf(MATMUL_WASM_HEX)));
 }
+
+/** A helper thread dropped with its matrices when they are collected undisposed. */
+const orphans = new FinalizationRegistry<MatmulThread>((thread) => thread.stop());
 
 type Kernel = (x: number, w: number, y: number, kp: number, np: number) => void;
 
@@ -60,18 +61,28 @@ export function packedBytes(k: number, n: number): number {
 export class PackedMatrices {
   private memory: WebAssembly.Memory | null;
   private kernels: { gemv: Kernel; gemm4: Kernel } | null;
-  private top = 64; // bytes in use (weights), then scratch for one call's x and y
+  /** Takes part of each large product (Node with two cores or more; matmul-thread.ts). */
+  private thread: MatmulThread | null = null;
+  private top = CONTROL_BYTES; // bytes in use (the thread's control words, weights), then scratch for one call's x and y
   private view: Float32Array;
 
-  /** `bytes`: what the matrices will take (packedBytes summed), reserved at once. */
-  constructor(bytes: number) {
+  /**
+   * `bytes`: what the matrices will take (packedBytes summed), reserved at once. `threads`: 2 to
+   * share the products with a worker thread (default: matmulThreads()), 1 for none.
+   */
+  constructor(bytes: number, threads = matmulThreads()) {
     if (bytes > MAX_PACKED_BYTES) {
       throw new EntropixError('INVALID_ARGUMENT', `${bytes} bytes of matrices exceed a wasm memory's 4 GiB`, 'weights');
     }
-    this.memory = new WebAssembly.Memory({ initial: Math.ceil((bytes + 64 + PAGE) / PAGE), maximum: 65536 });
-    const kernels = new WebAssembly.Instance(matmulModule(), { env: { memory: this.memory } }).exports;
+    const shared = threads > 1;
+    this.memory = new WebAssembly.Memory({ initial: Math.ceil((bytes + CONTROL_BYTES + PAGE) / PAGE), maximum: 65536, shared });
+    const kernels = new WebAssembly.Instance(matmulModule(shared), { env: { memory: this.memory } }).exports;
     this.kernels = { gemv: kernels.gemv as Kernel, gemm4: kernels.gemm4 as Kernel };
     this.view = new Float32Array(this.memory.buffer);
+    if (shared) {
+      this.thread = new MatmulThread(this.memory, bytesOf(MATMUL_SHARED_WASM_HEX));
+      orphans.register(this, this.thread, this);
+    }
   }
 
   /** The memory's bytes now (it grows for a larger call's scratch). */
@@ -177,10 +188,7 @@ export class PackedMatrices {
         f32.fill(0, xAt / 4 + r * kp + k, xAt / 4 + (r + 1) * kp);
       }
     }
-    const { gemv, gemm4 } = this.kernels!;
-    let r = 0;
-    for (; r + 4 <= rows; r += 4) gemm4(xAt + 4 * r * kp, w.at, yAt + 4 * r * np, kp, np);
-    for (; r < rows; r++) gemv(xAt + 4 * r * kp, w.at, yAt + 4 * r * np, kp, np);
+    this.products(rows, xAt, w.at, yAt, kp, np);
     const ys = out ? (heap!.view(out) as Float32Array) : new Float32Array(rows * n);
     if (np === n) {
       ys.set(f32.subarray(yAt / 4, yAt / 4 + rows * n));
@@ -188,6 +196,28 @@ export class PackedMatrices {
       for (let i = 0; i < rows; i++) ys.set(f32.subarray(yAt / 4 + i * np, yAt / 4 + i * np + n), i * n);
     }
     return (out ? tf.engine().makeTensorFromTensorInfo(out) : tf.tensor2d(ys, [rows, n], 'float32')) as Tensor2D;
+  }
+
+  /**
+   * x [rows, kp] · W [kp, np] → y [rows, np] (byte addresses), shared with the helper thread when
+   * it is up and the product is worth a hand-off (~10 µs): one row by column panels (the
+   * threads stream different parts of W), more rows by rows (each reads all of W).
+   */
+  private products(rows: number, x: number, w: number, y: number, kp: number, np: number): void {
+    const thread = this.thread?.ready ? this.thread : null;
+    if (thread && rows === 1 && np >= 32 && kp * np >= 1 << 15) {
+      const cols = (np >> 5) << 4; // the first ⌊panels / 2⌋ panels go to the thread
+      thread.start(1, x, w, y, kp, cols);
+      this.kernels!.gemv(x, w + 4 * kp * cols, y + 4 * cols, kp, np - cols);
+      thread.finish();
+    } else if (thread && rows >= 2) {
+      const first = rows >= 8 ? 4 * Math.floor(rows / 8) : Math.floor(rows / 2);
+      thread.start(first, x, w, y, kp, np);
+      products(this.kernels!, rows - first, x + 4 * first * kp, w, y + 4 * first * np, kp, np);
+      thread.finish();
+    } else {
+      products(this.kernels!, rows, x, w, y, kp, np);
+    }
   }
 
   /** Columns of W [k, n] at int32 `ids` (each in [0, n)) as rows: [ids.length, k] (a tied head's embedding lookup). */
@@ -212,6 +242,9 @@ export class PackedMatrices {
 
   /** Drops the memory (its pages go when the garbage collector takes it). */
   dispose(): void {
+    this.thread?.stop();
+    this.thread = null;
+    orphans.unregister(this);
     this.memory = null;
     this.kernels = null;
     this.view = new Float32Array(0);

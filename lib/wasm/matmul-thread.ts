@@ -1,0 +1,123 @@
+// A second thread for the packed matrix products, in Node: a worker_threads Worker that runs the
+// same kernels (matmul.wat, assembled for a shared memory) on the same shared WebAssembly.Memory
+// and takes part of each product while the calling thread does the rest. Why: a decode step
+// streams every weight once and one core reads ~30 GB/s of them here, two read more; a prompt's
+// products are bound by arithmetic, which a second core doubles. tfjs-wasm runs one thread in
+// Node, so this is the only parallel work in a step. The threads meet on control words at the
+// start of the memory (PackedMatrices keeps its first 64 bytes free) with Atomics.wait/notify.
+import { runtimeRequire } from '../core/runtime-require';
+
+/** Control words (int32 indices): job sequence, done sequence, the product's arguments, stop, ready. */
+const JOB = 0;
+const DONE = 1;
+const ARGS = 2; // rows, x, w, y, kp, np
+const STOP = 8;
+const READY = 9;
+const FAILED = 10;
+export const CONTROL_BYTES = 64;
+/** Polls of a control word before Atomics.wait (~0.2 ms). */
+const SPIN = 200_000;
+
+type Kernel = (x: number, w: number, y: number, kp: number, np: number) => void;
+export interface Kernels { gemv: Kernel; gemm4: Kernel }
+
+/** `rows` rows of x [rows, kp] · W → y [rows, np] (byte addresses): four-row kernels, then one-row ones. */
+export function products(k: Kernels, rows: number, x: number, w: number, y: number, kp: number, np: number): void {
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) k.gemm4(x + 4 * r * kp, w, y + 4 * r * np, kp, np);
+  for (; r < rows; r++) k.gemv(x + 4 * r * kp, w, y + 4 * r * np, kp, np);
+}
+
+// The worker: instantiate the kernels on the shared memory, then serve jobs until told to stop;
+// a job that traps is reported (FAILED), never left unfinished. Its loop is products() above,
+// written out: a function's source would carry a coverage tool's counters into the worker.
+const WORKER = `
+const { workerData } = require('node:worker_threads');
+const { memory, bytes } = workerData;
+const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+const ctl = new Int32Array(memory.buffer, 0, 16);
+Atomics.store(ctl, ${READY}, 1);
+let seen = Atomics.load(ctl, ${JOB});
+for (;;) {
+  // A decode step's products come ~0.1 ms apart: spin a while before sleeping (a futex wake costs more).
+  for (let i = 0; i < ${SPIN} && Atomics.load(ctl, ${JOB}) === seen; i++);
+  Atomics.wait(ctl, ${JOB}, seen);
+  if (Atomics.load(ctl, ${STOP})) break;
+  seen = Atomics.load(ctl, ${JOB});
+  const [rows, x, w, y, kp, np] = ctl.slice(${ARGS}, ${ARGS + 6});
+  try {
+    let r = 0;
+    for (; r + 4 <= rows; r += 4) k.gemm4(x + 4 * r * kp, w, y + 4 * r * np, kp, np);
+    for (; r < rows; r++) k.gemv(x + 4 * r * kp, w, y + 4 * r * np, kp, np);
+  } catch {
+    Atomics.store(ctl, ${FAILED}, 1);
+  }
+  Atomics.store(ctl, ${DONE}, seen);
+  Atomics.notify(ctl, ${DONE});
+}
+`;
+
+interface WorkerLike { unref(): void; terminate(): Promise<number> }
+
+/**
+ * How many threads the packed products use: ENTROPIX_WASM_THREADS=2 for two (Node only), else one.
+ * Opt-in: the threads spin a little to meet, which costs where the cores are already busy (a test
+ * run, other processes): measured in benchmarks/README.md.
+ */
+export function matmulThreads(): number {
+  const env = typeof process !== 'undefined' ? process.env : undefined;
+  if (!env || !process.versions?.node) return 1; // a browser: no worker_threads (and no Atomics.wait on its main thread)
+  if (env.ENTROPIX_WASM_THREADS !== '2') return 1;
+  const os = runtimeRequire<{ availableParallelism?: () => number; cpus: () => unknown[] }>('node:os');
+  return (os.availableParallelism?.() ?? os.cpus().length) >= 2 ? 2 : 1;
+}
+
+/** The helper thread of one PackedMatrices memory. */
+export class MatmulThread {
+  private readonly ctl: Int32Array;
+  private worker: WorkerLike | null;
+  private job = 0;
+
+  constructor(memory: WebAssembly.Memory, sharedModuleBytes: Uint8Array) {
+    this.ctl = new Int32Array(memory.buffer, 0, 16);
+    const { Worker } = runtimeRequire<{ Worker: new (src: string, o: object) => WorkerLike }>('node:worker_threads');
+    this.worker = new Worker(WORKER, { eval: true, workerData: { memory, bytes: sharedModuleBytes } });
+    this.worker.unref(); // never what keeps a process alive
+  }
+
+  /** Whether the worker has started (until then the calling thread does all the work). */
+  get ready(): boolean {
+    return this.worker !== null && Atomics.load(this.ctl, READY) === 1;
+  }
+
+  /** Hands the worker rows × W (see products); returns at once. */
+  start(rows: number, x: number, w: number, y: number, kp: number, np: number): void {
+    this.ctl.set([rows, x, w, y, kp, np], ARGS);
+    Atomics.store(this.ctl, JOB, ++this.job);
+    Atomics.notify(this.ctl, JOB);
+  }
+
+  /** Blocks until the worker has finished the job start() gave it (throws if it failed, or went silent for 30 s). */
+  finish(): void {
+    for (let i = 0; i < SPIN && Atomics.load(this.ctl, DONE) !== this.job; i++);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const done = Atomics.load(this.ctl, DONE);
+      if (done === this.job) break;
+      if (Date.now() > deadline) {
+        this.stop();
+        throw new Error('entropix: the matrix product thread stopped answering');
+      }
+      Atomics.wait(this.ctl, DONE, done, 1000);
+    }
+    if (Atomics.exchange(this.ctl, FAILED, 0)) throw new Error('entropix: a matrix product failed in its thread');
+  }
+
+  stop(): void {
+    if (!this.worker) return;
+    Atomics.store(this.ctl, STOP, 1);
+    Atomics.notify(this.ctl, JOB);
+    void this.worker.terminate();
+    this.worker = null;
+  }
+}
