@@ -8,6 +8,11 @@ import { loadModelFromUrl } from './models/load-url';
 import type { Tokenizer } from './text/tokenizer';
 import { loadTokenizer as loadTokenizerFromDir } from './text/tokenizer-files';
 import { loadTokenizerFromUrl } from './text/tokenizer-url';
+import { provideHelperThreads } from './wasm/packed-matrices';
+import { MatmulThread, matmulThreads } from './wasm/matmul-thread';
+
+// The packed matrix products may share their work with a worker thread in Node (opt-in).
+provideHelperThreads({ count: matmulThreads, start: (memory, bytes) => new MatmulThread(memory, bytes) });
 
 export * from './index';
 export { loadHfCheckpoint } from './models/hf-checkpoint';

@@ -1,4 +1,5 @@
-// A second thread for the packed matrix products, in Node: a worker_threads Worker that runs the
+// A second thread for the packed matrix products, in Node only (lib/node.ts registers it with
+// PackedMatrices; browser bundles never see worker_threads): a worker_threads Worker that runs the
 // same kernels (matmul.wat, assembled for a shared memory) on the same shared WebAssembly.Memory
 // and takes part of each product while the calling thread does the rest. Why: a decode step
 // streams every weight once and one core reads ~30 GB/s of them here, two read more; a prompt's
@@ -13,23 +14,12 @@ const DONE = 1;
 const ARGS = 2; // rows, x, w, y, kp, np
 const STOP = 8;
 const READY = 9;
-const FAILED = 10;
-export const CONTROL_BYTES = 64;
+const FAILED = 10; // all within the first CONTROL_BYTES of the memory
 /** Polls of a control word before Atomics.wait (~0.2 ms). */
 const SPIN = 200_000;
 
-type Kernel = (x: number, w: number, y: number, kp: number, np: number) => void;
-export interface Kernels { gemv: Kernel; gemm4: Kernel }
-
-/** `rows` rows of x [rows, kp] · W → y [rows, np] (byte addresses): four-row kernels, then one-row ones. */
-export function products(k: Kernels, rows: number, x: number, w: number, y: number, kp: number, np: number): void {
-  let r = 0;
-  for (; r + 4 <= rows; r += 4) k.gemm4(x + 4 * r * kp, w, y + 4 * r * np, kp, np);
-  for (; r < rows; r++) k.gemv(x + 4 * r * kp, w, y + 4 * r * np, kp, np);
-}
-
 // The worker: instantiate the kernels on the shared memory, then serve jobs until told to stop;
-// a job that traps is reported (FAILED), never left unfinished. Its loop is products() above,
+// a job that traps is reported (FAILED), never left unfinished. Its loop is packed-matrices.ts's products(),
 // written out: a function's source would carry a coverage tool's counters into the worker.
 const WORKER = `
 const { workerData } = require('node:worker_threads');
@@ -72,7 +62,7 @@ export function matmulThreads(): number {
   return (os.availableParallelism?.() ?? os.cpus().length) >= 2 ? 2 : 1;
 }
 
-/** The helper thread of one PackedMatrices memory. */
+/** The helper thread of one PackedMatrices memory (the HelperThread it expects). */
 export class MatmulThread {
   private readonly ctl: Int32Array;
   private worker: WorkerLike | null;

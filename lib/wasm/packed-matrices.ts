@@ -10,7 +10,7 @@ import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import { MATMUL_SHARED_WASM_HEX, MATMUL_WASM_HEX } from './matmul-wasm';
-import { CONTROL_BYTES, MatmulThread, matmulThreads, products } from './matmul-thread';
+
 import { wasmHeap } from './heap';
 
 const PANEL = 16; // columns per panel
@@ -27,8 +27,41 @@ function matmulModule(shared: boolean): WebAssembly.Module {
   return (compiled.plain ??= new WebAssembly.Module(bytesOf(MATMUL_WASM_HEX)));
 }
 
+/** Bytes at the start of the memory kept for a helper thread's control words. */
+export const CONTROL_BYTES = 64;
+
+/** A second thread that runs `products` on the same (shared) memory: lib/wasm/matmul-thread.ts. */
+export interface HelperThread {
+  readonly ready: boolean;
+  /** Hands it rows × W (see products); returns at once. */
+  start(rows: number, x: number, w: number, y: number, kp: number, np: number): void;
+  /** Blocks until the job is done. */
+  finish(): void;
+  stop(): void;
+}
+
+/** How the Node entry provides helper threads: how many to use, and how to start one. */
+export interface HelperThreads {
+  count(): number;
+  start(memory: WebAssembly.Memory, sharedModuleBytes: Uint8Array): HelperThread;
+}
+let helpers: HelperThreads | null = null;
+/** Called by lib/node.ts: a browser bundle has no helper threads. */
+export function provideHelperThreads(h: HelperThreads): void {
+  helpers = h;
+}
+
+type Kernels = { gemv: Kernel; gemm4: Kernel };
+
+/** `rows` rows of x [rows, kp] · W → y [rows, np] (byte addresses): four-row kernels, then one-row ones. */
+function products(k: Kernels, rows: number, x: number, w: number, y: number, kp: number, np: number): void {
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) k.gemm4(x + 4 * r * kp, w, y + 4 * r * np, kp, np);
+  for (; r < rows; r++) k.gemv(x + 4 * r * kp, w, y + 4 * r * np, kp, np);
+}
+
 /** A helper thread dropped with its matrices when they are collected undisposed. */
-const orphans = new FinalizationRegistry<MatmulThread>((thread) => thread.stop());
+const orphans = new FinalizationRegistry<HelperThread>((thread) => thread.stop());
 
 type Kernel = (x: number, w: number, y: number, kp: number, np: number) => void;
 
@@ -60,27 +93,28 @@ export function packedBytes(k: number, n: number): number {
 /** Weight matrices in one wasm memory, and the products with them. */
 export class PackedMatrices {
   private memory: WebAssembly.Memory | null;
-  private kernels: { gemv: Kernel; gemm4: Kernel } | null;
-  /** Takes part of each large product (Node with two cores or more; matmul-thread.ts). */
-  private thread: MatmulThread | null = null;
+  private kernels: Kernels | null;
+  /** Takes part of each large product (Node, ENTROPIX_WASM_THREADS=2; matmul-thread.ts). */
+  private thread: HelperThread | null = null;
   private top = CONTROL_BYTES; // bytes in use (the thread's control words, weights), then scratch for one call's x and y
   private view: Float32Array;
 
   /**
    * `bytes`: what the matrices will take (packedBytes summed), reserved at once. `threads`: 2 to
-   * share the products with a worker thread (default: matmulThreads()), 1 for none.
+   * share the products with a helper thread where the Node entry provides them (default: what it
+   * says, ENTROPIX_WASM_THREADS), 1 for none.
    */
-  constructor(bytes: number, threads = matmulThreads()) {
+  constructor(bytes: number, threads = helpers?.count() ?? 1) {
     if (bytes > MAX_PACKED_BYTES) {
       throw new EntropixError('INVALID_ARGUMENT', `${bytes} bytes of matrices exceed a wasm memory's 4 GiB`, 'weights');
     }
-    const shared = threads > 1;
+    const shared = threads > 1 && helpers !== null;
     this.memory = new WebAssembly.Memory({ initial: Math.ceil((bytes + CONTROL_BYTES + PAGE) / PAGE), maximum: 65536, shared });
     const kernels = new WebAssembly.Instance(matmulModule(shared), { env: { memory: this.memory } }).exports;
     this.kernels = { gemv: kernels.gemv as Kernel, gemm4: kernels.gemm4 as Kernel };
     this.view = new Float32Array(this.memory.buffer);
     if (shared) {
-      this.thread = new MatmulThread(this.memory, bytesOf(MATMUL_SHARED_WASM_HEX));
+      this.thread = helpers!.start(this.memory, bytesOf(MATMUL_SHARED_WASM_HEX));
       orphans.register(this, this.thread, this);
     }
   }
