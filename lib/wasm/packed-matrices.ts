@@ -10,7 +10,7 @@ import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import { MATMUL_SHARED_WASM_HEX, MATMUL_WASM_HEX } from './matmul-wasm';
-import { CONTROL_BYTES, MatmulThread, matmulThreads, products } from './matmul-thread';
+import { CONTROL_BYTES, MatmulThread, matmulThreads } from './matmul-thread';
 import { wasmHeap } from './heap';
 
 const PANEL = 16; // columns per panel
@@ -31,6 +31,7 @@ function matmulModule(shared: boolean): WebAssembly.Module {
 const orphans = new FinalizationRegistry<MatmulThread>((thread) => thread.stop());
 
 type Kernel = (x: number, w: number, y: number, kp: number, np: number) => void;
+type RowsKernel = (x: number, w: number, y: number, m: number, kp: number, np: number) => void;
 
 /** A matrix W [k, n] held by a PackedMatrices, at byte `at` of its memory. */
 export class PackedMatrix {
@@ -60,7 +61,7 @@ export function packedBytes(k: number, n: number): number {
 /** Weight matrices in one wasm memory, and the products with them. */
 export class PackedMatrices {
   private memory: WebAssembly.Memory | null;
-  private kernels: { gemv: Kernel; gemm4: Kernel } | null;
+  private kernels: { gemv: Kernel; gemm4: Kernel; gemm: RowsKernel } | null;
   /** Takes part of each large product (Node with two cores or more; matmul-thread.ts). */
   private thread: MatmulThread | null = null;
   private top = CONTROL_BYTES; // bytes in use (the thread's control words, weights), then scratch for one call's x and y
@@ -77,7 +78,7 @@ export class PackedMatrices {
     const shared = threads > 1;
     this.memory = new WebAssembly.Memory({ initial: Math.ceil((bytes + CONTROL_BYTES + PAGE) / PAGE), maximum: 65536, shared });
     const kernels = new WebAssembly.Instance(matmulModule(shared), { env: { memory: this.memory } }).exports;
-    this.kernels = { gemv: kernels.gemv as Kernel, gemm4: kernels.gemm4 as Kernel };
+    this.kernels = { gemv: kernels.gemv as Kernel, gemm4: kernels.gemm4 as Kernel, gemm: kernels.gemm as RowsKernel };
     this.view = new Float32Array(this.memory.buffer);
     if (shared) {
       this.thread = new MatmulThread(this.memory, bytesOf(MATMUL_SHARED_WASM_HEX));
@@ -213,11 +214,17 @@ export class PackedMatrices {
     } else if (thread && rows >= 2) {
       const first = rows >= 8 ? 4 * Math.floor(rows / 8) : Math.floor(rows / 2);
       thread.start(first, x, w, y, kp, np);
-      products(this.kernels!, rows - first, x + 4 * first * kp, w, y + 4 * first * np, kp, np);
+      this.here(rows - first, x + 4 * first * kp, w, y + 4 * first * np, kp, np);
       thread.finish();
     } else {
-      products(this.kernels!, rows, x, w, y, kp, np);
+      this.here(rows, x, w, y, kp, np);
     }
+  }
+
+  /** On this thread: one row (bound by memory) by gemv, more (bound by arithmetic) by gemm, all at once. */
+  private here(rows: number, x: number, w: number, y: number, kp: number, np: number): void {
+    if (rows === 1) this.kernels!.gemv(x, w, y, kp, np);
+    else this.kernels!.gemm(x, w, y, rows, kp, np);
   }
 
   /** Columns of W [k, n] at int32 `ids` (each in [0, n)) as rows: [ids.length, k] (a tied head's embedding lookup). */
