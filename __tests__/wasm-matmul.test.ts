@@ -34,6 +34,21 @@ describe('the wat assembler', () => {
     expect(Buffer.from(bytes).toString('hex')).toBe(ATTENTION_WASM_HEX);
   });
 
+  // Opcodes wabt's reference module does not use, by the SIMD and core specs' numbers: select 0x1b,
+  // v128.load32_splat 0xfd 0x09 with memarg (align 2, offset).
+  test('encodes select and v128.load32_splat by the spec', () => {
+    const hex = (body: string) => Buffer.from(assembleWat(`(module (import "env" "memory" (memory 1)) (func (param i32) ${body}))`)).toString('hex');
+    expect(hex('(drop (select (local.get 0) (i32.const 1) (local.get 0)))')).toMatch(/2000410120001b1a0b$/);
+    expect(hex('(drop (v128.load32_splat offset=4 (local.get 0)))')).toMatch(/2000fd0902041a0b$/);
+    const bytes = assembleWat(`(module (import "env" "memory" (memory 1))
+      (func (export "f") (param i32 i32) (v128.store (local.get 1) (v128.load32_splat offset=4 (local.get 0)))))`);
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const f = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.f as (x: number, y: number) => void;
+    new Float32Array(memory.buffer).set([1, 2.5, 3], 0);
+    f(0, 16);
+    expect(Array.from(new Float32Array(memory.buffer, 16, 4))).toEqual([2.5, 2.5, 2.5, 2.5]);
+  });
+
   test('refuses what it does not read', () => {
     expect(() => assembleWat('(module (func (i64.popcnt (local.get 0))))')).toThrow(/unknown/);
     expect(() => assembleWat('(module (func')).toThrow(/unbalanced/);
@@ -55,8 +70,8 @@ describe('PackedMatrices on wasm', () => {
     expect(worst).toBeLessThan(tol);
   };
 
-  // K not a multiple of 4 and N not of 16 exercise the zero padding; M = 1, 3, 4, 9 the one-row
-  // kernel, the four-row kernel and both.
+  // K not a multiple of 4 and N not of 16 exercise the zero padding; M = 1 the one-row kernel
+  // (odd and even panel counts), M = 2, 3, 4, 9 the many-row kernel (odd and even row counts).
   test.each([[1, 37, 50], [3, 64, 16], [4, 36, 33], [9, 130, 70], [2, 20, 200], [1, 8, 96]])('x [%i, %i] · W [K, %i] equals tf.matMul', (m, k, n) => {
     const w = random(k * n, k + n);
     const x = tf.tensor2d(random(m * k, m), [m, k]);
@@ -85,6 +100,58 @@ describe('PackedMatrices on wasm', () => {
     expect(packed.disposed).toBe(true);
     expect(() => packed.matMul(x, byRows)).toThrow(/disposed/);
     tf.dispose([x, wt, ids, cols]);
+  });
+
+  // The rows kernel (gemm, rows in pairs, an odd last row paired with itself) for every row count
+  // from 1 (gemv) to 13, on K and N that need padding (K = 4i + 3, N = 16j + 5) and a few panels.
+  test.each([[45, 53], [131, 37]])('x [1..13, %i] · W [K, %i] equals tf.matMul for each row count', (k, n) => {
+    const w = random(k * n, 7 * k + n);
+    const wt = tf.tensor2d(w, [k, n]);
+    const packed = new PackedMatrices(packedBytes(k, n));
+    const matrix = packed.packRows(w, k, n);
+    for (let m = 1; m <= 13; m++) {
+      const x = tf.tensor2d(random(m * k, 100 + m), [m, k]);
+      const y = packed.matMul(x, matrix);
+      expect(y.shape).toEqual([m, n]);
+      expectNear(y.dataSync(), tf.matMul(x, wt).dataSync());
+      // Each row alone gives the same as within the product (no row leaks into another).
+      const last = tf.slice(x, [m - 1, 0], [1, k]);
+      const alone = packed.matMul(last, matrix);
+      expectNear(alone.dataSync(), y.dataSync().slice((m - 1) * n));
+      tf.dispose([x, y, last, alone]);
+    }
+    packed.dispose();
+    wt.dispose();
+  });
+
+  // The kernel itself, in a memory of its own: y [m, np] and nothing past it is written (an odd
+  // last row's pair must not reach row m), and y equals the sums in double precision.
+  test('gemm writes y [m, np] and nothing else, for m = 1 .. 9', () => {
+    const [kp, np] = [12, 32];
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const gemm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(MATMUL_WASM_HEX, 'hex')), { env: { memory } })
+      .exports.gemm as (x: number, w: number, y: number, m: number, kp: number, np: number) => void;
+    const f32 = new Float32Array(memory.buffer);
+    const w = random(kp * np, 3); // packed: panel p, row i, column j at (p * kp + i) * 16 + j
+    f32.set(w, 0);
+    for (let m = 1; m <= 9; m++) {
+      const xAt = kp * np;
+      const yAt = xAt + m * kp;
+      const x = random(m * kp, m);
+      f32.set(x, xAt);
+      f32.fill(-7, yAt, yAt + (m + 2) * np); // y, then two rows' worth past it
+      gemm(4 * xAt, 0, 4 * yAt, m, kp, np);
+      const want: number[] = [];
+      for (let r = 0; r < m; r++) {
+        for (let c = 0; c < np; c++) {
+          let sum = 0;
+          for (let i = 0; i < kp; i++) sum += x[r * kp + i]! * w[((c >> 4) * kp + i) * 16 + (c & 15)]!;
+          want.push(sum);
+        }
+      }
+      expectNear(f32.subarray(yAt, yAt + m * np), want);
+      expect(Array.from(f32.subarray(yAt + m * np, yAt + (m + 2) * np))).toEqual(new Array(2 * np).fill(-7));
+    }
   });
 
   test('refuses a product of the wrong shape or with another model\'s matrix', () => {

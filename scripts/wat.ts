@@ -72,7 +72,7 @@ const PLAIN: Record<string, number[]> = {
   'i32x4.extend_high_i16x8_s': [0xfd, ...uleb(168)], 'i32x4.extend_low_i16x8_u': [0xfd, ...uleb(169)],
   'i32x4.extend_high_i16x8_u': [0xfd, ...uleb(170)],
   'f32x4.add': [0xfd, ...uleb(228)], 'f32x4.sub': [0xfd, ...uleb(229)], 'f32x4.mul': [0xfd, ...uleb(230)],
-  return: [0x0f], drop: [0x1a],
+  return: [0x0f], drop: [0x1a], select: [0x1b],
 };
 
 /** Memory access opcodes and their natural alignment (log2 bytes). */
@@ -80,6 +80,7 @@ const MEMORY: Record<string, [number[], number]> = {
   'i32.load': [[0x28], 2], 'f32.load': [[0x2a], 2], 'i32.store': [[0x36], 2], 'f32.store': [[0x38], 2],
   'v128.load': [[0xfd, ...uleb(0)], 4], 'v128.store': [[0xfd, ...uleb(11)], 4],
   'v128.load64_zero': [[0xfd, ...uleb(93)], 3], 'i32x4.load16x4_u': [[0xfd, ...uleb(6)], 3],
+  'v128.load32_splat': [[0xfd, ...uleb(9)], 2],
 };
 
 interface Func {

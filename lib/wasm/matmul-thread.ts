@@ -19,8 +19,8 @@ const FAILED = 10; // all within the first CONTROL_BYTES of the memory
 const SPIN = 200_000;
 
 // The worker: instantiate the kernels on the shared memory, then serve jobs until told to stop;
-// a job that traps is reported (FAILED), never left unfinished. Its loop is packed-matrices.ts's products(),
-// written out: a function's source would carry a coverage tool's counters into the worker.
+// a job that traps is reported (FAILED), never left unfinished. A string, not a function's
+// source: that would carry a coverage tool's counters into the worker.
 const WORKER = `
 const { workerData } = require('node:worker_threads');
 const { memory, bytes } = workerData;
@@ -36,9 +36,8 @@ for (;;) {
   seen = Atomics.load(ctl, ${JOB});
   const [rows, x, w, y, kp, np] = ctl.slice(${ARGS}, ${ARGS + 6});
   try {
-    let r = 0;
-    for (; r + 4 <= rows; r += 4) k.gemm4(x + 4 * r * kp, w, y + 4 * r * np, kp, np);
-    for (; r < rows; r++) k.gemv(x + 4 * r * kp, w, y + 4 * r * np, kp, np);
+    if (rows === 1) k.gemv(x, w, y, kp, np);
+    else k.gemm(x, w, y, rows, kp, np);
   } catch {
     Atomics.store(ctl, ${FAILED}, 1);
   }

@@ -91,7 +91,8 @@
       (local.set $y (i32.add (local.get $y) (i32.const 64)))
       (br $panels))))
   ;; Four rows: x [4, kp] (row-major) · W → y [4, np]. Each panel in two halves of 8 columns, four
-  ;; rows × two vectors of accumulators (k in order), so W is read once per four rows.
+  ;; rows × two vectors of accumulators (k in order), so W is read once per four rows. Replaced by
+  ;; gemm below (1.3×); kept as the "before" of benchmarks/peer/gemm.ts.
   (func (export "gemm4") (param $x i32) (param $w i32) (param $y i32) (param $kp i32) (param $np i32)
     (local $ld i32) (local $ld2 i32) (local $ld3 i32) (local $yd i32) (local $xe i32) (local $xp i32) (local $wp i32) (local $yp i32) (local $ye i32) (local $h i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128) (local $s v128) (local $w0 v128) (local $w1 v128)
@@ -146,6 +147,74 @@
         (v128.store offset=16 (i32.add (local.get $yp) (i32.mul (local.get $yd) (i32.const 3))) (local.get $a7))
         (local.set $h (i32.add (local.get $h) (i32.const 32)))
         (br $halves)))
+      (local.set $w (i32.add (local.get $w) (i32.shl (local.get $ld) (i32.const 4))))
+      (local.set $y (i32.add (local.get $y) (i32.const 64)))
+      (br $panels))))
+  ;; Many rows: x [m, kp] (row-major) · W → y [m, np]. Panel by panel, so that the panel (kp × 64
+  ;; bytes) stays in cache while the rows of x pass; rows in pairs, two rows × the panel's four
+  ;; vectors = eight accumulators (with W's four vectors, a splat and a product: 14 of the 15 xmm
+  ;; registers V8 allocates; 3 rows × 4 or 6 × 2 spill, measured). x[r, k] comes by
+  ;; v128.load32_splat (vbroadcastss from memory, no shuffle), so the loop is bound by its eight
+  ;; multiplies (benchmarks/peer/gemm.ts). An odd last row is paired with itself: the pair's second
+  ;; store writes the same values again.
+  (func (export "gemm") (param $x i32) (param $w i32) (param $y i32) (param $m i32) (param $kp i32) (param $np i32)
+    (local $ld i32) (local $yd i32) (local $ye i32) (local $xr i32) (local $yr i32) (local $xp i32) (local $xe i32) (local $wp i32) (local $r i32) (local $xo i32) (local $yo i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128) (local $s v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
+    (local.set $ld (i32.shl (local.get $kp) (i32.const 2)))
+    (local.set $yd (i32.shl (local.get $np) (i32.const 2)))
+    (local.set $ye (i32.add (local.get $y) (local.get $yd)))
+    (block $done (loop $panels
+      (br_if $done (i32.ge_u (local.get $y) (local.get $ye)))
+      (local.set $r (i32.const 0))
+      (local.set $xr (local.get $x))
+      (local.set $yr (local.get $y))
+      (block $rd (loop $rows
+        (br_if $rd (i32.ge_u (local.get $r) (local.get $m)))
+        ;; The pair's second row: r + 1, or r again when r is the last.
+        (local.set $xo (select (local.get $ld) (i32.const 0) (i32.lt_u (i32.add (local.get $r) (i32.const 1)) (local.get $m))))
+        (local.set $yo (select (local.get $yd) (i32.const 0) (i32.lt_u (i32.add (local.get $r) (i32.const 1)) (local.get $m))))
+        (local.set $a0 (v128.const i32x4 0 0 0 0))
+        (local.set $a1 (v128.const i32x4 0 0 0 0))
+        (local.set $a2 (v128.const i32x4 0 0 0 0))
+        (local.set $a3 (v128.const i32x4 0 0 0 0))
+        (local.set $a4 (v128.const i32x4 0 0 0 0))
+        (local.set $a5 (v128.const i32x4 0 0 0 0))
+        (local.set $a6 (v128.const i32x4 0 0 0 0))
+        (local.set $a7 (v128.const i32x4 0 0 0 0))
+        (local.set $xp (local.get $xr))
+        (local.set $xe (i32.add (local.get $xr) (local.get $ld)))
+        (local.set $wp (local.get $w))
+        (block $kd (loop $ks
+          (br_if $kd (i32.ge_u (local.get $xp) (local.get $xe)))
+          (local.set $w0 (v128.load offset=0 (local.get $wp)))
+          (local.set $w1 (v128.load offset=16 (local.get $wp)))
+          (local.set $w2 (v128.load offset=32 (local.get $wp)))
+          (local.set $w3 (v128.load offset=48 (local.get $wp)))
+          (local.set $s (v128.load32_splat (local.get $xp)))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $s) (local.get $w0))))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $s) (local.get $w1))))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $s) (local.get $w2))))
+          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $s) (local.get $w3))))
+          (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $xo))))
+          (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (local.get $s) (local.get $w0))))
+          (local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (local.get $s) (local.get $w1))))
+          (local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (local.get $s) (local.get $w2))))
+          (local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (local.get $s) (local.get $w3))))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+          (local.set $wp (i32.add (local.get $wp) (i32.const 64)))
+          (br $ks)))
+        (v128.store offset=0 (i32.add (local.get $yr) (local.get $yo)) (local.get $a4))
+        (v128.store offset=16 (i32.add (local.get $yr) (local.get $yo)) (local.get $a5))
+        (v128.store offset=32 (i32.add (local.get $yr) (local.get $yo)) (local.get $a6))
+        (v128.store offset=48 (i32.add (local.get $yr) (local.get $yo)) (local.get $a7))
+        (v128.store offset=0 (local.get $yr) (local.get $a0))
+        (v128.store offset=16 (local.get $yr) (local.get $a1))
+        (v128.store offset=32 (local.get $yr) (local.get $a2))
+        (v128.store offset=48 (local.get $yr) (local.get $a3))
+        (local.set $r (i32.add (local.get $r) (i32.const 2)))
+        (local.set $xr (i32.add (local.get $xr) (i32.shl (local.get $ld) (i32.const 1))))
+        (local.set $yr (i32.add (local.get $yr) (i32.shl (local.get $yd) (i32.const 1))))
+        (br $rows)))
       (local.set $w (i32.add (local.get $w) (i32.shl (local.get $ld) (i32.const 4))))
       (local.set $y (i32.add (local.get $y) (i32.const 64)))
       (br $panels)))))

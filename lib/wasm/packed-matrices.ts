@@ -10,7 +10,6 @@ import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import { MATMUL_SHARED_WASM_HEX, MATMUL_WASM_HEX } from './matmul-wasm';
-
 import { wasmHeap } from './heap';
 
 const PANEL = 16; // columns per panel
@@ -33,7 +32,7 @@ export const CONTROL_BYTES = 64;
 /** A second thread that runs `products` on the same (shared) memory: lib/wasm/matmul-thread.ts. */
 export interface HelperThread {
   readonly ready: boolean;
-  /** Hands it rows × W (see products); returns at once. */
+  /** Hands it rows of x [rows, kp] · W → y [rows, np] (byte addresses; gemv for one row, gemm for more); returns at once. */
   start(rows: number, x: number, w: number, y: number, kp: number, np: number): void;
   /** Blocks until the job is done. */
   finish(): void;
@@ -51,19 +50,11 @@ export function provideHelperThreads(h: HelperThreads): void {
   helpers = h;
 }
 
-type Kernels = { gemv: Kernel; gemm4: Kernel };
-
-/** `rows` rows of x [rows, kp] · W → y [rows, np] (byte addresses): four-row kernels, then one-row ones. */
-function products(k: Kernels, rows: number, x: number, w: number, y: number, kp: number, np: number): void {
-  let r = 0;
-  for (; r + 4 <= rows; r += 4) k.gemm4(x + 4 * r * kp, w, y + 4 * r * np, kp, np);
-  for (; r < rows; r++) k.gemv(x + 4 * r * kp, w, y + 4 * r * np, kp, np);
-}
-
 /** A helper thread dropped with its matrices when they are collected undisposed. */
 const orphans = new FinalizationRegistry<HelperThread>((thread) => thread.stop());
 
 type Kernel = (x: number, w: number, y: number, kp: number, np: number) => void;
+type RowsKernel = (x: number, w: number, y: number, m: number, kp: number, np: number) => void;
 
 /** A matrix W [k, n] held by a PackedMatrices, at byte `at` of its memory. */
 export class PackedMatrix {
@@ -93,7 +84,7 @@ export function packedBytes(k: number, n: number): number {
 /** Weight matrices in one wasm memory, and the products with them. */
 export class PackedMatrices {
   private memory: WebAssembly.Memory | null;
-  private kernels: Kernels | null;
+  private kernels: { gemv: Kernel; gemm: RowsKernel } | null;
   /** Takes part of each large product (Node, ENTROPIX_WASM_THREADS=2; matmul-thread.ts). */
   private thread: HelperThread | null = null;
   private top = CONTROL_BYTES; // bytes in use (the thread's control words, weights), then scratch for one call's x and y
@@ -111,7 +102,7 @@ export class PackedMatrices {
     const shared = threads > 1 && helpers !== null;
     this.memory = new WebAssembly.Memory({ initial: Math.ceil((bytes + CONTROL_BYTES + PAGE) / PAGE), maximum: 65536, shared });
     const kernels = new WebAssembly.Instance(matmulModule(shared), { env: { memory: this.memory } }).exports;
-    this.kernels = { gemv: kernels.gemv as Kernel, gemm4: kernels.gemm4 as Kernel };
+    this.kernels = { gemv: kernels.gemv as Kernel, gemm: kernels.gemm as RowsKernel };
     this.view = new Float32Array(this.memory.buffer);
     if (shared) {
       this.thread = helpers!.start(this.memory, bytesOf(MATMUL_SHARED_WASM_HEX));
@@ -247,11 +238,17 @@ export class PackedMatrices {
     } else if (thread && rows >= 2) {
       const first = rows >= 8 ? 4 * Math.floor(rows / 8) : Math.floor(rows / 2);
       thread.start(first, x, w, y, kp, np);
-      products(this.kernels!, rows - first, x + 4 * first * kp, w, y + 4 * first * np, kp, np);
+      this.here(rows - first, x + 4 * first * kp, w, y + 4 * first * np, kp, np);
       thread.finish();
     } else {
-      products(this.kernels!, rows, x, w, y, kp, np);
+      this.here(rows, x, w, y, kp, np);
     }
+  }
+
+  /** On this thread: one row (bound by memory) by gemv, more (bound by arithmetic) by gemm, all at once. */
+  private here(rows: number, x: number, w: number, y: number, kp: number, np: number): void {
+    if (rows === 1) this.kernels!.gemv(x, w, y, kp, np);
+    else this.kernels!.gemm(x, w, y, rows, kp, np);
   }
 
   /** Columns of W [k, n] at int32 `ids` (each in [0, n)) as rows: [ids.length, k] (a tied head's embedding lookup). */
