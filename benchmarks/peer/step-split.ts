@@ -1,4 +1,8 @@
-// scratch: where a decode step's time goes (kernel time by name vs wall)
+// Where a decode step's time goes: one model (native HF checkpoint or converted directory) on wasm,
+// a 64-token prompt, 5 warm steps, then STEPS timed steps (wall ms/step), then one step under
+// tf.profile (tf kernels by name; our own kernels, packed products and fused ops are not kernels).
+//   npx tsx benchmarks/peer/step-split.ts native|converted DIR
+// Env: STEPS (30), NOPROF=1 (skip tf.profile), CPUPROF=FILE (a V8 CPU profile of the timed steps).
 import { loadHfCheckpoint, loadModel, tf, useBackend } from '../../lib/node';
 async function main() {
   await useBackend('wasm');
@@ -20,7 +24,7 @@ async function main() {
   const n = Number(process.env.STEPS ?? 30);
   const { Session } = await import('node:inspector');
   const session = new Session();
-  const post = (m: string, p?: object) => new Promise<any>((res, rej) => session.post(m, p ?? {}, (e, r) => (e ? rej(e) : res(r))));
+  const post = (m: string, p?: object) => new Promise<{ profile?: object }>((res, rej) => session.post(m, p ?? {}, (e, r) => (e ? rej(e) : res(r as { profile?: object }))));
   if (process.env.CPUPROF) { session.connect(); await post('Profiler.enable'); await post('Profiler.setSamplingInterval', { interval: 100 }); await post('Profiler.start'); }
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await step();
