@@ -401,6 +401,7 @@ async function memoryChild(model: string, dir: string, steps: number): Promise<v
   await settle();
   const rssBefore = process.memoryUsage().rss;
   const loaded = model === 'converted' ? await loadModel(dir, { weights }) : await loadHfCheckpoint(dir, { weights });
+  promptVocab = loaded.config.vocabSize; // the parent's prompt (it was 0 here: a prompt of NaN ids, read as 0s)
   await settle();
   const rssAfterLoad = process.memoryUsage().rss;
   let peakRss = rssAfterLoad;
