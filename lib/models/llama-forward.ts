@@ -130,7 +130,9 @@ export function decoderForward<T, D, M = T>(
   // GELU, tanh approximation (gelu_pytorch_tanh): x/2 · (1 + tanh(√(2/π)·(x + 0.044715·x³))).
   const geluTanh = (x: T) => ops.mul(ops.mul(x, ops.scalar(0.5)), ops.add(ops.scalar(1), ops.tanh(ops.mul(
     ops.add(x, ops.mul(ops.mul(ops.square(x), x), ops.scalar(0.044715))), ops.scalar(Math.sqrt(2 / Math.PI))))));
-  const rmsNorm = (x: T, weight: T) => (ops.rmsNorm ? ops.rmsNorm(x, weight, shape.rmsNormEps)
+  // The fused ops take eps and the scale as float32 (Math.fround), as the graph's Consts hold them,
+  // so that the native model and its converted graph agree bit for bit.
+  const rmsNorm = (x: T, weight: T) => (ops.rmsNorm ? ops.rmsNorm(x, weight, Math.fround(shape.rmsNormEps))
     : ops.mul(ops.mul(x, ops.rsqrt(ops.add(ops.meanLast(ops.square(x)), eps))), weight));
   // GPT-2's nn.LayerNorm: (x − mean) / √(var + eps) · w + b, the variance biased (over D, not D − 1).
   const layerNorm = (x: T, weight: T, bias: T) => {
@@ -185,7 +187,7 @@ export function decoderForward<T, D, M = T>(
       const perHead = groups > 1 ? ops.reshape(s!, [B, hq, T, S]) : s!;
       scores = ops.takeLast(perHead, 2, 4); // [B, Hq, S]
     }
-    const probs = fusedSoftmax ? ops.maskedSoftmax!(raw, scaleValue(i), bias) : ops.softmax(ops.add(s!, bias));
+    const probs = fusedSoftmax ? ops.maskedSoftmax!(raw, Math.fround(scaleValue(i)), bias) : ops.softmax(ops.add(s!, bias));
     const attn = ops.batchMatMul(probs, v); // [B, Hkv, g·T, hd]
     const perHead = groups > 1 ? ops.reshape(attn, [B, hq, T, hd]) : attn;
     const merged = ops.reshape(ops.transpose(perHead, [0, 2, 1, 3]), [-1, hq * hd]);
