@@ -1,11 +1,11 @@
 // A model's weight matrices in a WebAssembly.Memory of their own, multiplied by the hand-written
-// SIMD kernels of matmul.wat: the opt-in `weights: 'packed'` (lib/models/weights-option.ts) on the
-// wasm backend, instead of tf.matMul. Why: tfjs-wasm's matmul (XNNPACK) packs a second copy of
-// every weight into the wasm heap, and that heap never shrinks, so a model costs 2.4× its weights
+// SIMD kernels of matmul.wat: `weights: 'packed'` (lib/models/weights-option.ts), the default on
+// the wasm backend, instead of tf.matMul. Why: tfjs-wasm's matmul (XNNPACK) packs a second copy of
+// every weight into the wasm heap, and that heap never shrinks, so a model costs 2.3× its weights
 // in RSS and keeps it after dispose. Here each matrix exists once, in panels of 16 columns × K rows
-// read front to back; activations are copied in and out (a few KB at decode); dispose drops the
-// memory with the module. The price: decode slower than XNNPACK (benchmarks/README.md), hence
-// not the default.
+// read front to back; activations are copied in from and out to tfjs-wasm's heap (a few KB at
+// decode); dispose drops the memory with the module. On the SmolLM2-shaped model decode is also
+// faster than XNNPACK's (benchmarks/README.md).
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
