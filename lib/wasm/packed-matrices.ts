@@ -191,9 +191,10 @@ export class PackedMatrices {
   matMul(x: Tensor, w: PackedMatrix): Tensor2D {
     if (w.owner !== this) throw new EntropixError('INVALID_ARGUMENT', 'the matrix belongs to another model', 'weights');
     this.f32(); // refuses a disposed one
-    if (x.rank !== 2 || x.shape[1] !== w.k || x.dtype !== 'float32') {
-      throw new EntropixError('INVALID_SHAPE', `matMul: [${x.shape}] ${x.dtype} · [${w.k}, ${w.n}]`, 'x');
+    if (x.rank !== 2 || x.shape[1] !== w.k) {
+      throw new EntropixError('INVALID_SHAPE', `matMul: [${x.shape}] · [${w.k}, ${w.n}]`, 'x');
     }
+    if (x.dtype !== 'float32') throw new EntropixError('INVALID_DTYPE', `matMul: x must be float32, got ${x.dtype}`, 'x');
     const rows = x.shape[0]!;
     const { k, n, kp, np } = w;
     const xAt = roundUp(this.top, 64);
@@ -201,9 +202,12 @@ export class PackedMatrices {
     this.ensure(yAt + 4 * rows * np);
     // On tfjs-wasm x is read from, and y written to, its heap in place (a copy each way, into
     // and out of this memory, and no intermediate arrays); elsewhere through dataSync.
+    // x is read before anything is allocated (dataSync throws for a disposed one).
     const heap = wasmHeap();
-    const out = heap?.makeOutput([rows, n], 'float32');
-    const xs = (heap?.view(x) ?? x.dataSync()) as Float32Array; // float32, checked above
+    const inPlace = heap !== null && heap.view(x) !== null;
+    const read = inPlace ? null : (x.dataSync() as Float32Array);
+    const out = inPlace ? heap.makeOutput([rows, n], 'float32') : null;
+    const xs = read ?? (heap!.view(x) as Float32Array); // float32, checked above
     const f32 = this.f32();
     if (kp === k) {
       f32.set(xs, xAt / 4);
@@ -255,11 +259,13 @@ export class PackedMatrices {
   columns(w: PackedMatrix, ids: Tensor): Tensor2D {
     if (w.owner !== this) throw new EntropixError('INVALID_ARGUMENT', 'the matrix belongs to another model', 'weights');
     this.f32(); // refuses a disposed one
-    if (ids.dtype !== 'int32') throw new EntropixError('INVALID_ARGUMENT', `columns: ids must be int32, got ${ids.dtype}`, 'ids');
+    if (ids.dtype !== 'int32') throw new EntropixError('INVALID_DTYPE', `columns: ids must be int32, got ${ids.dtype}`, 'ids');
     // On tfjs-wasm the ids are read in place and the rows written in place: no read-back.
     const heap = wasmHeap();
-    const out = heap?.makeOutput([ids.size, w.k], 'float32');
-    const at = (heap?.view(ids) ?? ids.dataSync()) as Int32Array;
+    const inPlace = heap !== null && heap.view(ids) !== null;
+    const read = inPlace ? null : (ids.dataSync() as Int32Array);
+    const out = inPlace ? heap.makeOutput([ids.size, w.k], 'float32') : null;
+    const at = read ?? (heap!.view(ids) as Int32Array);
     const rows = out ? (heap!.view(out) as Float32Array) : new Float32Array(at.length * w.k);
     const f32 = this.f32();
     const { k, kp } = w;
