@@ -3,7 +3,7 @@
 // once and a 64-token prompt (model.ts's ids) runs `--prompts` times, each timed in process CPU
 // time, then `--steps` one-token steps. The last stdout line is JSON (medians).
 //
-//   [ENTROPIX_WASM_MATMUL=packed] npx tsx benchmarks/peer/prefill.ts --dir HF_DIR [--prompts 7] [--steps 16]
+//   [ENTROPIX_WASM_MATMUL=tfjs] npx tsx benchmarks/peer/prefill.ts --dir HF_DIR [--prompts 7] [--steps 16]
 import { parseArgs } from 'node:util';
 import { loadHfCheckpoint, tf, useBackend } from '../../lib/node';
 
