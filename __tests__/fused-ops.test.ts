@@ -1,11 +1,13 @@
 // The decoder's fused ops on wasm (lib/wasm/fused.ts) against the chains of tf ops they replace,
-// and the executor's matching of those chains in a converted graph (lib/graphdef/fusion.ts).
+// its block-copy splits, concats and transposes (lib/wasm/layout.ts) against the tf ops, and the
+// executor's matching of those chains in a converted graph (lib/graphdef/fusion.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf, useBackend } from '../lib';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { splitAlong } from '../lib/core/split';
 import { maskedSoftmax, rmsNorm, swiglu } from '../lib/wasm/fused';
+import { concatOnHeap, splitOnHeap, transposeOnHeap } from '../lib/wasm/layout';
 import { findFusions } from '../lib/graphdef/fusion';
 import type { NodeDefJson } from '../lib/graphdef/json';
 import { rng } from './helpers/paths';
@@ -103,6 +105,55 @@ describe('fused decoder ops on wasm', () => {
     } finally {
       await useBackend('wasm');
     }
+  });
+});
+
+describe('splits, concats and transposes as block copies on wasm (lib/wasm/layout.ts)', () => {
+  beforeAll(() => useBackend('wasm'));
+
+  test.each([[[1, 1, 15, 64], [9, 3, 3], 2], [[2, 5, 24], [8, 16], 2], [[3, 4, 5], [1, 2, 1], 1], [[6, 2], [2, 4], 0]])(
+    'split of %j into %j along %i equals splitAlong, exactly', (shape, sizes, axis) => {
+      const x = random(shape as number[], 11);
+      const before = tf.memory().numTensors;
+      const got = splitOnHeap(x, sizes as number[], axis as number);
+      const want = splitAlong(x, sizes as number[], axis as number);
+      got.forEach((g, i) => expect(worst(g, want[i]!)).toBe(0));
+      tf.dispose([...got, ...want]);
+      expect(tf.memory().numTensors).toBe(before);
+      x.dispose();
+    });
+
+  test('concat along the cache axis (and others) equals tf.concat, exactly; mismatched shapes are tf.concat\'s to refuse', () => {
+    const past = random([1, 3, 70, 64], 12);
+    const next = random([1, 3, 1, 64], 13);
+    for (const [xs, axis] of [[[past, next], 2], [[random([2, 3], 1), random([2, 5], 2), random([2, 1], 3)], 1], [[next, next], 0]] as const) {
+      const got = concatOnHeap(xs, axis);
+      const want = tf.concat(xs as unknown as Tensor[], axis);
+      expect(worst(got, want)).toBe(0);
+      tf.dispose([got, want]);
+    }
+    expect(() => concatOnHeap([past, random([1, 2, 1, 64], 4)], 2)).toThrow();
+    tf.dispose([past, next]);
+  });
+
+  test.each([[[1, 1, 12, 64], [0, 2, 1, 3]], [[2, 7, 5, 8], [0, 2, 1, 3]], [[3, 4, 6], [1, 0, 2]], [[2, 3, 4, 5], [2, 0, 1, 3]]])(
+    'transpose of %j by %j equals tf.transpose, exactly', (shape, perm) => {
+      const x = random(shape as number[], 14);
+      const got = transposeOnHeap(x, perm as number[]);
+      const want = tf.transpose(x, perm as number[]);
+      expect(worst(got, want)).toBe(0);
+      tf.dispose([x, got, want]);
+    });
+
+  test('a permutation that moves the last axis, or another dtype, is tf.transpose / tf.concat', () => {
+    const x = random([2, 3, 4], 15);
+    const got = transposeOnHeap(x, [0, 2, 1]);
+    const want = tf.transpose(x, [0, 2, 1]);
+    expect(worst(got, want)).toBe(0);
+    const ints = tf.tensor2d([[1, 2], [3, 4]], undefined, 'int32');
+    const joined = concatOnHeap([ints, ints], 0);
+    expect(joined.arraySync()).toEqual([[1, 2], [3, 4], [1, 2], [3, 4]]);
+    tf.dispose([x, got, want, ints, joined]);
   });
 });
 

@@ -11,6 +11,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
 import { splitAlong } from '../core/split';
+import { concatOnHeap, splitOnHeap, transposeOnHeap } from '../wasm/layout';
 import { PackedMatrix } from '../wasm/packed-matrices';
 import { batchedMatMul } from '../wasm/attention';
 import type { AttrValueJson, NodeDefJson } from './json';
@@ -77,16 +78,18 @@ const OPS: Record<string, OpFn> = {
     return [tf.stack(xs.map(tensor), axis)];
   },
   Reshape: ([x, s]) => [tf.reshape(tensor(x!), ints(s!))],
-  Transpose: ([x, p]) => [tf.transpose(tensor(x!), ints(p!))],
+  Transpose: ([x, p]) => [transposeOnHeap(tensor(x!), ints(p!))],
   ExpandDims: ([x, axis]) => [tf.expandDims(tensor(x!), one(axis!))],
   ConcatV2: (xs, a) => {
     const n = int(a, 'N', xs.length - 1);
-    return [tf.concat(xs.slice(0, n).map(tensor), one(xs[n]!))];
+    const t = xs.slice(0, n).map(tensor);
+    const axis = one(xs[n]!);
+    return [concatOnHeap(t, axis < 0 && t[0] ? axis + t[0].rank : axis)];
   },
   SplitV: ([x, sizes, axis]) => {
     const t = tensor(x!);
     const a = one(axis!);
-    return splitAlong(t, ints(sizes!), a < 0 ? a + t.rank : a);
+    return splitOnHeap(t, ints(sizes!), a < 0 ? a + t.rank : a);
   },
   GatherV2: ([p, i, axis], a) => {
     if (p instanceof PackedMatrix) { // columns of W [k, n]: [k, ...ids.shape]

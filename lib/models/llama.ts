@@ -12,6 +12,7 @@ import type { LlamaWeights as Weights } from './llama-tensors';
 import { PackedMatrices, PackedMatrix } from '../wasm/packed-matrices';
 import { batchedMatMul } from '../wasm/attention';
 import { maskedSoftmax, rmsNorm, swiglu } from '../wasm/fused';
+import { concatOnHeap, splitOnHeap, transposeOnHeap } from '../wasm/layout';
 
 /** The forward's weights as tensors (llama-tensors.ts has the layout). */
 export type LlamaWeights = Weights<Tensor>;
@@ -233,10 +234,13 @@ export const tfOps: LlamaOps<Tensor> = {
 /**
  * The eager ops for inference: tfOps, each layer in a tidy, batched products through
  * batchedMatMul (on wasm, attention.wat), RMSNorm, SwiGLU and the masked softmax as one op each
- * (on wasm, lib/wasm/fused.ts). Training's gradients keep tfOps.
+ * (on wasm, lib/wasm/fused.ts), splits, concats and head transposes as block copies (lib/wasm/layout.ts). Training's gradients keep tfOps.
  */
 export const inferenceOps: LlamaOps<Tensor> = {
   ...tfOps, batchMatMul: batchedMatMul, scope: (layer) => tf.tidy(layer), rmsNorm, swiglu, maskedSoftmax,
+  split: (x, sizes, axis) => splitOnHeap(x, sizes, axis),
+  concat: (xs, axis) => concatOnHeap(xs, axis),
+  transpose: (x, perm) => transposeOnHeap(x, perm),
 };
 
 /** The inference ops with the weight matrices in `packed` (the wasm backend): their products run there. */
