@@ -10,7 +10,6 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
-import { splitAlong } from '../core/split';
 import { concatOnHeap, splitOnHeap, transposeOnHeap } from '../wasm/layout';
 import { PackedMatrix } from '../wasm/packed-matrices';
 import { batchedMatMul } from '../wasm/attention';
@@ -136,7 +135,7 @@ function fusedOp(f: Fused): OpFn {
         }
         if (axis === t.rank - 1) return [swiglu(t)];
         return [tf.tidy(() => {
-          const [g, u] = splitAlong(t, [f.half, f.half], axis) as [Tensor, Tensor];
+          const [g, u] = splitOnHeap(t, [f.half, f.half], axis) as [Tensor, Tensor];
           return tf.mul(tf.mul(g, tf.sigmoid(g)), u);
         })];
       };

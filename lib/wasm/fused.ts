@@ -9,7 +9,7 @@
 // the graph executor fuses the same chains of a converted graph (lib/graphdef/fusion.ts).
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
-import { splitAlong } from '../core/split';
+import { splitOnHeap } from './layout';
 import { wasmHeap } from './heap';
 
 /** Beyond this many elements the JS loops lose to tfjs-wasm's vector kernels (a prompt's SwiGLU, say). */
@@ -40,7 +40,8 @@ export function swiglu(gateUp: Tensor): Tensor {
   const two = gateUp.shape[gateUp.rank - 1]!;
   if (!heap || gateUp.dtype !== 'float32' || two % 2 !== 0 || gateUp.size > MAX_ELEMENTS || !heap.view(gateUp)) {
     return tf.tidy(() => {
-      const [gate, up] = splitAlong(gateUp, [two / 2, two / 2], gateUp.rank - 1) as [Tensor, Tensor];
+      // Halves by block copies: tfjs-wasm's slice kernel reads its whole input back first.
+      const [gate, up] = splitOnHeap(gateUp, [two / 2, two / 2], gateUp.rank - 1) as [Tensor, Tensor];
       return tf.mul(tf.mul(gate, tf.sigmoid(gate)), up);
     });
   }

@@ -2,7 +2,8 @@
 // the decoder's splits of q/k/v and of the rotated heads, its KV cache appends, and its head
 // transposes. Why: each of these tf ops costs ~8 µs and a few KB of garbage in tfjs-core's
 // bookkeeping (a decode step made ~270 of them, most of its JS allocations; the garbage is what
-// grows V8's young generation, part of the peak RSS). Elsewhere (another backend, another dtype,
+// grows V8's young generation, part of the peak RSS), and tfjs-wasm's slice kernel (under
+// stridedSlice) first reads its whole input back into JS (a prompt's SwiGLU halves: 47 MB). Elsewhere (another backend, another dtype,
 // a tensor the heap does not hold, a permutation that moves the last axis) each is the tf op.
 // Not differentiable: the inference ops and the graph executor use them, training keeps tf ops.
 import type { Tensor } from '@tensorflow/tfjs-core';
