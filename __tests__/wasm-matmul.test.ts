@@ -325,7 +325,7 @@ describe('PackedMatrices with a helper thread (ENTROPIX_WASM_THREADS=2)', () => 
 
   test('one row by column panels and nine rows by rows, shared with the worker, equal tf.matMul', async () => {
     const shapes: [number, number, number][] = [[1, 256, 200], [9, 130, 70], [2, 64, 48]];
-    const packed = new PackedMatrices(shapes.reduce((a, [, k, n]) => a + packedBytes(k, n), 0), 2);
+    const packed = new PackedMatrices(shapes.reduce((a, [, k, n]) => a + packedBytes(k, n), 0), 'all');
     try {
       const thread = (packed as unknown as { thread: { ready: boolean; job: number } }).thread;
       for (let i = 0; i < 200 && !thread.ready; i++) await new Promise((r) => setTimeout(r, 10));
@@ -349,5 +349,48 @@ describe('PackedMatrices with a helper thread (ENTROPIX_WASM_THREADS=2)', () => 
       packed.dispose();
     }
     expect((packed as unknown as { thread: unknown }).thread).toBeNull();
+  });
+
+  test("'prompts': a prompt's product starts the thread, a run of other products stops it, the next prompt starts another", async () => {
+    const [k, n] = [2048, 4096]; // 32 MiB of matrix: large enough for a thread
+    const w = new Float32Array(k * n); // filled by a loop: random() over 8M values takes seconds
+    for (let i = 0; i < w.length; i++) w[i] = ((i * 7919) % 1013) / 1013 - 0.5;
+    const small = random(16 * 16, 8);
+    const bytes = packedBytes(k, n) + packedBytes(16, 16);
+    const packed = new PackedMatrices(bytes, 'prompts');
+    const alone = new PackedMatrices(bytes, 'none');
+    const threadOf = () => (packed as unknown as { thread: { ready: boolean; job: number } | null }).thread;
+    const x = tf.tensor2d(random(8 * k, 9), [8, k]);
+    const row = tf.tensor2d(random(16, 10), [1, 16]);
+    try {
+      const [big, tiny] = [packed.packRows(w, k, n), packed.packRows(small, 16, 16)];
+      const want = alone.matMul(x, alone.packRows(w, k, n));
+      const wantData = want.dataSync();
+      const prompt = async () => {
+        tf.dispose(packed.matMul(x, big)); // starts the thread (this product: this thread alone)
+        const thread = threadOf()!;
+        expect(thread).not.toBeNull();
+        for (let i = 0; i < 300 && !thread.ready; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(thread.ready).toBe(true);
+        const jobs = thread.job;
+        const y = packed.matMul(x, big);
+        expect(thread.job).toBe(jobs + 1); // the worker took its rows
+        expect(Array.from(y.dataSync())).toEqual(Array.from(wantData)); // the same kernel per row: bit for bit
+        y.dispose();
+      };
+      expect(threadOf()).toBeNull(); // none until a prompt
+      await prompt();
+      for (let i = 0; i < 511; i++) tf.dispose(packed.matMul(row, tiny));
+      expect(threadOf()).not.toBeNull();
+      tf.dispose(packed.matMul(row, tiny)); // the 512th product without a prompt's
+      expect(threadOf()).toBeNull();
+      await prompt(); // a new worker on the same control words
+      want.dispose();
+    } finally {
+      tf.dispose([x, row]);
+      packed.dispose();
+      alone.dispose();
+    }
+    expect(threadOf()).toBeNull();
   });
 });

@@ -11,8 +11,9 @@ import { loadTokenizerFromUrl } from './text/tokenizer-url';
 import { provideHelperThreads } from './wasm/packed-matrices';
 import { MatmulThread, matmulThreads } from './wasm/matmul-thread';
 
-// The packed matrix products may share their work with a worker thread in Node (opt-in).
-provideHelperThreads({ count: matmulThreads, start: (memory, bytes) => new MatmulThread(memory, bytes) });
+// The packed matrix products may share their work with a worker thread in Node (a prompt's by
+// default, ENTROPIX_WASM_THREADS; matmul-thread.ts).
+provideHelperThreads({ mode: matmulThreads, start: (memory, bytes) => new MatmulThread(memory, bytes) });
 
 export * from './index';
 export { loadHfCheckpoint } from './models/hf-checkpoint';

@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < M; r++) f32.set(xs.subarray(r * k, r * k + k), xAt / 4 + r * kp);
     const y = () => f32.subarray(yAt / 4, yAt / 4 + M * np);
 
-    const packed = new PackedMatrices(COPIES * packedBytes(k, n));
+    const packed = new PackedMatrices(COPIES * packedBytes(k, n), 'none'); // one thread: the kernels' own speed
     const pws = Array.from({ length: COPIES }, () => packed.packRows(ws, k, n));
     const wts = [w, ...Array.from({ length: COPIES - 1 }, () => tf.add(w, 0) as tf.Tensor2D)]; // same values, own data
     let call = 0;

@@ -7,14 +7,22 @@
 // Node, so this is the only parallel work in a step. The threads meet on control words at the
 // start of the memory (PackedMatrices keeps its first 64 bytes free) with Atomics.wait/notify.
 import { runtimeRequire } from '../core/runtime-require';
+import type { HelperMode } from './packed-matrices';
 
-/** Control words (int32 indices): job sequence, done sequence, the product's arguments, stop, ready. */
+/**
+ * Control words (int32 indices): job sequence, done sequence, the product's arguments, the last
+ * generation told to stop, the generation that is up, a failure, the last generation started.
+ * A memory's thread may be stopped and another started (PackedMatrices' 'prompts' mode): each
+ * worker has a generation and obeys only words about its own, so a stopping one never takes a
+ * newer one's job.
+ */
 const JOB = 0;
 const DONE = 1;
 const ARGS = 2; // rows, x, w, y, kp, np
 const STOP = 8;
 const READY = 9;
-const FAILED = 10; // all within the first CONTROL_BYTES of the memory
+const FAILED = 10;
+const GEN = 11; // all within the first CONTROL_BYTES of the memory
 /** Polls of a control word before Atomics.wait (~0.2 ms). */
 const SPIN = 200_000;
 
@@ -23,16 +31,16 @@ const SPIN = 200_000;
 // source: that would carry a coverage tool's counters into the worker.
 const WORKER = `
 const { workerData } = require('node:worker_threads');
-const { memory, bytes } = workerData;
+const { memory, bytes, gen } = workerData;
 const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const ctl = new Int32Array(memory.buffer, 0, 16);
-Atomics.store(ctl, ${READY}, 1);
 let seen = Atomics.load(ctl, ${JOB});
+Atomics.store(ctl, ${READY}, gen);
 for (;;) {
   // A decode step's products come ~0.1 ms apart: spin a while before sleeping (a futex wake costs more).
   for (let i = 0; i < ${SPIN} && Atomics.load(ctl, ${JOB}) === seen; i++);
   Atomics.wait(ctl, ${JOB}, seen);
-  if (Atomics.load(ctl, ${STOP})) break;
+  if (Atomics.load(ctl, ${STOP}) >= gen) break;
   seen = Atomics.load(ctl, ${JOB});
   const [rows, x, w, y, kp, np] = ctl.slice(${ARGS}, ${ARGS + 6});
   try {
@@ -49,34 +57,43 @@ for (;;) {
 interface WorkerLike { unref(): void; terminate(): Promise<number> }
 
 /**
- * How many threads the packed products use: ENTROPIX_WASM_THREADS=2 for two (Node only), else one.
- * Opt-in: the threads spin a little to meet, which costs where the cores are already busy (a test
- * run, other processes): measured in benchmarks/README.md.
+ * Which packed products a helper thread shares (the HelperMode of packed-matrices.ts), from
+ * ENTROPIX_WASM_THREADS: unset, a prompt's (many-row) products where the machine has two cores
+ * or more — a prompt is bound by arithmetic, which a second core doubles, and between prompts the
+ * thread sleeps or is stopped; `2`, a decode step's one-row products too (they spin a little to
+ * meet, which costs where the cores are busy: opt-in, benchmarks/README.md); `1`, none.
  */
-export function matmulThreads(): number {
+export function matmulThreads(): HelperMode {
   const env = typeof process !== 'undefined' ? process.env : undefined;
-  if (!env || !process.versions?.node) return 1; // a browser: no worker_threads (and no Atomics.wait on its main thread)
-  if (env.ENTROPIX_WASM_THREADS !== '2') return 1;
+  if (!env || !process.versions?.node) return 'none'; // a browser: no worker_threads (and no Atomics.wait on its main thread)
+  const setting = env.ENTROPIX_WASM_THREADS;
+  if (setting === '1') return 'none';
   const os = runtimeRequire<{ availableParallelism?: () => number; cpus: () => unknown[] }>('node:os');
-  return (os.availableParallelism?.() ?? os.cpus().length) >= 2 ? 2 : 1;
+  if ((os.availableParallelism?.() ?? os.cpus().length) < 2) return 'none';
+  return setting === '2' ? 'all' : 'prompts';
 }
 
 /** The helper thread of one PackedMatrices memory (the HelperThread it expects). */
 export class MatmulThread {
   private readonly ctl: Int32Array;
   private worker: WorkerLike | null;
-  private job = 0;
+  private job: number;
+  private readonly gen: number;
 
   constructor(memory: WebAssembly.Memory, sharedModuleBytes: Uint8Array) {
     this.ctl = new Int32Array(memory.buffer, 0, 16);
+    // An earlier thread of this memory has finished every job it was given (finish() waits):
+    // the job sequence goes on from there.
+    this.job = Atomics.load(this.ctl, JOB);
+    this.gen = Atomics.add(this.ctl, GEN, 1) + 1;
     const { Worker } = runtimeRequire<{ Worker: new (src: string, o: object) => WorkerLike }>('node:worker_threads');
-    this.worker = new Worker(WORKER, { eval: true, workerData: { memory, bytes: sharedModuleBytes } });
+    this.worker = new Worker(WORKER, { eval: true, workerData: { memory, bytes: sharedModuleBytes, gen: this.gen } });
     this.worker.unref(); // never what keeps a process alive
   }
 
   /** Whether the worker has started (until then the calling thread does all the work). */
   get ready(): boolean {
-    return this.worker !== null && Atomics.load(this.ctl, READY) === 1;
+    return this.worker !== null && Atomics.load(this.ctl, READY) === this.gen;
   }
 
   /** Hands the worker rows × W (see products); returns at once. */
@@ -104,7 +121,7 @@ export class MatmulThread {
 
   stop(): void {
     if (!this.worker) return;
-    Atomics.store(this.ctl, STOP, 1);
+    Atomics.store(this.ctl, STOP, this.gen);
     Atomics.notify(this.ctl, JOB);
     void this.worker.terminate();
     this.worker = null;

@@ -39,9 +39,23 @@ export interface HelperThread {
   stop(): void;
 }
 
-/** How the Node entry provides helper threads: how many to use, and how to start one. */
+/**
+ * Which products a helper thread takes part in: none; a prompt's many-row products (the thread
+ * started on the first of them and stopped after a while without one); or every large product,
+ * a decode step's one-row products included (the thread kept).
+ */
+export type HelperMode = 'none' | 'prompts' | 'all';
+
+/** A prompt's product worth a second thread: rows × kp × np multiply-adds (~0.1 ms on one core). */
+const PROMPT_WORK = 1 << 22;
+/** Matrices smaller than this never start a thread for prompts: their prompts take little time. */
+const PROMPT_MATRIX_BYTES = 32 << 20;
+/** Products in a row without a prompt's (a few decode steps of a large model) before the 'prompts' thread stops. */
+const IDLE_PRODUCTS = 512;
+
+/** How the Node entry provides helper threads: which products they share, and how to start one. */
 export interface HelperThreads {
-  count(): number;
+  mode(): HelperMode;
   start(memory: WebAssembly.Memory, sharedModuleBytes: Uint8Array): HelperThread;
 }
 let helpers: HelperThreads | null = null;
@@ -85,29 +99,40 @@ export function packedBytes(k: number, n: number): number {
 export class PackedMatrices {
   private memory: WebAssembly.Memory | null;
   private kernels: { gemv: Kernel; gemm: RowsKernel } | null;
-  /** Takes part of each large product (Node, ENTROPIX_WASM_THREADS=2; matmul-thread.ts). */
+  /** Takes part of large products (Node; matmul-thread.ts), as `mode` says. */
   private thread: HelperThread | null = null;
+  private readonly mode: HelperMode;
+  private idle = 0; // products since the last one the 'prompts' thread took
   private top = CONTROL_BYTES; // bytes in use (the thread's control words, weights), then scratch for one call's x and y
   private view: Float32Array;
 
   /**
-   * `bytes`: what the matrices will take (packedBytes summed), reserved at once. `threads`: 2 to
-   * share the products with a helper thread where the Node entry provides them (default: what it
-   * says, ENTROPIX_WASM_THREADS), 1 for none.
+   * `bytes`: what the matrices will take (packedBytes summed), reserved at once. `mode`: which
+   * products a helper thread shares, where the Node entry provides one (default: what it says,
+   * from ENTROPIX_WASM_THREADS; 'none' in a browser).
    */
-  constructor(bytes: number, threads = helpers?.count() ?? 1) {
+  constructor(bytes: number, mode: HelperMode = helpers?.mode() ?? 'none') {
     if (bytes > MAX_PACKED_BYTES) {
       throw new EntropixError('INVALID_ARGUMENT', `${bytes} bytes of matrices exceed a wasm memory's 4 GiB`, 'weights');
     }
-    const shared = threads > 1 && helpers !== null;
+    this.mode = helpers === null ? 'none' : mode;
+    const shared = this.mode !== 'none';
     this.memory = new WebAssembly.Memory({ initial: Math.ceil((bytes + CONTROL_BYTES + PAGE) / PAGE), maximum: 65536, shared });
     const kernels = new WebAssembly.Instance(matmulModule(shared), { env: { memory: this.memory } }).exports;
     this.kernels = { gemv: kernels.gemv as Kernel, gemm: kernels.gemm as RowsKernel };
     this.view = new Float32Array(this.memory.buffer);
-    if (shared) {
-      this.thread = helpers!.start(this.memory, bytesOf(MATMUL_SHARED_WASM_HEX));
-      orphans.register(this, this.thread, this);
-    }
+    if (this.mode === 'all') this.startThread();
+  }
+
+  private startThread(): void {
+    this.thread = helpers!.start(this.memory!, bytesOf(MATMUL_SHARED_WASM_HEX));
+    orphans.register(this, this.thread, this);
+  }
+
+  private stopThread(): void {
+    this.thread?.stop();
+    this.thread = null;
+    orphans.unregister(this);
   }
 
   /** The memory's bytes now (it grows for a larger call's scratch). */
@@ -181,8 +206,9 @@ export class PackedMatrices {
       const dst = m.at / 4 + p * kp * PANEL + row0 * PANEL;
       for (let i = 0; i < count; i++) {
         const src = i * n + p * PANEL;
-        if (width === PANEL) f32.set(rows.subarray(src, src + PANEL), dst + i * PANEL);
-        else for (let j = 0; j < width; j++) f32[dst + i * PANEL + j] = rows[src + j]!;
+        // A loop, not f32.set(rows.subarray(…)): a view object per 16 values was 0.8 GB of garbage
+        // a load (and grew V8's young generation for the rest of the process).
+        for (let j = 0; j < width; j++) f32[dst + i * PANEL + j] = rows[src + j]!;
       }
     }
   }
@@ -233,8 +259,9 @@ export class PackedMatrices {
    * threads stream different parts of W), more rows by rows (each reads all of W).
    */
   private products(rows: number, x: number, w: number, y: number, kp: number, np: number): void {
+    if (this.mode === 'prompts') this.promptThread(rows * kp * np >= PROMPT_WORK && rows >= 8);
     const thread = this.thread?.ready ? this.thread : null;
-    if (thread && rows === 1 && np >= 32 && kp * np >= 1 << 15) {
+    if (thread && rows === 1 && this.mode === 'all' && np >= 32 && kp * np >= 1 << 15) {
       const cols = (np >> 5) << 4; // the first ⌊panels / 2⌋ panels go to the thread
       thread.start(1, x, w, y, kp, cols);
       this.kernels!.gemv(x, w + 4 * kp * cols, y + 4 * cols, kp, np - cols);
@@ -246,6 +273,20 @@ export class PackedMatrices {
       thread.finish();
     } else {
       this.here(rows, x, w, y, kp, np);
+    }
+  }
+
+  /**
+   * 'prompts': a prompt's product starts the thread (large matrices only; until it is up, this
+   * thread does all the work); a run of other products (decode) stops it, which gives back most
+   * of the ~10 MB a Node worker takes.
+   */
+  private promptThread(prompt: boolean): void {
+    if (prompt) {
+      this.idle = 0;
+      if (!this.thread && this.top >= PROMPT_MATRIX_BYTES) this.startThread();
+    } else if (this.thread && ++this.idle >= IDLE_PRODUCTS) {
+      this.stopThread();
     }
   }
 
@@ -279,9 +320,7 @@ export class PackedMatrices {
 
   /** Drops the memory (its pages go when the garbage collector takes it). */
   dispose(): void {
-    this.thread?.stop();
-    this.thread = null;
-    orphans.unregister(this);
+    this.stopThread();
     this.memory = null;
     this.kernels = null;
     this.view = new Float32Array(0);
