@@ -278,7 +278,8 @@ export function writeReport(json: BenchJson, dir: string, stem: string): string[
       + `${best(prefill.filter((j) => (j.result as PrefillResult).promptLength === longest)
         .map((j) => ({ target: j.target, v: (j.result as PrefillResult).medianTokensPerSecond })), 'tok/s')}`
       + `${prefill.some((j) => (j.result as PrefillResult).promptLength !== longest) ? ' (backends with a shorter prompt in the plan left out)' : ''}; `
-      + 'tfjs-wasm runs on one thread in Node (its threads are off there), libtensorflow on all cores.');
+      + 'libtensorflow uses every core; tfjs-wasm runs one thread in Node (its threads are off there), '
+      + 'and wasm\'s packed matrix products a second one for prompts where there are two cores (ENTROPIX_WASM_THREADS).');
   const o1 = ortOf(1);
   if (o1) {
     md.push(...impls.filter((x) => x.name.startsWith('converted')).map((x) => `- Against onnxruntime-node (1 thread) on the same weights: the ${x.name} `

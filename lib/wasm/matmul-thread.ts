@@ -87,7 +87,9 @@ export class MatmulThread {
     this.job = Atomics.load(this.ctl, JOB);
     this.gen = Atomics.add(this.ctl, GEN, 1) + 1;
     const { Worker } = runtimeRequire<{ Worker: new (src: string, o: object) => WorkerLike }>('node:worker_threads');
-    this.worker = new Worker(WORKER, { eval: true, workerData: { memory, bytes: sharedModuleBytes, gen: this.gen } });
+    // execArgv [] : a worker takes its parent's flags by default, a loader's among them (tsx,
+    // ts-node), which it then boots before its first job: ~0.1 s of a prompt on one thread.
+    this.worker = new Worker(WORKER, { eval: true, execArgv: [], workerData: { memory, bytes: sharedModuleBytes, gen: this.gen } });
     this.worker.unref(); // never what keeps a process alive
   }
 
