@@ -6,6 +6,7 @@
 //
 //   npm run bench:model -- [--backends wasm,cpu,webgpu] [--shapes smollm,llama12] [--quick]
 //                          [--rounds N] [--steps N] [--budget SECONDS] [--dtype BF16|F32] [--profile]
+//                          [--long-steps N] (the memory children's and the peer's decode steps: 128)
 //
 // Target: converted decode ms/token ≤ 1.1 × native on each backend.
 // The checkpoint (BF16 by default: 270 MB instead of 540 MB) and the converted model live in
@@ -102,6 +103,7 @@ const { values: args } = parseArgs({
     'weight-bytes': { type: 'string' },
     weights: { type: 'string' }, // internal: the memory child's weights mode
     'no-peer': { type: 'boolean', default: false },
+    'long-steps': { type: 'string' }, // decode steps of the memory children and the peer (128; --quick 16)
     peer: { type: 'string', default: join(__dirname, 'peer', 'out') },
   },
 });
@@ -459,7 +461,7 @@ const MB = (b: number): string => `${(b / 1e6).toFixed(0)} MB`;
  */
 function memoryAndPeer(shape: string, hfDir: string, convertedDir: string, weightBytes: number, wasm: BackendResult | undefined): PeerResult {
   const result: PeerResult = { weightBytes };
-  const longSteps = args.quick ? 16 : 128;
+  const longSteps = positiveInt('long-steps', args['long-steps']) ?? (args.quick ? 16 : 128);
   // Both weight modes: 'packed' (the default on wasm) and 'tfjs' (tensors, XNNPACK), side by side.
   result.memory = (['packed', 'tfjs'] as const).flatMap((weights) => MODELS.map((model) =>
     runChild<MemoryRun>(__filename, ['--memory-child', model, '--dir', model === 'converted' ? convertedDir : hfDir, '--steps', String(longSteps),
