@@ -332,6 +332,35 @@ describe.each(['cpu', 'wasm'] as const)('convertHfCheckpoint + loadModel on %s',
     expect(fs.readdirSync(root).filter((f) => f.includes('broken-out'))).toEqual(['broken-out']);
   });
 
+  test('forward frees a handed-over cache layer by layer, as the new one is made (converted and native)', async () => {
+    const src = path.join(root, 'release-src');
+    const out = path.join(root, 'release-out');
+    await checkpoint(src, 16);
+    await convertHfCheckpoint(src, out);
+    for (const model of [await loadModel(out), await loadHfCheckpoint(src)]) {
+      const r = await run(model, [ids], null);
+      const { keys } = r.cache as unknown as { keys: tf.Tensor[] };
+      // TF.js numbers tensors as it makes them (Engine.nextTensorId): the number next when the
+      // old first layer's keys go must come before the new last layer's keys (layer by layer),
+      // not after every tensor of the step (all at the end).
+      const counter = Object.getPrototypeOf(tf.engine()).constructor as { nextTensorId: number };
+      let nextIdAtRelease = -1;
+      const dispose = keys[0]!.dispose.bind(keys[0]!);
+      keys[0]!.dispose = () => { if (nextIdAtRelease < 0) nextIdAtRelease = counter.nextTensorId; dispose(); };
+      const before = tf.memory().numTensors;
+      const step = ids2d([[4]]);
+      const next = model.forward(step, r.cache);
+      const newKeys = (next.cache as unknown as { keys: tf.Tensor[] }).keys;
+      expect(nextIdAtRelease).toBeGreaterThan(0);
+      expect(nextIdAtRelease).toBeLessThan(newKeys[newKeys.length - 1]!.id);
+      expect(keys.every((t) => t.isDisposed)).toBe(true);
+      tf.dispose([next.logits, next.attentionScores, step]);
+      next.cache.dispose();
+      expect(tf.memory().numTensors).toBe(before - 2 * SHAPE.numLayers);
+      model.dispose();
+    }
+  });
+
   test('loadModel refuses a cache from another model, a disposed cache, and a disposed model', async () => {
     const src = path.join(root, 'cache-src');
     const out = path.join(root, 'cache-out');

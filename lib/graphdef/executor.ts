@@ -150,11 +150,17 @@ interface Step {
   inputs: [number, number][]; // [value slot of the producing node, output index]
   /** Outputs (slot · 65536 + index) whose last use is this step, freed after it. */
   frees: number[];
+  /** Feeds (slots) whose last use is this step: freed after it when run() is told they are consumed. */
+  feedsDone: number[];
 }
 
-/** A compiled graph: run(feeds) returns the named outputs, in order; the caller owns them. */
+/**
+ * A compiled graph: run(feeds) returns the named outputs, in order; the caller owns them. Feeds
+ * named in `consumed` are disposed after their last reader (a handed-over KV cache: each layer's
+ * old keys go once the new ones exist); each must be a tensor of its own.
+ */
 export interface CompiledGraph {
-  run(feeds: Record<string, Tensor>): Tensor[];
+  run(feeds: Record<string, Tensor>, consumed?: ReadonlySet<string>): Tensor[];
 }
 
 /** Whether compileGraph runs every node of `nodes` (no op it does not know, no control inputs). */
@@ -219,7 +225,7 @@ export function compileGraph(nodes: readonly NodeDefJson[], weights: Record<stri
       const [name, index] = i.split(':');
       return [slot.get(name!)!, index === undefined ? 0 : Number(index)];
     });
-    kinds.push('op'); constants.push(null); feedNames.push(null); steps.push({ fn, attrs, inputs, frees: [] });
+    kinds.push('op'); constants.push(null); feedNames.push(null); steps.push({ fn, attrs, inputs, frees: [], feedsDone: [] });
   }
   // Each op output is freed after its last reader, unless it is a graph output. Identity only
   // aliases its input, so its readers count as readers of the output it passes through.
@@ -237,11 +243,12 @@ export function compileGraph(nodes: readonly NodeDefJson[], weights: Record<stri
   for (const [k, at] of lastUse) {
     const from = Math.floor(k / 65536);
     if (kinds[from] === 'op' && !root.has(from) && !kept.has(k)) steps[at]!.frees.push(k);
+    else if (kinds[from] === 'feed' && !kept.has(k)) steps[at]!.feedsDone.push(from);
   }
   const outputs = outputNames.map((n) => slot.get(n)!);
 
   return {
-    run(feeds: Record<string, Tensor>): Tensor[] {
+    run(feeds: Record<string, Tensor>, consumed?: ReadonlySet<string>): Tensor[] {
       const values: (Value[] | null)[] = new Array(order.length).fill(null);
       for (let i = 0; i < order.length; i++) {
         const kind = kinds[i];
@@ -266,6 +273,7 @@ export function compileGraph(nodes: readonly NodeDefJson[], weights: Record<stri
           const v = values[Math.floor(k / 65536)]![k % 65536];
           if (v && !(v instanceof HostInts) && !(v instanceof PackedMatrix)) v.dispose();
         }
+        if (consumed) for (const f of step.feedsDone) if (consumed.has(feedNames[f]!)) (values[f]![0] as Tensor).dispose();
       }
       return outputs.map((i) => tensor(values[i]![0]!));
     },

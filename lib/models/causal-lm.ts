@@ -49,8 +49,8 @@ export interface LanguageModelOutput {
 
 /**
  * A causal language model. The caller disposes returned tensors. Passing a cache to forward hands
- * it over (forward disposes it), except when forward throws: it validates first, and then the
- * cache is still the caller's.
+ * it over (forward disposes it, layer by layer as it goes), except when forward refuses its
+ * arguments: it validates first, and then the cache is still the caller's.
  */
 export interface CausalLM extends LanguageModel {
   readonly config: ModelConfig;

@@ -67,6 +67,7 @@ function outputNames(numLayers: number): string[] {
 /** The converted graph behind the CausalLM interface. */
 class ConvertedLlama extends LlamaModel {
   private readonly outputNames: string[];
+  private readonly pastNames: ReadonlySet<string>;
 
   constructor(
     config: ModelConfig,
@@ -81,6 +82,8 @@ class ConvertedLlama extends LlamaModel {
   ) {
     super(config, defaults);
     this.outputNames = outputNames(config.numLayers);
+    const layers = Array.from({ length: config.numLayers }, (_, i) => i);
+    this.pastNames = new Set(layers.flatMap((i) => [`past_key_${i}`, `past_value_${i}`]));
   }
 
   protected run(inputIds: Tensor2D, previous: LlamaCache | null, attentionMask: Tensor2D | null) {
@@ -109,7 +112,9 @@ class ConvertedLlama extends LlamaModel {
       feeds[`past_key_${i}`] = previous ? previous.keys[i]! : empty!;
       feeds[`past_value_${i}`] = previous ? previous.values[i]! : empty!;
     }
-    const results = this.compiled ? this.compiled.run(feeds) : (this.model as GraphModel).execute(feeds, this.outputNames) as Tensor[];
+    // The handed-over cache goes layer by layer (CausalLM); TF.js's executor frees it after.
+    const results = this.compiled ? this.compiled.run(feeds, previous ? this.pastNames : undefined)
+      : (this.model as GraphModel).execute(feeds, this.outputNames) as Tensor[];
     return {
       logits: tf.mul(results[0]!, idsOk),
       attentionScores: results[1]!,

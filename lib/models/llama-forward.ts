@@ -64,6 +64,12 @@ export interface LlamaOps<T, D = number, M = T> {
    * one layer's intermediates at a time, not all of them. Absent: the layer just runs.
    */
   scope?(layer: () => T[]): T[];
+  /**
+   * Frees a handed-over cache layer's keys or values once the layer has made its new ones, so
+   * that a step holds one cache and a layer, not two caches (the tfjs-wasm heap, which never
+   * shrinks, otherwise grows to twice the cache). Absent: the caller frees the old cache after.
+   */
+  release?(x: T): void;
 }
 
 /** The sizes the decoder needs. */
@@ -173,6 +179,10 @@ export function decoderForward<T, D, M = T>(
     const vHeads = ops.transpose(vNew, [0, 2, 1, 3]);
     const k = inp.past ? ops.concat([inp.past.keys[i]!, kNew], 2) : kNew;
     const v = inp.past ? ops.concat([inp.past.values[i]!, vHeads], 2) : vHeads;
+    if (inp.past && ops.release) {
+      ops.release(inp.past.keys[i]!);
+      ops.release(inp.past.values[i]!);
+    }
     keys.push(k);
     values.push(v);
     // Grouped-query attention without copying the cache: the g query heads of a kv head are

@@ -241,6 +241,7 @@ export const inferenceOps: LlamaOps<Tensor> = {
   split: (x, sizes, axis) => splitOnHeap(x, sizes, axis),
   concat: (xs, axis) => concatOnHeap(xs, axis),
   transpose: (x, perm) => transposeOnHeap(x, perm),
+  release: (x) => x.dispose(), // forward owns the cache it is handed (CausalLM)
 };
 
 /** The inference ops with the weight matrices in `packed` (the wasm backend): their products run there. */
