@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { tf, useBackend } from '../lib';
+import { EntropixError, tf, useBackend } from '../lib';
 import type { WeightsOption } from '../lib';
 import { convertHfCheckpoint, loadHfCheckpoint, loadModel } from '../lib/node';
 import { checkSteps, golden, MODELS } from './helpers/golden';
@@ -392,5 +392,84 @@ describe('PackedMatrices with a helper thread (ENTROPIX_WASM_THREADS=2)', () => 
       alone.dispose();
     }
     expect(threadOf()).toBeNull();
+  });
+});
+
+describe('bfloat16 panels (a matrix whose every value is a bfloat16)', () => {
+  beforeAll(() => useBackend('wasm'));
+  // Random values rounded to bfloat16 (to nearest even), as a bfloat16 checkpoint widens exactly.
+  const bf16Random = (n: number, seed: number) => {
+    const next = rng(seed);
+    const out = Float32Array.from({ length: n }, () => next() * 2 - 1);
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < bits.length; i++) bits[i] = ((bits[i]! + 0x7fff + ((bits[i]! >>> 16) & 1)) >>> 16) << 16;
+    return out;
+  };
+  const topOf = (p: PackedMatrices) => (p as unknown as { top: number }).top;
+  const random = (n: number, seed: number) => {
+    const next = rng(seed);
+    return Float32Array.from({ length: n }, () => next() * 2 - 1);
+  };
+
+  test.each([[45, 53], [131, 37], [64, 200], [576, 96]])('W [%i, %i]: half the bytes, products and column lookups equal to float32 panels bit for bit', (k, n) => {
+    const w = bf16Random(k * n, k * n);
+    const cols = Float32Array.from({ length: n * k }, (_, i) => w[(i % k) * n + Math.floor(i / k)]!); // Wᵀ, [n, k]
+    const narrow = new PackedMatrices(3 * packedBytes(k, n), 'none');
+    const wide = new PackedMatrices(2 * packedBytes(k, n), 'none');
+    try {
+      const t0 = topOf(narrow);
+      const a = narrow.packRows(w, k, n);
+      expect(topOf(narrow) - t0).toBe(packedBytes(k, n, true));
+      const b = narrow.packColumns([cols.subarray(0, 7 * k), cols.subarray(7 * k)], k);
+      const c = narrow.allocate(k, n, true);
+      narrow.writeRows(c, 0, w.subarray(0, 3 * n));
+      narrow.writeRows(c, 3, w.subarray(3 * n));
+      const f = wide.packRows(w, k, n, false);
+      expect([a.bf16, b.bf16, c.bf16, f.bf16]).toEqual([true, true, true, false]);
+      for (const rows of [1, 2, 5, 9]) {
+        const x = tf.tensor2d(random(rows * k, rows), [rows, k]);
+        const want = Array.from(wide.matMul(x, f).dataSync());
+        for (const m of [a, b, c]) {
+          const y = narrow.matMul(x, m);
+          expect(Array.from(y.dataSync())).toEqual(want);
+          y.dispose();
+        }
+        x.dispose();
+      }
+      const ids = tf.tensor1d([0, n - 1, 17 % n], 'int32');
+      const got = narrow.columns(a, ids);
+      const ref = wide.columns(f, ids);
+      expect(Array.from(got.dataSync())).toEqual(Array.from(ref.dataSync()));
+      tf.dispose([ids, got, ref]);
+      // Float32 panels when asked, or when a value is not a bfloat16; writeRows refuses one.
+      const odd = Float32Array.from(w);
+      odd[5] = 1 / 3;
+      expect(narrow.packRows(odd, k, n).bf16).toBe(false);
+      expect(() => narrow.writeRows(c, 0, odd.subarray(0, n))).toThrow(EntropixError);
+    } finally {
+      narrow.dispose();
+      wide.dispose();
+    }
+  });
+
+  test('shared with the helper thread, one row and many', async () => {
+    const [k, n] = [256, 200];
+    const w = bf16Random(k * n, 3);
+    const packed = new PackedMatrices(2 * packedBytes(k, n), 'all');
+    try {
+      const thread = (packed as unknown as { thread: { ready: boolean; job: number } }).thread;
+      for (let i = 0; i < 200 && !thread.ready; i++) await new Promise((r) => setTimeout(r, 10));
+      const [a, f] = [packed.packRows(w, k, n), packed.packRows(w, k, n, false)];
+      for (const rows of [1, 9]) {
+        const x = tf.tensor2d(random(rows * k, rows + 1), [rows, k]);
+        const jobs = thread.job;
+        const [ya, yf] = [packed.matMul(x, a), packed.matMul(x, f)];
+        expect(thread.job).toBe(jobs + 2);
+        expect(Array.from(ya.dataSync())).toEqual(Array.from(yf.dataSync()));
+        tf.dispose([x, ya, yf]);
+      }
+    } finally {
+      packed.dispose();
+    }
   });
 });

@@ -8,7 +8,7 @@ import type { tf } from '../core/tf';
 import { executorRuns } from '../graphdef/executor';
 import { NodeDefJson, weightEntryBytes } from '../graphdef/json';
 import { f16BytesToFloat32 } from './half';
-import { MAX_PACKED_BYTES, PackedMatrices, PackedMatrix, packedBytes } from '../wasm/packed-matrices';
+import { bf16Exact, MAX_PACKED_BYTES, PackedMatrices, PackedMatrix, packedBytes } from '../wasm/packed-matrices';
 
 /**
  * The bytes [at, at + n) of a model's weights laid end to end in manifest order: a view valid
@@ -103,7 +103,16 @@ export async function packGraphMatrices(artifacts: tf.io.ModelArtifacts, nodes: 
       const [k, n] = e.shape as [number, number];
       const rowBytes = n * (e.quantization ? 2 : 4);
       const step = Math.max(1, Math.floor(CHUNK_BYTES / rowBytes));
-      const m = packed.allocate(k, n);
+      // A graph converted from a bfloat16 checkpoint holds bfloat16 values in float32: a first
+      // pass finds out (the first value that is not one ends it), so that the matrix takes
+      // bfloat16 panels (packed-matrices.ts).
+      const at = offsets.get(e.name)!;
+      let bf16 = !e.quantization;
+      for (let row = 0; bf16 && row < k; row += step) {
+        const raw = await read(at + row * rowBytes, Math.min(step, k - row) * rowBytes);
+        bf16 = bf16Exact(raw.byteOffset % 4 === 0 ? new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4) : new Float32Array(raw.slice().buffer));
+      }
+      const m = packed.allocate(k, n, bf16);
       for (let row = 0; row < k; row += step) {
         const rows = Math.min(step, k - row);
         const raw = await read(offsets.get(e.name)! + row * rowBytes, rows * rowBytes);

@@ -22,7 +22,9 @@ const ARGS = 2; // rows, x, w, y, kp, np
 const STOP = 8;
 const READY = 9;
 const FAILED = 10;
-const GEN = 11; // all within the first CONTROL_BYTES of the memory
+const GEN = 11;
+const BF16 = 12; // 1: the job's W is in bfloat16 panels
+const SCRATCH = 13; // its rows' kernel widens each panel there (all within the first CONTROL_BYTES of the memory)
 /** Polls of a control word before Atomics.wait (~0.2 ms). */
 const SPIN = 200_000;
 
@@ -44,7 +46,9 @@ for (;;) {
   seen = Atomics.load(ctl, ${JOB});
   const [rows, x, w, y, kp, np] = ctl.slice(${ARGS}, ${ARGS + 6});
   try {
-    if (rows === 1) k.gemv(x, w, y, kp, np);
+    const bf16 = Atomics.load(ctl, ${BF16}) === 1;
+    if (rows === 1) (bf16 ? k.gemv_bf16 : k.gemv)(x, w, y, kp, np);
+    else if (bf16) k.gemm_bf16(x, w, y, rows, kp, np, Atomics.load(ctl, ${SCRATCH}));
     else k.gemm(x, w, y, rows, kp, np);
   } catch {
     Atomics.store(ctl, ${FAILED}, 1);
@@ -99,8 +103,10 @@ export class MatmulThread {
   }
 
   /** Hands the worker rows × W (see products); returns at once. */
-  start(rows: number, x: number, w: number, y: number, kp: number, np: number): void {
+  start(rows: number, x: number, w: number, y: number, kp: number, np: number, bf16: boolean, scratch: number): void {
     this.ctl.set([rows, x, w, y, kp, np], ARGS);
+    this.ctl[BF16] = bf16 ? 1 : 0;
+    this.ctl[SCRATCH] = scratch;
     Atomics.store(this.ctl, JOB, ++this.job);
     Atomics.notify(this.ctl, JOB);
   }

@@ -5,7 +5,9 @@
 // in RSS and keeps it after dispose. Here each matrix exists once, in panels of 16 columns × K rows
 // read front to back; activations are copied in from and out to tfjs-wasm's heap (a few KB at
 // decode); dispose drops the memory with the module. On the SmolLM2-shaped model decode is also
-// faster than XNNPACK's (benchmarks/README.md).
+// faster than XNNPACK's (benchmarks/README.md). A matrix whose every value is a bfloat16 (a
+// bfloat16 checkpoint's, widened exactly on reading) is kept in bfloat16 panels: half the bytes
+// to hold and to stream a decode step, the same products bit for bit (matmul.wat).
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../core/tf';
 import { EntropixError } from '../core/errors';
@@ -32,8 +34,8 @@ export const CONTROL_BYTES = 64;
 /** A second thread that runs `products` on the same (shared) memory: lib/wasm/matmul-thread.ts. */
 export interface HelperThread {
   readonly ready: boolean;
-  /** Hands it rows of x [rows, kp] · W → y [rows, np] (byte addresses; gemv for one row, gemm for more); returns at once. */
-  start(rows: number, x: number, w: number, y: number, kp: number, np: number): void;
+  /** Hands it rows of x [rows, kp] · W → y [rows, np] (byte addresses; gemv for one row, gemm for more; W's panels bfloat16 or float32); returns at once. */
+  start(rows: number, x: number, w: number, y: number, kp: number, np: number, bf16: boolean, scratch: number): void;
   /** Blocks until the job is done. */
   finish(): void;
   stop(): void;
@@ -69,14 +71,17 @@ const orphans = new FinalizationRegistry<HelperThread>((thread) => thread.stop()
 
 type Kernel = (x: number, w: number, y: number, kp: number, np: number) => void;
 type RowsKernel = (x: number, w: number, y: number, m: number, kp: number, np: number) => void;
+/** gemm_bf16: as RowsKernel, with kp × 64 bytes of scratch for the widened panel. */
+type RowsBf16Kernel = (x: number, w: number, y: number, m: number, kp: number, np: number, scratch: number) => void;
 
-/** A matrix W [k, n] held by a PackedMatrices, at byte `at` of its memory. */
+/** A matrix W [k, n] held by a PackedMatrices, at byte `at` of its memory, in float32 or bfloat16 panels. */
 export class PackedMatrix {
   constructor(
     readonly owner: PackedMatrices,
     readonly at: number,
     readonly k: number,
     readonly n: number,
+    readonly bf16 = false,
   ) {}
   get kp(): number {
     return roundUp(this.k, 4);
@@ -90,15 +95,25 @@ export class PackedMatrix {
   }
 }
 
-/** The packed bytes a [k, n] matrix takes. */
-export function packedBytes(k: number, n: number): number {
-  return 4 * roundUp(k, 4) * roundUp(n, PANEL);
+/** The packed bytes a [k, n] matrix takes (float32 panels; bfloat16 ones take half). */
+export function packedBytes(k: number, n: number, bf16 = false): number {
+  return (bf16 ? 2 : 4) * roundUp(k, 4) * roundUp(n, PANEL);
 }
+
+/** Whether every value is a bfloat16 (its low 16 bits zero): then bfloat16 panels hold it exactly. */
+export function bf16Exact(values: Float32Array): boolean {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0xffff) !== 0) return false;
+  return true;
+}
+
+/** Where column l (0..15) of a panel row sits in bfloat16 panels (u16 index in the row; matmul.wat). */
+const bf16Slot = (l: number) => (l >> 3) * 8 + (l & 3) * 2 + ((l >> 2) & 1);
 
 /** Weight matrices in one wasm memory, and the products with them. */
 export class PackedMatrices {
   private memory: WebAssembly.Memory | null;
-  private kernels: { gemv: Kernel; gemm: RowsKernel } | null;
+  private kernels: { gemv: Kernel; gemm: RowsKernel; gemvBf16: Kernel; gemmBf16: RowsBf16Kernel } | null;
   /** Takes part of large products (Node; matmul-thread.ts), as `mode` says. */
   private thread: HelperThread | null = null;
   private readonly mode: HelperMode;
@@ -119,7 +134,10 @@ export class PackedMatrices {
     const shared = this.mode !== 'none';
     this.memory = new WebAssembly.Memory({ initial: Math.ceil((bytes + CONTROL_BYTES + PAGE) / PAGE), maximum: 65536, shared });
     const kernels = new WebAssembly.Instance(matmulModule(shared), { env: { memory: this.memory } }).exports;
-    this.kernels = { gemv: kernels.gemv as Kernel, gemm: kernels.gemm as RowsKernel };
+    this.kernels = {
+      gemv: kernels.gemv as Kernel, gemm: kernels.gemm as RowsKernel,
+      gemvBf16: kernels.gemv_bf16 as Kernel, gemmBf16: kernels.gemm_bf16 as RowsBf16Kernel,
+    };
     this.view = new Float32Array(this.memory.buffer);
     if (this.mode === 'all') this.startThread();
   }
@@ -153,27 +171,39 @@ export class PackedMatrices {
     if (bytes > have) this.memory!.grow(Math.ceil((bytes - have) / PAGE));
   }
 
-  private place(k: number, n: number): { m: PackedMatrix; f32: Float32Array } {
+  private place(k: number, n: number, bf16: boolean): { m: PackedMatrix; f32: Float32Array } {
     const at = this.top;
-    this.ensure(at + packedBytes(k, n));
-    this.top += packedBytes(k, n);
-    return { m: new PackedMatrix(this, at, k, n), f32: this.f32() };
+    this.ensure(at + packedBytes(k, n, bf16));
+    this.top += packedBytes(k, n, bf16);
+    return { m: new PackedMatrix(this, at, k, n, bf16), f32: this.f32() };
   }
 
   /**
    * Packs W [k, n] given as its columns' sources: `parts` [n_p, k] row-major (Hugging Face's
-   * [out, in] layout), joined in order; W's column c is row c of their concatenation.
+   * [out, in] layout), joined in order; W's column c is row c of their concatenation. In
+   * bfloat16 panels when every value is a bfloat16 and `narrow` (the default).
    */
-  packColumns(parts: readonly Float32Array[], k: number): PackedMatrix {
+  packColumns(parts: readonly Float32Array[], k: number, narrow = true): PackedMatrix {
     const n = parts.reduce((a, p) => a + p.length / k, 0);
-    const { m, f32 } = this.place(k, n);
+    const bf16 = narrow && parts.every(bf16Exact);
+    const { m, f32 } = this.place(k, n, bf16);
     const kp = m.kp;
-    const base = m.at / 4;
     let col = 0;
+    if (bf16) {
+      const u16 = new Uint16Array(f32.buffer);
+      for (const part of parts) {
+        const bits = new Uint32Array(part.buffer, part.byteOffset, part.length);
+        for (let r = 0; r < part.length / k; r++, col++) {
+          const panel = m.at / 2 + (col >> 4) * kp * PANEL + bf16Slot(col & 15);
+          for (let i = 0; i < k; i++) u16[panel + i * PANEL] = bits[r * k + i]! >>> 16;
+        }
+      }
+      return m;
+    }
     for (const part of parts) {
       const rows = part.length / k;
       for (let r = 0; r < rows; r++, col++) {
-        const panel = base + (col >> 4) * kp * PANEL + (col & 15);
+        const panel = m.at / 4 + (col >> 4) * kp * PANEL + (col & 15);
         const src = r * k;
         for (let i = 0; i < k; i++) f32[panel + i * PANEL] = part[src + i]!;
       }
@@ -181,16 +211,16 @@ export class PackedMatrices {
     return m;
   }
 
-  /** Packs W [k, n] given row-major (the [in, out] layout of a converted graph's weights). */
-  packRows(w: Float32Array, k: number, n: number): PackedMatrix {
-    const m = this.allocate(k, n);
+  /** Packs W [k, n] given row-major (the [in, out] layout of a converted graph's weights); bfloat16 panels as packColumns. */
+  packRows(w: Float32Array, k: number, n: number, narrow = true): PackedMatrix {
+    const m = this.allocate(k, n, narrow && bf16Exact(w));
     this.writeRows(m, 0, w);
     return m;
   }
 
-  /** Room for W [k, n], zeros until writeRows fills it. */
-  allocate(k: number, n: number): PackedMatrix {
-    return this.place(k, n).m;
+  /** Room for W [k, n], zeros until writeRows fills it; `bf16`: in bfloat16 panels (then writeRows takes bfloat16 values only). */
+  allocate(k: number, n: number, bf16 = false): PackedMatrix {
+    return this.place(k, n, bf16).m;
   }
 
   /** Rows [row0, row0 + rows.length / n) of W, row-major, into their places in the panels. */
@@ -200,6 +230,20 @@ export class PackedMatrices {
     const count = rows.length / n;
     if (m.owner !== this || !Number.isInteger(count) || row0 < 0 || row0 + count > m.k) {
       throw new EntropixError('INVALID_ARGUMENT', `writeRows: ${rows.length} values at row ${row0} of [${m.k}, ${n}]`, 'rows');
+    }
+    if (m.bf16) {
+      if (!bf16Exact(rows)) throw new EntropixError('INVALID_ARGUMENT', 'writeRows: a value that is not a bfloat16 for bfloat16 panels', 'rows');
+      const u16 = new Uint16Array(f32.buffer);
+      const bits = new Uint32Array(rows.buffer, rows.byteOffset, rows.length);
+      for (let p = 0; p * PANEL < n; p++) {
+        const width = Math.min(PANEL, n - p * PANEL);
+        const dst = m.at / 2 + p * kp * PANEL + row0 * PANEL;
+        for (let i = 0; i < count; i++) {
+          const src = i * n + p * PANEL;
+          for (let j = 0; j < width; j++) u16[dst + i * PANEL + bf16Slot(j)] = bits[src + j]! >>> 16;
+        }
+      }
+      return;
     }
     for (let p = 0; p * PANEL < n; p++) {
       const width = Math.min(PANEL, n - p * PANEL);
@@ -225,7 +269,9 @@ export class PackedMatrices {
     const { k, n, kp, np } = w;
     const xAt = roundUp(this.top, 64);
     const yAt = xAt + 4 * rows * kp;
-    this.ensure(yAt + 4 * rows * np);
+    // bfloat16 panels of a many-row product are widened into scratch, a region per thread.
+    const scratch = roundUp(yAt + 4 * rows * np, 64);
+    this.ensure(w.bf16 && rows > 1 ? scratch + 2 * 64 * kp : yAt + 4 * rows * np);
     // On tfjs-wasm x is read from, and y written to, its heap in place (a copy each way, into
     // and out of this memory, and no intermediate arrays); elsewhere through dataSync.
     // x is read before anything is allocated (dataSync throws for a disposed one).
@@ -243,7 +289,7 @@ export class PackedMatrices {
         f32.fill(0, xAt / 4 + r * kp + k, xAt / 4 + (r + 1) * kp);
       }
     }
-    this.products(rows, xAt, w.at, yAt, kp, np);
+    this.products(rows, xAt, w.at, yAt, kp, np, w.bf16, scratch);
     const ys = out ? (heap!.view(out) as Float32Array) : new Float32Array(rows * n);
     if (np === n) {
       ys.set(f32.subarray(yAt / 4, yAt / 4 + rows * n));
@@ -258,21 +304,21 @@ export class PackedMatrices {
    * it is up and the product is worth a hand-off (~10 µs): one row by column panels (the
    * threads stream different parts of W), more rows by rows (each reads all of W).
    */
-  private products(rows: number, x: number, w: number, y: number, kp: number, np: number): void {
+  private products(rows: number, x: number, w: number, y: number, kp: number, np: number, bf16: boolean, scratch: number): void {
     if (this.mode === 'prompts') this.promptThread(rows * kp * np >= PROMPT_WORK && rows >= 8);
     const thread = this.thread?.ready ? this.thread : null;
     if (thread && rows === 1 && this.mode === 'all' && np >= 32 && kp * np >= 1 << 15) {
       const cols = (np >> 5) << 4; // the first ⌊panels / 2⌋ panels go to the thread
-      thread.start(1, x, w, y, kp, cols);
-      this.kernels!.gemv(x, w + 4 * kp * cols, y + 4 * cols, kp, np - cols);
+      thread.start(1, x, w, y, kp, cols, bf16, 0);
+      (bf16 ? this.kernels!.gemvBf16 : this.kernels!.gemv)(x, w + (bf16 ? 2 : 4) * kp * cols, y + 4 * cols, kp, np - cols);
       thread.finish();
     } else if (thread && rows >= 2) {
       const first = rows >= 8 ? 4 * Math.floor(rows / 8) : Math.floor(rows / 2);
-      thread.start(first, x, w, y, kp, np);
-      this.here(rows - first, x + 4 * first * kp, w, y + 4 * first * np, kp, np);
+      thread.start(first, x, w, y, kp, np, bf16, scratch + 64 * kp);
+      this.here(rows - first, x + 4 * first * kp, w, y + 4 * first * np, kp, np, bf16, scratch);
       thread.finish();
     } else {
-      this.here(rows, x, w, y, kp, np);
+      this.here(rows, x, w, y, kp, np, bf16, scratch);
     }
   }
 
@@ -291,9 +337,11 @@ export class PackedMatrices {
   }
 
   /** On this thread: one row (bound by memory) by gemv, more (bound by arithmetic) by gemm, all at once. */
-  private here(rows: number, x: number, w: number, y: number, kp: number, np: number): void {
-    if (rows === 1) this.kernels!.gemv(x, w, y, kp, np);
-    else this.kernels!.gemm(x, w, y, rows, kp, np);
+  private here(rows: number, x: number, w: number, y: number, kp: number, np: number, bf16: boolean, scratch: number): void {
+    const k = this.kernels!;
+    if (rows === 1) (bf16 ? k.gemvBf16 : k.gemv)(x, w, y, kp, np);
+    else if (bf16) k.gemmBf16(x, w, y, rows, kp, np, scratch);
+    else k.gemm(x, w, y, rows, kp, np);
   }
 
   /** Columns of W [k, n] at int32 `ids` (each in [0, n)) as rows: [ids.length, k] (a tied head's embedding lookup). */
@@ -310,8 +358,15 @@ export class PackedMatrices {
     const rows = out ? (heap!.view(out) as Float32Array) : new Float32Array(at.length * w.k);
     const f32 = this.f32();
     const { k, kp } = w;
+    const u16 = new Uint16Array(f32.buffer);
+    const rowBits = new Uint32Array(rows.buffer, rows.byteOffset, rows.length);
     at.forEach((id, r) => {
       const c = Math.min(Math.max(id, 0), w.n - 1);
+      if (w.bf16) {
+        const panel = w.at / 2 + (c >> 4) * kp * PANEL + bf16Slot(c & 15);
+        for (let i = 0; i < k; i++) rowBits[r * k + i] = u16[panel + i * PANEL]! << 16;
+        return;
+      }
       const panel = w.at / 4 + (c >> 4) * kp * PANEL + (c & 15);
       for (let i = 0; i < k; i++) rows[r * k + i] = f32[panel + i * PANEL]!;
     });
