@@ -13,7 +13,7 @@ import { GEMV_WASM } from '../benchmarks/peer/gemv';
 import { MATMUL_WASM_HEX } from '../lib/wasm/matmul-wasm';
 import { ATTENTION_WASM_HEX } from '../lib/wasm/attention-wasm';
 import { batchedMatMul } from '../lib/wasm/attention';
-import { PackedMatrices, packedBytes } from '../lib/wasm/packed-matrices';
+import { PackedMatrices, PackedMatrix, packedBytes } from '../lib/wasm/packed-matrices';
 import { rng } from './helpers/paths';
 
 const BUNDLED = path.join(__dirname, '..', 'models', 'kjv-tiny');
@@ -278,6 +278,29 @@ describe("weights: 'packed' keeps a model's matrices outside TF.js", () => {
     try {
       await checkSteps(converted, g, 'gpt2 converted packed');
     } finally {
+      converted.dispose();
+    }
+  });
+
+  // A bfloat16 checkpoint widens exactly to float32, so its matrices take bfloat16 panels; a
+  // float32 one's stay float32. Both still give transformers' outputs through the cache.
+  test.each([['gpt2-bf16-sharded', true], ['gpt2', false]] as const)('%s: bfloat16 panels %s, native and converted; transformers\' logits', async (name, bf16) => {
+    const g = golden(name);
+    const panels = (m: unknown) => [...m instanceof Map ? m.values() : []].map((p: PackedMatrix) => p.bf16);
+    const native = await loadHfCheckpoint(path.join(MODELS, name));
+    const out = path.join(root, `${name}-panels`);
+    await convertHfCheckpoint(path.join(MODELS, name), out);
+    const converted = await loadModel(out);
+    try {
+      const w = (native as unknown as { weights: { layers: { qkv: PackedMatrix; down: PackedMatrix }[]; lmHead: PackedMatrix } }).weights;
+      const nativePanels = [...w.layers.flatMap((l) => [l.qkv.bf16, l.down.bf16]), w.lmHead.bf16];
+      const convertedPanels = panels((converted as unknown as { matrices: { byName: Map<string, PackedMatrix> } }).matrices.byName);
+      expect(convertedPanels.length).toBeGreaterThan(4);
+      expect(new Set([...nativePanels, ...convertedPanels])).toEqual(new Set([bf16]));
+      await checkSteps(native, g, `${name} native`);
+      await checkSteps(converted, g, `${name} converted`);
+    } finally {
+      native.dispose();
       converted.dispose();
     }
   });
