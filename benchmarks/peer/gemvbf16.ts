@@ -7,15 +7,11 @@
 //
 //   npx tsx benchmarks/peer/gemvbf16.ts
 import { MATMUL_WASM_HEX } from '../../lib/wasm/matmul-wasm';
+import { FLOAT32_BYTES, memoryFor, SCRATCH, SMOLLM_MATRICES } from './smollm-matrices';
 
 const b32 = Buffer.from(MATMUL_WASM_HEX, 'hex');
-const shapes: [number, number][] = [];
-for (let i = 0; i < 30; i++) shapes.push([576, 960], [576, 576], [576, 3072], [1536, 576]);
-shapes.push([576, 49152]);
-const total = shapes.reduce((a, [k, n]) => a + 4 * k * n, 0);
-const scratch = 1 << 20;
-const mem32 = new WebAssembly.Memory({ initial: Math.ceil((total + scratch) / 65536) + 1 });
-const memBf = new WebAssembly.Memory({ initial: Math.ceil((total / 2 + scratch) / 65536) + 1 });
+const mem32 = memoryFor(FLOAT32_BYTES);
+const memBf = memoryFor(FLOAT32_BYTES / 2);
 type Gemv = (x: number, w: number, y: number, kp: number, np: number) => void;
 const gemv = new WebAssembly.Instance(new WebAssembly.Module(b32), { env: { memory: mem32 } }).exports.gemv as Gemv;
 const gemvBf = new WebAssembly.Instance(new WebAssembly.Module(b32), { env: { memory: memBf } }).exports.gemv_bf16 as Gemv;
@@ -29,12 +25,12 @@ const toBf = (v: number) => { asFloat[0] = v; const b = bits[0]!; return ((b + 0
 const fromBf = (h: number) => { bits[0] = h << 16; return asFloat[0]!; };
 let seed = 1;
 const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.1;
-let at = scratch;
+let at = SCRATCH;
 const offs: number[] = [];
 const offsBf: number[] = [];
-for (const [k, n] of shapes) {
+for (const [k, n] of SMOLLM_MATRICES) {
   offs.push(at);
-  const atBf = scratch + (at - scratch) / 2;
+  const atBf = SCRATCH + (at - SCRATCH) / 2;
   offsBf.push(atBf);
   // W[kk, c] in panels: float32 at [p][kk][c & 15]; bfloat16 at [p][kk][slot], word m of each
   // 8-column half holding columns m (low) and m + 4 (high).
@@ -50,9 +46,9 @@ for (const [k, n] of shapes) {
   at += 4 * k * n;
 }
 for (let i = 0; i < 1536; i++) { f32[i] = random() * 10; gBf[i] = f32[i]!; }
-// Both kernels against float64 sums, the first and the head's shapes.
-for (const i of [0, shapes.length - 1]) {
-  const [k, n] = shapes[i]!;
+// Both kernels against float64 sums, the first and the head's SMOLLM_MATRICES.
+for (const i of [0, SMOLLM_MATRICES.length - 1]) {
+  const [k, n] = SMOLLM_MATRICES[i]!;
   gemv(0, offs[i]!, 65536, k, n);
   gemvBf(0, offsBf[i]!, 65536, k, n);
   let worst = 0;
@@ -69,7 +65,7 @@ const cpu: Record<string, number[]> = { f32: [], bf16: [] };
 for (let rep = 0; rep < 9; rep++) {
   for (const which of ['f32', 'bf16'] as const) {
     const c0 = process.cpuUsage();
-    shapes.forEach(([k, n], i) => (which === 'f32' ? gemv(0, offs[i]!, 65536, k, n) : gemvBf(0, offsBf[i]!, 65536, k, n)));
+    SMOLLM_MATRICES.forEach(([k, n], i) => (which === 'f32' ? gemv(0, offs[i]!, 65536, k, n) : gemvBf(0, offsBf[i]!, 65536, k, n)));
     const c = process.cpuUsage(c0);
     cpu[which]!.push((c.user + c.system) / 1000);
   }
@@ -77,7 +73,7 @@ for (let rep = 0; rep < 9; rep++) {
 const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1]!;
 for (const which of ['f32', 'bf16'] as const) {
   const ms = median(cpu[which]!);
-  const bytes = which === 'f32' ? total : total / 2;
+  const bytes = which === 'f32' ? FLOAT32_BYTES : FLOAT32_BYTES / 2;
   console.log(`${which}: whole model, median of 9: ${ms.toFixed(1)} ms CPU (${(bytes / ms / 1e6).toFixed(1)} GB/s read; all ${cpu[which]!.map((v) => v.toFixed(1)).join(' ')})`);
 }
 console.log(`bf16 / f32 time: ${(median(cpu.bf16!) / median(cpu.f32!)).toFixed(2)}`);
