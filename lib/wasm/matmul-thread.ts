@@ -37,7 +37,12 @@ const { memory, bytes, gen } = workerData;
 const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const ctl = new Int32Array(memory.buffer, 0, 16);
 let seen = Atomics.load(ctl, ${JOB});
-Atomics.store(ctl, ${READY}, gen);
+// READY only rises: a worker told to stop before it got here must not hide a newer one's.
+for (let r = Atomics.load(ctl, ${READY}); r < gen && Atomics.load(ctl, ${STOP}) < gen;) {
+  const was = Atomics.compareExchange(ctl, ${READY}, r, gen);
+  if (was === r) break;
+  r = was;
+}
 for (;;) {
   // A decode step's products come ~0.1 ms apart: spin a while before sleeping (a futex wake costs more).
   for (let i = 0; i < ${SPIN} && Atomics.load(ctl, ${JOB}) === seen; i++);

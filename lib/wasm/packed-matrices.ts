@@ -116,8 +116,9 @@ export class PackedMatrices {
   private kernels: { gemv: Kernel; gemm: RowsKernel; gemvBf16: Kernel; gemmBf16: RowsBf16Kernel } | null;
   /** Takes part of large products (Node; matmul-thread.ts), as `mode` says. */
   private thread: HelperThread | null = null;
-  private readonly mode: HelperMode;
+  private mode: HelperMode;
   private idle = 0; // products since the last one the 'prompts' thread took
+  private scratchEnd = 0; // the end of what products have used above the matrices
   private top = CONTROL_BYTES; // bytes in use (the thread's control words, weights), then scratch for one call's x and y
   private view: Float32Array;
 
@@ -143,7 +144,14 @@ export class PackedMatrices {
   }
 
   private startThread(): void {
-    this.thread = helpers!.start(this.memory!, bytesOf(MATMUL_SHARED_WASM_HEX));
+    try {
+      this.thread = helpers!.start(this.memory!, bytesOf(MATMUL_SHARED_WASM_HEX));
+    } catch (e) {
+      // No worker here (Node's permission model, worker limits): one thread from now on.
+      if (this.mode === 'all') throw e;
+      this.mode = 'none';
+      return;
+    }
     orphans.register(this, this.thread, this);
   }
 
@@ -175,6 +183,9 @@ export class PackedMatrices {
     const at = this.top;
     this.ensure(at + packedBytes(k, n, bf16));
     this.top += packedBytes(k, n, bf16);
+    // Above `top` a product may have left its scratch: a matrix's padding must read as zeros
+    // (in bfloat16 panels stale bits can be Inf or NaN, and Inf · 0 is NaN).
+    if (at < this.scratchEnd) new Uint8Array(this.memory!.buffer, at, Math.min(this.top, this.scratchEnd) - at).fill(0);
     return { m: new PackedMatrix(this, at, k, n, bf16), f32: this.f32() };
   }
 
@@ -271,7 +282,9 @@ export class PackedMatrices {
     const yAt = xAt + 4 * rows * kp;
     // bfloat16 panels of a many-row product are widened into scratch, a region per thread.
     const scratch = roundUp(yAt + 4 * rows * np, 64);
-    this.ensure(w.bf16 && rows > 1 ? scratch + 2 * 64 * kp : yAt + 4 * rows * np);
+    const end = w.bf16 && rows > 1 ? scratch + 2 * 64 * kp : yAt + 4 * rows * np;
+    this.ensure(end);
+    this.scratchEnd = Math.max(this.scratchEnd, end);
     // On tfjs-wasm x is read from, and y written to, its heap in place (a copy each way, into
     // and out of this memory, and no intermediate arrays); elsewhere through dataSync.
     // x is read before anything is allocated (dataSync throws for a disposed one).
